@@ -1,0 +1,87 @@
+"""qcompile: a hardware-aware FPGA deployment compiler for quantized and pruned ONNX models.
+
+Public API:
+    design = compile_model("model.onnx", target="zcu104", calib=x)
+    y = simulate(design, x)            # bit-accurate, vectorized over the batch
+    cost = estimate(design)            # latency/II/resources of the emitted design
+    write_project(design, "out/")      # HLS C++ project, report, saved design
+    design = load_design("out/")
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CompileError
+
+__all__ = ["load_onnx", "compile_model", "simulate", "estimate", "write_project", "load_design", "CompileError",
+           "__version__"]
+
+
+def load_onnx(path):
+    """ONNX file -> untyped IR graph."""
+    from .frontend.onnx import load_onnx as _load
+
+    return _load(path)
+
+
+def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float | None = None, width: int = 16,
+                  weight_width: int = 16, reuse_factor: int = 1, layer_reuse: dict | None = None,
+                  input_type=None):
+    """Parse, run the passes and type the design for a target. Returns a Design."""
+    from .cost.target import load_target
+    from .design import Design
+    from .numerics import FixedType
+    from .options import CompileOptions
+    from .passes import run_pipeline
+
+    tgt = load_target(target, clock_mhz)
+    if isinstance(input_type, str):
+        input_type = FixedType.parse(input_type)
+    for what, w in (("width", width), ("weight width", weight_width)):
+        if not 2 <= int(w) <= 32:
+            raise CompileError(f"{what} {w} is outside the supported 2..32 bits")
+    opts = CompileOptions(width=int(width), weight_width=int(weight_width), reuse_factor=int(reuse_factor),
+                          layer_reuse=dict(layer_reuse or {}), input_type=input_type,
+                          calib=None if calib is None else np.asarray(calib))
+    graph = load_onnx(model)
+    graph = run_pipeline(graph, opts)
+    summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
+               "layer_reuse": opts.layer_reuse, "calibrated": calib is not None,
+               "input_type": None if input_type is None else input_type.cpp()}
+    return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
+                  options=summary)
+
+
+def simulate(design, x) -> np.ndarray | list[np.ndarray]:
+    """Bit-accurate outputs of the design for real inputs x (batch first)."""
+    from .passes.assign_formats import check_data
+
+    x = check_data(design.graph, x, "input data")
+    outs = design.simulator().run([x])
+    return outs[0] if len(outs) == 1 else outs
+
+
+def estimate(design):
+    """The cost model's NetworkCost for the design (see compiler.cost)."""
+    from .cost import estimate_graph
+
+    return estimate_graph(design.graph, design.target)
+
+
+def write_project(design, out, force: bool = False, tb_inputs=None) -> Path:
+    """Emit the HLS project, report.json and the saved design into `out` (atomically)."""
+    from .backend.emit import write_project as _write
+    from .report import build_report
+
+    report = build_report(design, estimate(design))
+    return _write(design, Path(out), report, force=force, tb_inputs=tb_inputs)
+
+
+def load_design(folder):
+    from .design import Design
+
+    return Design.load(Path(folder))

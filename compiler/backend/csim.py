@@ -1,0 +1,75 @@
+"""C simulation: build the generated testbench with g++ and the ap_types headers, run it,
+and compare its outputs with the bit-accurate simulator."""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import OutputError, ToolchainError
+from .emit import _literal
+from .toolchain import ap_types_include, compile_cpp
+
+
+@dataclass
+class CsimResult:
+    samples: int
+    mismatches: int          # samples whose outputs differ from the simulator in any element
+    mismatched_elements: int
+    max_abs_diff: float
+    seconds_build: float
+    seconds_run: float
+
+
+def build(out_dir: Path) -> Path:
+    """Compile the testbench (cached: rebuilt only when a source is newer than the binary)."""
+    out_dir = Path(out_dir)
+    tbs = sorted((out_dir / "tb").glob("*_tb.cpp"))
+    if not tbs:
+        raise OutputError(f"{out_dir}: no testbench in tb/; is this a qcompile output folder?")
+    top = tbs[0].name[:-len("_tb.cpp")]
+    exe = out_dir / "tb" / f"{top}_csim"
+    sources = [out_dir / "firmware" / f"{top}.cpp", tbs[0]]
+    deps = sources + sorted((out_dir / "firmware").glob("*.h"))
+    if not exe.exists() or exe.stat().st_mtime < max(p.stat().st_mtime for p in deps):
+        # -fno-exceptions: large constant arrays of ap_fixed otherwise compile in quadratic
+        # time (g++ emits exception cleanups for every partially built array element)
+        compile_cpp(sources, exe, [out_dir / "firmware", ap_types_include()], flags=("-O1", "-fno-exceptions"))
+    return exe
+
+
+def run(out_dir: Path, rows: np.ndarray, n_outputs_values: int) -> np.ndarray:
+    """Run the testbench on rows of flattened inputs; returns the flattened outputs."""
+    exe = build(out_dir)
+    work = Path(out_dir) / "tb"
+    inp, outp = work / "csim_input.txt", work / "csim_output.txt"
+    inp.write_text("\n".join(" ".join(_literal(v) for v in row) for row in rows) + "\n")
+    proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolchainError(f"the C simulation failed (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
+    values = np.array([[float(v) for v in line.split()] for line in outp.read_text().splitlines() if line.strip()])
+    if values.shape != (len(rows), n_outputs_values):
+        raise ToolchainError(f"the C simulation wrote {values.shape} values, expected {(len(rows), n_outputs_values)}")
+    return values
+
+
+def compare(design, out_dir: Path, x: np.ndarray) -> CsimResult:
+    """Run both the C++ testbench and the simulator on inputs x (IR layout) and count
+    every sample whose outputs differ in any bit."""
+    import time
+
+    sim = design.simulator()
+    t0 = time.perf_counter()
+    build(out_dir)
+    t1 = time.perf_counter()
+    rows = x.reshape(len(x), -1)
+    codes = sim.run_codes(sim.quantize_inputs([x]))
+    expected = np.concatenate([t.to_float(c).reshape(len(x), -1) for t, c in zip(sim.output_types, codes)], axis=1)
+    got = run(out_dir, rows, expected.shape[1])
+    t2 = time.perf_counter()
+    diff = got != expected
+    return CsimResult(samples=len(x), mismatches=int(diff.any(axis=1).sum()), mismatched_elements=int(diff.sum()),
+                      max_abs_diff=float(np.abs(got - expected).max(initial=0.0)), seconds_build=t1 - t0,
+                      seconds_run=t2 - t1)

@@ -1,0 +1,177 @@
+"""HLS project emission: Jinja2 templates + the ops' template contexts -> an output folder.
+
+Folder layout:
+    firmware/   <top>.h <top>.cpp parameters.h weights.h qc_*.h (kernels)
+    tb/         <top>_tb.cpp tb_input.txt
+    build.tcl   Vitis HLS script for the target's part and clock
+    report.json cost estimate and design summary
+    design/     the compiled design, for the simulator and `qcompile csim`
+The folder is written to a temporary sibling and renamed into place, so a failure never
+leaves a partial folder, and an existing folder is only replaced with force=True.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..errors import OutputError
+from ..ops.base import HlsContext
+from ..resources import data_dir
+
+CPP_KEYWORDS = frozenset("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t
+char32_t class compl const constexpr const_cast continue decltype default delete do double dynamic_cast else enum
+explicit export extern false float for friend goto if inline int long mutable namespace new noexcept not not_eq
+nullptr operator or or_eq private protected public register reinterpret_cast return short signed sizeof static
+static_assert static_cast struct switch template this thread_local throw true try typedef typeid typename union
+unsigned using virtual void volatile wchar_t while xor xor_eq main qc hls std""".split())
+
+
+def cpp_identifier(name: str) -> str:
+    """The one function that turns IR names into C++ identifiers."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name).strip("_") or "t"
+    ident = re.sub(r"_+", "_", ident)
+    if ident[0].isdigit():
+        ident = "n" + ident
+    if ident in CPP_KEYWORDS or ident.startswith("ap_") or ident.startswith("__"):
+        ident = "q_" + ident
+    return ident
+
+
+class _Names:
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def take(self, name: str) -> str:
+        base = cpp_identifier(name)
+        ident, k = base, 1
+        while ident in self.used:
+            k += 1
+            ident = f"{base}_{k}"
+        self.used.add(ident)
+        return ident
+
+
+@dataclass
+class _TensorView:
+    name: str
+    ident: str
+    type: str
+    elem: str
+    vec: str
+    stream: str
+    channels: int
+    items: int
+    depth: int = 2
+
+
+def _env():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=False, lstrip_blocks=False)
+
+
+def render_project(design, report: dict) -> dict[str, str]:
+    """All files of the project as {relative path: text} (no I/O; see write_project)."""
+    g, target = design.graph, design.target
+    names = _Names()
+    top = names.take(g.name if g.name else "qc_top")
+    if not top[0].isalpha():
+        top = "qc_" + top
+    views: dict[str, _TensorView] = {}
+    for t in g.tensors.values():
+        if t.type is None:
+            raise OutputError(f"tensor {t.name!r} has no fixed-point type; compile the design first")
+        if t.type.width > 53 and t.name in g.outputs:
+            raise OutputError(f"output {t.name!r} is {t.type.width} bits wide; the testbench prints "
+                              "doubles, which hold at most 53")
+        ident = names.take("t_" + t.name)
+        channels = t.shape[-1] if t.shape else 1
+        views[t.name] = _TensorView(t.name, ident, t.type.cpp(), f"{ident}_t", f"{ident}_v", ident, channels,
+                                    t.size // channels)
+    env = _env()
+    layers, constants = [], []
+    for node in g.nodes():
+        ident = names.take(node.name)
+        ctx = HlsContext(node=node, ident=ident, inputs=g.in_tensors(node), outputs=g.out_tensors(node), target=target)
+        L = dict(node.op.hls(ctx))
+        ins, outs = [views[t] for t in node.inputs], [views[t] for t in node.outputs]
+        L.update(ident=ident, name=node.name, describe=node.op.describe(), source=node.source,
+                 in_stream=ins[0].stream, out_stream=outs[0].stream, x_t=ins[0].elem, y_t=outs[0].elem,
+                 in_v=ins[0].vec, out_v=outs[0].vec)
+        L = SimpleNamespace(**L)  # attribute access only: no clash with dict methods in templates
+        module = env.get_template(f"layers/{node.op.template}.j2").make_module({})
+        L.config, L.call = str(module.config(L)), str(module.call(L))
+        layers.append(L)
+        constants.extend(ctx.constants)
+    inputs = [views[t] for t in g.inputs]
+    outputs = [views[t] for t in g.outputs]
+    internal = [v for n, v in views.items() if n not in g.inputs and n not in g.outputs]
+    common = dict(top=top, target=target, model=Path(design.model_path).name or g.name, tensors=list(views.values()),
+                  inputs=inputs, outputs=outputs, internal=internal, layers=layers,
+                  constants=[_constant_view(*c) for c in constants])
+    files = {
+        f"firmware/{top}.h": env.get_template("top.h.j2").render(**common),
+        f"firmware/{top}.cpp": env.get_template("top.cpp.j2").render(**common),
+        "firmware/parameters.h": env.get_template("parameters.h.j2").render(**common),
+        "firmware/weights.h": env.get_template("weights.h.j2").render(**common),
+        f"tb/{top}_tb.cpp": env.get_template("testbench.cpp.j2").render(**common),
+        "build.tcl": env.get_template("build.tcl.j2").render(**common),
+        "report.json": json.dumps(report, indent=1),
+    }
+    for k in sorted((data_dir("templates") / "kernels").glob("*.h")):
+        files[f"firmware/{k.name}"] = k.read_text()
+    return files
+
+
+def top_name(files: dict[str, str]) -> str:
+    return next(Path(p).name[:-len("_tb.cpp")] for p in files if p.startswith("tb/") and p.endswith("_tb.cpp"))
+
+
+def _constant_view(name, ftype, codes):
+    values = ftype.to_float(codes)
+    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=", ".join(_literal(v) for v in values))
+
+
+def _literal(v: float) -> str:
+    """Shortest decimal that round-trips the (exactly representable) value."""
+    r = repr(float(v))
+    return r[:-2] if r.endswith(".0") else r
+
+
+def write_project(design, out: Path, report: dict, force: bool = False, tb_inputs: np.ndarray | None = None) -> Path:
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputError(f"{out} already exists (use --force to replace it)")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    files = render_project(design, report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for rel, text in files.items():
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+        lines = "" if tb_inputs is None else "\n".join(" ".join(_literal(v) for v in row) for row in tb_inputs) + "\n"
+        (tmp / "tb" / "tb_input.txt").write_text(lines)
+        design.save(tmp / "design")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(old / "x")
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,187 @@
+"""qcompile command line.
+
+    qcompile MODEL.onnx --target zcu104 -o OUT [--force] [--calib X.npy] [--csim]
+    qcompile verify MODEL.onnx --target zcu104 [--data X.npy] [--labels Y.npy]
+    qcompile csim OUT [-n 1000] [--data X.npy]
+    qcompile targets
+
+User errors print one line and exit 2; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import CompileError, DataError
+
+SUBCOMMANDS = ("compile", "verify", "csim", "targets")
+
+
+def _load_array(path: str | None, what: str):
+    if path is None:
+        return None
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{what} {path}: no such file")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"{what} {path}: not a .npy array ({e})") from None
+
+
+def _layer_config(path: str | None) -> dict:
+    if path is None:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise CompileError(f"config {path}: no such file")
+    try:
+        doc = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise CompileError(f"config {path}: not valid JSON ({e})") from None
+    layers = doc.get("reuse_factor", {}) if isinstance(doc, dict) else None
+    if not isinstance(layers, dict) or not all(isinstance(v, int) for v in layers.values()):
+        raise CompileError(f"config {path}: expected {{\"reuse_factor\": {{\"layer\": N, ...}}}}")
+    return layers
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX model (float, QONNX or QDQ)")
+    p.add_argument("--target", default="zcu104", help="board name (see `qcompile targets`) or a board .toml file")
+    p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
+    p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first) for activation ranges")
+    p.add_argument("--width", type=int, default=16, help="bits of activations the model leaves in float")
+    p.add_argument("--weight-width", type=int, default=16, help="bits of weights the model leaves in float")
+    p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
+    p.add_argument("--reuse-factor", type=int, default=1, help="reuse factor of every MAC layer (1 = fully parallel)")
+    p.add_argument("--config", default=None, help='JSON: {"reuse_factor": {"layer": N}} per-layer overrides')
+
+
+def _compile(args):
+    import compiler
+
+    return compiler.compile_model(args.model, args.target, calib=_load_array(args.calib, "calibration data"),
+                                  clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
+                                  reuse_factor=args.reuse_factor, layer_reuse=_layer_config(args.config),
+                                  input_type=args.input_type)
+
+
+def _sample_inputs(design, n: int, data=None, seed: int = 0):
+    """Inputs for testbenches and checks: user data, or standard-normal samples clipped to
+    the input type's range (the usual standardized-feature distribution)."""
+    import numpy as np
+
+    from .passes.assign_formats import check_data
+
+    if data is not None:
+        return check_data(design.graph, data, "data")[:n]
+    t = design.graph.tensors[design.graph.inputs[0]]
+    x = np.random.default_rng(seed).normal(size=(n,) + tuple(t.shape))
+    return np.clip(x, t.type.min_value, t.type.max_value)
+
+
+def cmd_compile(args) -> int:
+    import compiler
+
+    from .report import build_report, format_table
+
+    out = Path(args.output or f"build/{Path(args.model).stem if Path(args.model).stem != 'model' else Path(args.model).parent.name}")
+    if out.exists() and not args.force:
+        raise CompileError(f"{out} already exists (use --force to replace it)")
+    design = _compile(args)
+    tb = _sample_inputs(design, 16, _load_array(args.data, "data") if args.data else None)
+    compiler.write_project(design, out, force=args.force, tb_inputs=tb.reshape(len(tb), -1))
+    doc = build_report(design, compiler.estimate(design))
+    print(format_table(doc))
+    print(f"wrote {out}/ (HLS project, report.json, design/)")
+    if args.csim:
+        return _run_csim(design, out, args.csim_n, None)
+    return 0
+
+
+def _run_csim(design, out: Path, n: int, data) -> int:
+    from .backend.csim import compare
+
+    x = _sample_inputs(design, n, data, seed=1)
+    r = compare(design, out, x)
+    print(f"C simulation: {r.samples} samples, {r.mismatches} mismatching the bit-accurate simulator "
+          f"({r.mismatched_elements} elements; build {r.seconds_build:.1f} s, run {r.seconds_run:.1f} s)")
+    return 0 if r.mismatches == 0 else 1
+
+
+def cmd_csim(args) -> int:
+    import compiler
+
+    design = compiler.load_design(args.out)
+    return _run_csim(design, Path(args.out), args.n, _load_array(args.data, "data"))
+
+
+def cmd_verify(args) -> int:
+    from .verify import format_verify, verify
+
+    design = _compile(args)
+    data = _load_array(args.data, "data")
+    labels = _load_array(args.labels, "labels")
+    x = _sample_inputs(design, args.n if data is None else len(data), data, seed=2)
+    print(format_verify(verify(design, args.model, x, labels)))
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from .cost.target import available_targets, load_target
+
+    for name in available_targets():
+        t = load_target(name)
+        r = t.resources
+        print(f"{name:<14} {t.part:<24} {t.clock_mhz:>5g} MHz  LUT {r['lut']:>8}  FF {r['ff']:>8}  DSP {r['dsp']:>6}  "
+              f"BRAM18 {r['bram_18k']:>5}  URAM {r['uram']:>5}  {t.board}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="qcompile", description="Compile quantized/pruned ONNX models to FPGA HLS designs.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compile", help="compile a model (default command)")
+    _add_model_options(c)
+    c.add_argument("-o", "--output", default=None, help="output folder (default build/<model>)")
+    c.add_argument("--force", action="store_true", help="replace an existing output folder")
+    c.add_argument("--data", default=None, help="inputs (.npy) to put in the testbench's tb_input.txt")
+    c.add_argument("--csim", action="store_true", help="also build and run the C simulation against the simulator")
+    c.add_argument("--csim-n", type=int, default=1000, help="samples for --csim")
+    c.set_defaults(func=cmd_compile)
+    v = sub.add_parser("verify", help="compare the bit-accurate simulator with the float reference")
+    _add_model_options(v)
+    v.add_argument("--data", default=None, help="inputs (.npy, batch first); default: standard-normal samples")
+    v.add_argument("--labels", default=None, help="integer labels (.npy) to report accuracy")
+    v.add_argument("-n", type=int, default=1000, help="random samples when no --data is given")
+    v.set_defaults(func=cmd_verify)
+    s = sub.add_parser("csim", help="build the testbench with g++ and compare it with the simulator bit for bit")
+    s.add_argument("out", help="an output folder written by qcompile")
+    s.add_argument("-n", type=int, default=1000, help="samples")
+    s.add_argument("--data", default=None, help="inputs (.npy); default: standard-normal samples")
+    s.set_defaults(func=cmd_csim)
+    t = sub.add_parser("targets", help="list the known boards")
+    t.set_defaults(func=cmd_targets)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "compile")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CompileError as e:
+        print(f"qcompile: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Cost records and the dataflow composition of per-layer costs into a network estimate."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+RESOURCES = ("dsp", "lut", "ff", "bram_18k", "uram")
+
+
+@dataclass
+class LayerCost:
+    """Cost of one streaming kernel for one inference."""
+
+    style: str                 # kernel style the backend emits for this layer
+    ii: int                    # cycles between successive inferences
+    latency: int               # cycles from its first input to its last output, in isolation
+    first_out: int             # cycles from its first input to its first output
+    dsp: float = 0.0
+    lut: float = 0.0
+    ff: float = 0.0
+    bram_18k: float = 0.0
+    uram: float = 0.0
+    detail: dict = field(default_factory=dict)
+
+    def resources(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in RESOURCES}
+
+
+@dataclass
+class NetworkCost:
+    layers: list[tuple[str, str, LayerCost]]  # (node name, description, cost)
+    ii: int
+    latency: int
+    clock_mhz: float
+    totals: dict[str, float]
+    available: dict[str, int]
+
+    @property
+    def latency_us(self) -> float:
+        return self.latency / self.clock_mhz
+
+    @property
+    def ii_us(self) -> float:
+        return self.ii / self.clock_mhz
+
+    @property
+    def throughput(self) -> float:
+        """Inferences per second at the design's initiation interval."""
+        return self.clock_mhz * 1e6 / self.ii
+
+    @property
+    def utilization(self) -> dict[str, float]:
+        return {k: (100.0 * self.totals[k] / self.available[k]) if self.available[k] else
+                (0.0 if self.totals[k] == 0 else math.inf) for k in RESOURCES}
+
+    @property
+    def fits(self) -> bool:
+        return all(self.totals[k] <= self.available[k] for k in RESOURCES)
+
+    @property
+    def bottleneck(self) -> str:
+        return max(self.layers, key=lambda item: item[2].ii)[0] if self.layers else ""
+
+    def as_dict(self) -> dict:
+        layers = []
+        for name, desc, c in self.layers:
+            d = asdict(c)
+            d.update(name=name, op=desc, latency_us=c.latency / self.clock_mhz,
+                     utilization={k: 100.0 * getattr(c, k) / self.available[k] if self.available[k] else 0.0
+                                  for k in RESOURCES})
+            layers.append(d)
+        return {"latency_cycles": self.latency, "latency_us": self.latency_us, "ii_cycles": self.ii,
+                "ii_us": self.ii_us, "throughput_per_s": self.throughput, "clock_mhz": self.clock_mhz,
+                "resources": dict(self.totals), "available": dict(self.available),
+                "utilization_pct": self.utilization, "fits": self.fits, "bottleneck": self.bottleneck,
+                "layers": layers}
+
+
+def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list[str]], clock_mhz: float,
+            available: dict[str, int]) -> NetworkCost:
+    """Dataflow composition over a DAG given in topological order.
+
+    A stage emits its first output `first_out` cycles after its first input arrives and
+    cannot finish before its slowest predecessor has finished, so along any path
+        t_first(n) = max_p t_first(p) + first_out(n)
+        t_last(n)  = max(t_first(n) + latency(n) - first_out(n), max_p t_last(p) + first_out(n)).
+    For single-vector layers (MLPs) this is the sum of latencies; for streams it overlaps
+    the stages. The interval is the slowest stage's.
+    """
+    t_first: dict[str, int] = {}
+    t_last: dict[str, int] = {}
+    for name, _, c in layer_costs:
+        ps = preds.get(name, [])
+        start = max((t_first[p] for p in ps), default=0)
+        upstream_done = max((t_last[p] for p in ps), default=0)
+        t_first[name] = start + c.first_out
+        t_last[name] = max(t_first[name] + c.latency - c.first_out, upstream_done + c.first_out)
+    totals = {k: float(sum(getattr(c, k) for _, _, c in layer_costs)) for k in RESOURCES}
+    return NetworkCost(layers=layer_costs, ii=max((c.ii for _, _, c in layer_costs), default=1),
+                       latency=max(t_last.values(), default=0), clock_mhz=clock_mhz, totals=totals,
+                       available=dict(available))

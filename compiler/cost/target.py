@@ -1,0 +1,97 @@
+"""Targets: one TOML file per board in hw_models/, or a user's own file via --target PATH."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TargetError
+from ..resources import data_dir
+
+RESOURCE_KEYS = ("lut", "ff", "dsp", "bram_18k", "uram")
+REQUIRED = ("name", "part", "fabric", "dsp_type", "clock_mhz")
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    part: str
+    fabric: str
+    dsp_type: str
+    clock_mhz: float
+    resources: dict[str, int]
+    coeff: dict[str, float]
+    board: str = ""
+    ddr_gbps: float | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def clock_ns(self) -> float:
+        return 1000.0 / self.clock_mhz
+
+    def with_clock(self, mhz: float | None) -> "Target":
+        if mhz is None:
+            return self
+        if not mhz > 0:
+            raise TargetError(f"clock must be positive, got {mhz} MHz")
+        return Target(**{**self.__dict__, "clock_mhz": float(mhz)})
+
+    def summary(self) -> dict:
+        return {"name": self.name, "board": self.board, "part": self.part, "clock_mhz": self.clock_mhz,
+                "dsp_type": self.dsp_type, "resources": dict(self.resources)}
+
+
+def available_targets() -> list[str]:
+    return sorted(p.stem for p in data_dir("hw_models").glob("*.toml") if p.stem != "coefficients")
+
+
+def load_target(spec: str, clock_mhz: float | None = None) -> Target:
+    """A board name from hw_models/ (e.g. 'zcu104') or a path to a board TOML file."""
+    path = Path(spec)
+    if not (spec.endswith(".toml") or path.is_file()):
+        path = data_dir("hw_models") / f"{spec}.toml"
+        if not path.is_file():
+            raise TargetError(f"unknown target {spec!r} (available: {', '.join(available_targets())}; "
+                              "or pass a path to a board .toml file)")
+    return _parse(path).with_clock(clock_mhz)
+
+
+def _parse(path: Path) -> Target:
+    where = f"board file {path}"
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise TargetError(f"{where}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise TargetError(f"{where}: not valid TOML ({e})") from None
+    for key in REQUIRED:
+        if key not in data:
+            raise TargetError(f"{where}: missing key {key!r}")
+    res = data.get("resources")
+    if not isinstance(res, dict):
+        raise TargetError(f"{where}: missing table [resources] with keys {', '.join(RESOURCE_KEYS)}")
+    resources = {}
+    for key in RESOURCE_KEYS:
+        value = res.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise TargetError(f"{where}: key 'resources.{key}' must be a non-negative integer, got {value!r}")
+        resources[key] = value
+    clock = data["clock_mhz"]
+    if not isinstance(clock, (int, float)) or isinstance(clock, bool) or clock <= 0:
+        raise TargetError(f"{where}: key 'clock_mhz' must be a positive number, got {clock!r}")
+    coeff = _coefficients(str(data["fabric"]), where)
+    ddr = data.get("ddr_gbps")
+    if ddr is not None and (not isinstance(ddr, (int, float)) or ddr <= 0):
+        raise TargetError(f"{where}: key 'ddr_gbps' must be a positive number, got {ddr!r}")
+    return Target(name=str(data["name"]), part=str(data["part"]), fabric=str(data["fabric"]),
+                  dsp_type=str(data["dsp_type"]), clock_mhz=float(clock), resources=resources, coeff=coeff,
+                  board=str(data.get("board", "")), ddr_gbps=ddr, sources=dict(data.get("sources", {})),
+                  path=str(path))
+
+
+def _coefficients(fabric: str, where: str) -> dict[str, float]:
+    table = tomllib.loads((data_dir("hw_models") / "coefficients.toml").read_text())
+    if fabric not in table:
+        raise TargetError(f"{where}: key 'fabric' is {fabric!r}; known fabrics: {', '.join(sorted(table))}")
+    return dict(table[fabric])

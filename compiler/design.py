@@ -1,0 +1,118 @@
+"""A compiled design: the typed graph for one target, plus what is derived from it.
+
+A Design is saved into the output folder (design/design.json + design/constants.npz) so the
+simulator, `qcompile csim OUT` and search tools can reload exactly what was emitted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .cost.target import Target
+from .errors import OutputError
+from .ir import Graph, Node, Tensor
+from .numerics import FixedType
+from .ops import REGISTRY
+
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass
+class Design:
+    graph: Graph
+    target: Target
+    model_path: str = ""
+    options: dict = dataclasses.field(default_factory=dict)   # JSON-able summary of the options
+    _simulator: object = dataclasses.field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.graph.name
+
+    def simulator(self):
+        from .sim import Simulator
+
+        if self._simulator is None:
+            self._simulator = Simulator(self.graph)
+        return self._simulator
+
+    def invalidate(self) -> None:
+        """Call after changing the graph in place (e.g. a different reuse factor)."""
+        self._simulator = None
+
+    # ---- persistence -------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        nodes = []
+        for node in self.graph.nodes():
+            fields = {}
+            for f in dataclasses.fields(node.op):
+                fields[f.name] = _encode(getattr(node.op, f.name), f"{node.name}/{f.name}", arrays)
+            nodes.append({"name": node.name, "kind": node.kind, "inputs": node.inputs, "outputs": node.outputs,
+                          "source": node.source, "fields": fields})
+        tensors = [{"name": t.name, "shape": list(t.shape), "type": t.type.cpp() if t.type else None,
+                    "model_typed": t.model_typed, "scale": _encode(t.scale, f"tensor/{t.name}/scale", arrays)}
+                   for t in self.graph.tensors.values()]
+        doc = {"format": FORMAT_VERSION, "name": self.graph.name, "model_path": self.model_path,
+               "options": self.options, "inputs": self.graph.inputs, "outputs": self.graph.outputs,
+               "tensors": tensors, "nodes": nodes,
+               "onnx_input_shapes": [list(v) for v in self.graph.onnx_input_shapes],
+               "onnx_output_shapes": [list(v) for v in self.graph.onnx_output_shapes],
+               "target": {k: v for k, v in dataclasses.asdict(self.target).items()}}
+        (folder / "design.json").write_text(json.dumps(doc, indent=1))
+        np.savez_compressed(folder / "constants.npz", **arrays)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Design":
+        folder = Path(folder)
+        if (folder / "design" / "design.json").is_file():  # an output folder
+            folder = folder / "design"
+        path = folder / "design.json"
+        if not path.is_file():
+            raise OutputError(f"{folder}: not a qcompile output folder (no design.json)")
+        try:
+            doc = json.loads(path.read_text())
+            arrays = dict(np.load(folder / "constants.npz"))
+        except (OSError, ValueError) as e:
+            raise OutputError(f"{folder}: design files are unreadable ({e})") from None
+        if doc.get("format") != FORMAT_VERSION:
+            raise OutputError(f"{folder}: design format {doc.get('format')} is not {FORMAT_VERSION}; recompile")
+        g = Graph(name=doc["name"])
+        for t in doc["tensors"]:
+            g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,
+                                t["model_typed"], _decode(t["scale"], arrays)))
+        g.inputs, g.outputs = list(doc["inputs"]), list(doc["outputs"])
+        g.onnx_input_shapes = [tuple(v) for v in doc["onnx_input_shapes"]]
+        g.onnx_output_shapes = [tuple(v) for v in doc["onnx_output_shapes"]]
+        for n in doc["nodes"]:
+            op = REGISTRY[n["kind"]](**{k: _decode(v, arrays) for k, v in n["fields"].items()})
+            g.add_node(Node(n["name"], op, n["inputs"], n["outputs"], n.get("source", "")))
+        return cls(graph=g, target=Target(**doc["target"]), model_path=doc.get("model_path", ""),
+                   options=doc.get("options", {}))
+
+
+def _encode(value, key: str, arrays: dict):
+    if isinstance(value, np.ndarray):
+        arrays[key] = value
+        return {"array": key}
+    if isinstance(value, FixedType):
+        return {"fixed": value.cpp()}
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, f"{key}/{i}", arrays) for i, v in enumerate(value)]
+    return value
+
+
+def _decode(value, arrays: dict):
+    if isinstance(value, dict) and "array" in value:
+        return arrays[value["array"]]
+    if isinstance(value, dict) and "fixed" in value:
+        return FixedType.parse(value["fixed"])
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    return value

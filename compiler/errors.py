@@ -1,0 +1,43 @@
+"""Every user-facing failure is a CompileError; anything else escaping the CLI is a bug.
+
+Messages name the node and op where there is one, and say what is supported:
+    node 'conv1' (Conv): group=2 is not supported (supported: 1, depthwise)
+"""
+from __future__ import annotations
+
+
+class CompileError(Exception):
+    """A problem with the user's input; the CLI prints it without a traceback and exits 2."""
+
+
+class ModelError(CompileError):
+    """The model file is unreadable, malformed or inconsistent."""
+
+
+class UnsupportedError(CompileError):
+    """The model is valid but uses an op, attribute or format the compiler does not support."""
+
+
+class TargetError(CompileError):
+    """The board/target description is unknown or malformed."""
+
+
+class DataError(CompileError):
+    """Calibration or verification data does not fit the model."""
+
+
+class OutputError(CompileError):
+    """The output folder cannot be written (exists without --force, not a design, ...)."""
+
+
+class ToolchainError(CompileError):
+    """g++ or the ap_types headers needed for C simulation are missing or failed."""
+
+
+class InfeasibleError(CompileError):
+    """A performance or resource request cannot be met; the message names the wall."""
+
+
+def at_node(name: str, op: str, message: str, kind: type[CompileError] = UnsupportedError) -> CompileError:
+    """An error about one node, in the house format."""
+    return kind(f"node {name!r} ({op}): {message}")

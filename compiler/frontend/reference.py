@@ -1,0 +1,114 @@
+"""Reference executors for the original model: onnxruntime for standard ONNX (QDQ included),
+qonnx's executor for models with QONNX custom ops. Used by `qcompile verify` and tests.
+Both are optional imports: onnxruntime is a core dependency, qonnx is a test/peers extra."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CompileError, ModelError
+
+CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "finn",
+                  "qonnx.custom_op.channels_last")
+
+
+def run_reference(model_path: str | os.PathLike, x: np.ndarray) -> list[np.ndarray]:
+    """The model's outputs for inputs x (ONNX layout, batch first), in float64."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    if any(n.domain in CUSTOM_DOMAINS for n in model.graph.node):
+        return _run_qonnx(model, x)
+    return _run_ort(model, x)
+
+
+def reference_executor(model_path) -> str:
+    """Which executor serves as the reference for this model."""
+    import onnx
+
+    m = onnx.load(str(model_path), load_external_data=False)
+    return "qonnx" if any(n.domain in CUSTOM_DOMAINS for n in m.graph.node) else "onnxruntime"
+
+
+def _free_batch(model):
+    """Make the first dimension of every graph input/output symbolic so a batch can run."""
+    for v in list(model.graph.input) + list(model.graph.output):
+        if v.type.HasField("tensor_type") and len(v.type.tensor_type.shape.dim) > 0:
+            v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del model.graph.value_info[:]
+    return model
+
+
+def _session(model):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _run_ort(model, x):
+    import onnx
+    from onnx import version_converter
+
+    inits = {i.name for i in model.graph.initializer}
+    feed_name = next(i.name for i in model.graph.input if i.name not in inits)
+    x32 = np.asarray(x, dtype=np.float32)
+    candidates = [model]
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset < 13:  # old opsets lack kernels in current onnxruntime (e.g. Gemm-6)
+        try:
+            candidates.append(version_converter.convert_version(model, 13))
+        except Exception:
+            pass
+    last = None
+    for m in candidates:
+        for batched in (True, False):
+            try:
+                mm = onnx.ModelProto()
+                mm.CopyFrom(m)
+                if batched:
+                    sess = _session(_free_batch(mm))
+                    outs = sess.run(None, {feed_name: x32})
+                else:  # a hard-coded batch size: one sample at a time
+                    sess = _session(mm)
+                    per = [sess.run(None, {feed_name: x32[i:i + 1]}) for i in range(len(x32))]
+                    outs = [np.concatenate([p[k] for p in per]) for k in range(len(per[0]))]
+                return [np.asarray(o, dtype=np.float64) for o in outs]
+            except Exception as e:  # try the next way of running it
+                last = e
+    raise ModelError(f"onnxruntime cannot run the reference model: {last}")
+
+
+def _run_qonnx(model, x):
+    try:
+        from qonnx.core.modelwrapper import ModelWrapper
+        from qonnx.core.onnx_exec import execute_onnx
+    except ImportError:
+        raise CompileError("the model uses QONNX ops; its reference executor needs the qonnx package "
+                           "(pip install 'qcompile[test]')") from None
+    import warnings
+
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    x32 = np.asarray(x, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapper = ModelWrapper(model)
+        wrapper = wrapper.transform(ChangeBatchSize(len(x32))).transform(InferShapes())
+        iname = wrapper.graph.input[0].name
+        res = execute_onnx(wrapper, {iname: x32})
+    return [np.asarray(res[o.name], dtype=np.float64) for o in wrapper.graph.output]
+
+
+def model_input_shape(model_path: str | Path) -> tuple[int, ...]:
+    """The per-sample ONNX shape of the first graph input."""
+    import onnx
+
+    m = onnx.load(str(model_path), load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    inp = next(i for i in m.graph.input if i.name not in inits)
+    return tuple(d.dim_value for d in inp.type.tensor_type.shape.dim[1:])

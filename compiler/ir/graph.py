@@ -1,0 +1,179 @@
+"""The IR: a DAG of layer nodes joined by tensors. The only module that touches networkx.
+
+Conventions
+- Tensor shapes are per sample: the batch dimension is never stored (it is always free).
+- Layout is channels-last: ONNX (N, C, *spatial) becomes (*spatial, C); a plain feature
+  vector (N, C) becomes (C,).
+- Constants (weights, biases, BN parameters) live inside the op that uses them, so every
+  tensor in the graph is an activation flowing between layers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import networkx as nx
+import numpy as np
+
+from ..numerics import FixedType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..ops.base import Op
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    type: FixedType | None = None      # None until formats are assigned
+    # True when the model itself fixes this tensor's format (a quantizer, or exact
+    # arithmetic on model-quantized inputs); such tensors are never narrowed by DFP.
+    model_typed: bool = False
+    # real value = fixed-point value * scale (1.0 except after non-power-of-two quantizers)
+    scale: float | np.ndarray = 1.0
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass
+class Node:
+    name: str
+    op: "Op"
+    inputs: list[str]
+    outputs: list[str]
+    source: str = ""  # the model op(s) this node came from, for messages and reports
+
+    @property
+    def kind(self) -> str:
+        return self.op.kind
+
+
+@dataclass
+class Graph:
+    name: str = "model"
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    # per-sample ONNX shapes of the graph inputs/outputs (same order as inputs/outputs), to
+    # convert data between the model's channels-first layout and the IR's channels-last one
+    onnx_input_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    onnx_output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    _dag: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+
+    # ---- construction -----------------------------------------------------------
+    def add_tensor(self, tensor: Tensor) -> Tensor:
+        self.tensors[tensor.name] = tensor
+        return tensor
+
+    def add_node(self, node: Node) -> Node:
+        if node.name in self._dag:
+            raise ValueError(f"duplicate node name {node.name!r}")
+        self._dag.add_node(node.name, node=node)
+        self._rewire(node)
+        return node
+
+    def remove_node(self, name: str) -> Node:
+        node = self.node(name)
+        self._dag.remove_node(name)
+        return node
+
+    def bypass(self, name: str) -> None:
+        """Remove a single-input, single-output node. When its input is private to it (one
+        producer, no other reader), the producer now writes the node's output tensor, so a
+        fused chain keeps the name of its last tensor (as the model calls it); otherwise
+        the node's readers read its input. The surviving tensor keeps the input's record
+        (type, scale)."""
+        node = self.node(name)
+        (src,), (dst,) = node.inputs, node.outputs
+        prod = self.producer(src)
+        private = prod is not None and len(self.consumers(src)) == 1 and src not in self.outputs
+        self.remove_node(name)
+        if not private:
+            self.rename_tensor(dst, src)
+            return
+        record = self.tensors.pop(src)
+        record.name = dst
+        self.tensors[dst] = record
+        prod.outputs = [dst if t == src else t for t in prod.outputs]
+        self._rewire(prod)
+
+    def rename_tensor(self, old: str, new: str) -> None:
+        """Make every consumer (and the graph outputs) read `new` where they read `old`."""
+        for n in self.consumers(old):
+            n.inputs = [new if t == old else t for t in n.inputs]
+            self._rewire(n)
+        self.outputs = [new if t == old else t for t in self.outputs]
+        if not any(old in n.outputs for n in self.nodes()) and old not in self.inputs:
+            self.tensors.pop(old, None)
+
+    def set_inputs(self, node: Node, inputs: list[str]) -> None:
+        node.inputs = list(inputs)
+        self._rewire(node)
+
+    def _rewire(self, node: Node) -> None:
+        for pred in list(self._dag.predecessors(node.name)):
+            self._dag.remove_edge(pred, node.name)
+        for t in node.inputs:
+            prod = self.producer(t)
+            if prod is not None:
+                self._dag.add_edge(prod.name, node.name)
+        for t in node.outputs:
+            for cons in self.consumers(t):
+                self._dag.add_edge(node.name, cons.name)
+
+    # ---- queries ------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        return self._dag.nodes[name]["node"]
+
+    def nodes(self) -> list[Node]:
+        """Nodes in a topological order (stable: ties keep insertion order)."""
+        order = {n: i for i, n in enumerate(self._dag.nodes)}
+        names = nx.lexicographical_topological_sort(self._dag, key=order.__getitem__)
+        return [self._dag.nodes[n]["node"] for n in names]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes())
+
+    def __len__(self) -> int:
+        return self._dag.number_of_nodes()
+
+    def producer(self, tensor: str) -> Node | None:
+        for _, data in self._dag.nodes(data=True):
+            if tensor in data["node"].outputs:
+                return data["node"]
+        return None  # a graph input (graphs are small; a scan is cheaper than an index to keep)
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [d["node"] for _, d in self._dag.nodes(data=True) if tensor in d["node"].inputs]
+
+    def successors(self, node: Node) -> list[Node]:
+        return [self.node(n) for n in self._dag.successors(node.name)]
+
+    def is_acyclic(self) -> bool:
+        return nx.is_directed_acyclic_graph(self._dag)
+
+    def in_tensors(self, node: Node) -> list[Tensor]:
+        return [self.tensors[t] for t in node.inputs]
+
+    def out_tensors(self, node: Node) -> list[Tensor]:
+        return [self.tensors[t] for t in node.outputs]
+
+    def stages(self) -> list[list[Node]]:
+        """Nodes grouped by depth from the inputs (for reporting pipeline structure)."""
+        return [[self.node(n) for n in gen] for gen in nx.topological_generations(self._dag)]
+
+
+def to_ir_layout(x: np.ndarray, onnx_shape: tuple[int, ...]) -> np.ndarray:
+    """Batch of data in the model's layout (N, C, *spatial) -> the IR's (N, *spatial, C)."""
+    x = np.asarray(x).reshape((-1,) + tuple(onnx_shape))
+    return np.moveaxis(x, 1, -1) if len(onnx_shape) >= 2 else x
+
+
+def to_onnx_layout(x: np.ndarray, onnx_shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of to_ir_layout."""
+    if len(onnx_shape) < 2:
+        return np.asarray(x).reshape((-1,) + tuple(onnx_shape))
+    ir = tuple(onnx_shape[1:]) + (onnx_shape[0],)
+    return np.moveaxis(np.asarray(x).reshape((-1,) + ir), -1, 1)

@@ -1,0 +1,224 @@
+"""Fixed-point types with the exact semantics of Xilinx `ap_fixed` / `ap_ufixed`.
+
+A fixed-point value is an integer *code* (int64) plus a `FixedType`; its real value is
+code * 2**-frac_bits. All conversions below reproduce what the `ap_types` headers do on
+assignment: first quantization (rounding of the dropped fraction bits, decided from the
+first dropped bit, the OR of the rest, and the sign of the source), then overflow handling
+of the rounded value against the target range. `tests/test_numerics_cpp.py` checks every
+mode against g++ and the headers shipped with hls4ml.
+
+Codes are int64, so widths are limited to MAX_WIDTH bits; wider types are refused.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+ROUNDING_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
+                  "AP_RND_INF", "AP_RND_CONV")
+OVERFLOW_MODES = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
+MAX_WIDTH = 62  # keeps every shifted code and every exact product sum inside int64
+
+
+@dataclass(frozen=True)
+class FixedType:
+    """ap_fixed<width, int_bits, rounding, overflow> (or ap_ufixed when not signed)."""
+
+    width: int
+    int_bits: int
+    signed: bool = True
+    rounding: str = "AP_TRN"
+    overflow: str = "AP_WRAP"
+
+    def __post_init__(self):
+        if not 1 <= self.width <= MAX_WIDTH:
+            raise ValueError(f"fixed-point width {self.width} outside 1..{MAX_WIDTH}")
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"unknown rounding mode {self.rounding!r} (supported: {', '.join(ROUNDING_MODES)})")
+        if self.overflow not in OVERFLOW_MODES:
+            raise ValueError(f"unknown overflow mode {self.overflow!r} (supported: {', '.join(OVERFLOW_MODES)})")
+
+    # ---- basic facts -------------------------------------------------------------
+    @property
+    def frac_bits(self) -> int:
+        return self.width - self.int_bits
+
+    @property
+    def lsb(self) -> float:
+        return math.ldexp(1.0, -self.frac_bits)
+
+    @property
+    def min_code(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_code(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def min_value(self) -> float:
+        return math.ldexp(self.min_code, -self.frac_bits)
+
+    @property
+    def max_value(self) -> float:
+        return math.ldexp(self.max_code, -self.frac_bits)
+
+    def cpp(self) -> str:
+        """C++ spelling, defaults omitted: ap_fixed<16,6> or ap_ufixed<8,0,AP_RND,AP_SAT>."""
+        name = "ap_fixed" if self.signed else "ap_ufixed"
+        args = [str(self.width), str(self.int_bits)]
+        if self.rounding != "AP_TRN" or self.overflow != "AP_WRAP":
+            args.append(self.rounding)
+        if self.overflow != "AP_WRAP":
+            args.append(self.overflow)
+        return f"{name}<{','.join(args)}>"
+
+    __str__ = cpp
+
+    def with_modes(self, rounding: str | None = None, overflow: str | None = None) -> "FixedType":
+        return FixedType(self.width, self.int_bits, self.signed,
+                         rounding or self.rounding, overflow or self.overflow)
+
+    @classmethod
+    def parse(cls, text: str) -> "FixedType":
+        """Inverse of cpp(): accepts ap_fixed<W,I[,Q[,O[,N]]]> and ap_ufixed<...>."""
+        m = re.fullmatch(r"\s*ap_(u?)fixed\s*<\s*([^>]*)>\s*", text)
+        if not m:
+            raise ValueError(f"not an ap_fixed type: {text!r}")
+        parts = [p.strip() for p in m.group(2).split(",")]
+        if len(parts) < 2 or len(parts) > 5:
+            raise ValueError(f"not an ap_fixed type: {text!r}")
+        if len(parts) == 5 and parts[4] not in ("0",):
+            raise ValueError(f"saturation bits N={parts[4]} are not supported: {text!r}")
+        rounding = parts[2] if len(parts) > 2 else "AP_TRN"
+        overflow = parts[3] if len(parts) > 3 else "AP_WRAP"
+        return cls(int(parts[0]), int(parts[1]), m.group(1) != "u", rounding, overflow)
+
+    # ---- conversions -----------------------------------------------------------------
+    def quantize(self, x) -> np.ndarray:
+        """Real numbers -> codes, exactly as `ap_fixed(double)` does. NaN/inf are refused."""
+        x = np.asarray(x, dtype=np.float64)
+        if not np.all(np.isfinite(x)):
+            raise ValueError("cannot convert NaN or infinity to fixed point")
+        scaled = np.ldexp(x, self.frac_bits)  # exact: power-of-two scaling
+        floor = np.floor(scaled)
+        rest = scaled - floor                  # exact for doubles
+        first = rest >= 0.5
+        sticky = np.where(first, rest > 0.5, rest > 0.0)
+        inc = _round_increment(self.rounding, first, sticky, x < 0, floor)
+        limit = math.ldexp(1.0, 62)
+        big = np.abs(floor) >= limit
+        if np.any(big):
+            if self.overflow == "AP_WRAP":  # only the low bits survive a wrap
+                floor = np.where(big, np.fmod(floor, math.ldexp(1.0, self.width)), floor)
+            else:                           # any saturating mode: clamp far outside the range
+                floor = np.clip(floor, -limit / 2, limit / 2)
+        value = floor.astype(np.int64) + inc
+        return self._overflow(value, value > self.max_code, value < self.min_code)
+
+    def to_float(self, codes) -> np.ndarray:
+        return np.ldexp(np.asarray(codes, dtype=np.float64), -self.frac_bits)
+
+    def cast(self, codes, src: "FixedType") -> np.ndarray:
+        """Codes of type `src` -> codes of this type, as `dst = src_value` does in C++."""
+        codes = np.asarray(codes, dtype=np.int64)
+        shift = src.frac_bits - self.frac_bits
+        if shift > 0:
+            value = shift_round(codes, shift, self.rounding)
+            over, under = value > self.max_code, value < self.min_code
+        else:
+            k = -shift
+            over = codes > (self.max_code >> k)
+            under = codes < -((-self.min_code) >> k)
+            value = codes << k  # wraps mod 2**64, which keeps the low bits a wrap needs
+        return self._overflow(value, over, under)
+
+    def _overflow(self, value, over, under) -> np.ndarray:
+        mode = self.overflow
+        if mode == "AP_WRAP":
+            if not (np.any(over) or np.any(under)):
+                return value
+            mask = (1 << self.width) - 1
+            low = value & mask
+            if self.signed:
+                low = np.where(low > self.max_code, low - (1 << self.width), low)
+            return low
+        if mode == "AP_SAT_ZERO":
+            return np.where(over | under, 0, value)
+        lo = self.min_code
+        if mode == "AP_SAT_SYM" and self.signed and self.width > 1:  # 1-bit: the header keeps -1
+            lo = -self.max_code
+        return np.clip(value, lo, self.max_code)
+
+    # ---- construction from ranges -------------------------------------------------------
+    @classmethod
+    def for_range(cls, lo: float, hi: float, width: int, *, signed: bool | None = None,
+                  rounding: str = "AP_TRN", overflow: str = "AP_WRAP") -> "FixedType":
+        """The type of `width` bits with the fewest integer bits that holds [lo, hi]
+        (after rounding up by one lsb where the rounding mode may round up)."""
+        if signed is None:
+            signed = lo < 0
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError("range must be finite")
+        mag = max(abs(lo), abs(hi))
+        if mag == 0:
+            return cls(width, 1 if signed else 0, signed, rounding, overflow)
+        int_bits = math.frexp(mag)[1] + (1 if signed else 0) - 2  # start below the answer
+        while True:
+            t = cls(width, int_bits, signed, rounding, overflow)
+            slack = 0.0 if rounding in ("AP_TRN", "AP_TRN_ZERO") else t.lsb
+            if hi + slack <= t.max_value and lo >= t.min_value:
+                return t
+            int_bits += 1
+
+
+def exact_type(lo_code: int, hi_code: int, frac_bits: int, **modes) -> FixedType:
+    """The narrowest type with `frac_bits` fraction bits that holds every code in
+    [lo_code, hi_code] exactly (used for accumulators and exact intermediate values)."""
+    lo_code, hi_code = int(lo_code), int(hi_code)
+    signed = lo_code < 0
+    if signed:
+        width = max((-lo_code - 1).bit_length(), hi_code.bit_length()) + 1
+    else:
+        width = max(hi_code.bit_length(), 1)
+    return FixedType(width, width - frac_bits, signed, **modes)
+
+
+def shift_round(codes: np.ndarray, shift: int, rounding: str) -> np.ndarray:
+    """codes * 2**-shift rounded to an integer with an ap_fixed rounding mode (shift > 0)."""
+    floor = codes >> shift
+    rest = codes & ((1 << shift) - 1)
+    first = (rest >> (shift - 1)) & 1 == 1
+    sticky = (rest & ((1 << (shift - 1)) - 1)) != 0
+    return floor + _round_increment(rounding, first, sticky, codes < 0, floor)
+
+
+def _round_increment(rounding, first, sticky, negative, floor):
+    """0/1 to add to the floor of a value, given its first dropped bit, the OR of the
+    remaining dropped bits and its sign (the decision table of ap_fixed's quantization)."""
+    if rounding == "AP_TRN":
+        return np.zeros(np.shape(first), dtype=np.int64)
+    if rounding == "AP_RND":
+        inc = first
+    elif rounding == "AP_RND_ZERO":
+        inc = first & (negative | sticky)
+    elif rounding == "AP_RND_MIN_INF":
+        inc = first & sticky
+    elif rounding == "AP_RND_INF":
+        inc = first & (~negative | sticky)
+    elif rounding == "AP_RND_CONV":
+        inc = first & ((np.fmod(floor, 2) != 0) | sticky)  # ties go to the even neighbour
+    elif rounding == "AP_TRN_ZERO":
+        inc = negative & (first | sticky)
+    else:  # pragma: no cover - FixedType validates modes
+        raise ValueError(rounding)
+    return np.asarray(inc, dtype=np.int64)
+
+
+def grid_codes(values, frac_bits: int) -> np.ndarray:
+    """Real values rounded (ties to even) onto the 2**-frac_bits grid, as int64 codes; used
+    for constants kept at accumulator precision (biases, shifts)."""
+    return FixedType(MAX_WIDTH, MAX_WIDTH - frac_bits, True, "AP_RND_CONV", "AP_SAT").quantize(values)

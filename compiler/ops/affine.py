@@ -1,0 +1,80 @@
+"""Affine: y = x * scale + shift per channel (last axis). BatchNormalization and constant
+Add/Sub/Mul/Div become this op; the fold pass merges it into a preceding Dense when it can,
+otherwise it is a streaming multiply-add kernel of its own."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..numerics import FixedType, exact_type, grid_codes
+from . import register
+from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+
+
+@register
+@dataclass
+class Affine(Op):
+    kind = "Affine"
+    template = "affine"
+
+    scale: np.ndarray                  # (C,)
+    shift: np.ndarray                  # (C,)
+    scale_type: FixedType | None = None
+    shift_type: FixedType | None = None
+    accum_type: FixedType | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.scale.shape[0])
+
+    def describe(self) -> str:
+        return f"Affine x{self.channels}"
+
+    def reference(self, xs):
+        return [xs[0] * self.scale + self.shift]
+
+    def bounds(self, ins):
+        b = ins[0]
+        cands = (b.lo * self.scale, b.hi * self.scale)
+        return [Bounds(np.minimum(*cands) + self.shift, np.maximum(*cands) + self.shift)]
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        x_type = ctx.inputs[0].type
+        if self.scale_type is None:
+            self.scale_type = ctx.policy.weight_type(self.scale)
+        sq = self.scale_type.quantize(self.scale)
+        self.scale = self.scale_type.to_float(sq)
+        frac = x_type.frac_bits + self.scale_type.frac_bits
+        tq = grid_codes(self.shift, frac)
+        self.shift = np.ldexp(tq.astype(np.float64), -frac)
+        self.shift_type = exact_type(min(tq.min(), 0), max(tq.max(), 0), frac)
+        cands = np.stack([sq * x_type.min_code, sq * x_type.max_code])
+        self.accum_type = exact_type(min((cands.min(0) + tq).min(), 0), max((cands.max(0) + tq).max(), 0), frac)
+        out = ctx.outputs[0]
+        if out.type is None:
+            out.type = ctx.narrowed()
+
+    def simulator(self, in_types, out_types):
+        (y_type,) = out_types
+        sq = self.scale_type.quantize(self.scale)
+        tq = self.shift_type.quantize(self.shift)
+        acc_type = self.accum_type
+
+        def run(ins):
+            return [y_type.cast(ins[0] * sq + tq, acc_type)]
+
+        return run
+
+    def cost(self, ctx: CostContext):
+        from ..cost.kernels import elementwise_mac_cost
+
+        return elementwise_mac_cost(ctx.target, channels=self.channels, items=ctx.inputs[0].size // self.channels,
+                                    x_type=ctx.inputs[0].type, w_type=self.scale_type,
+                                    acc_type=self.accum_type, y_type=ctx.outputs[0].type)
+
+    def hls(self, ctx: HlsContext) -> dict:
+        return {"channels": self.channels, "items": ctx.inputs[0].size // self.channels,
+                "scale": ctx.constant("s", self.scale_type, self.scale_type.quantize(self.scale)),
+                "shift": ctx.constant("t", self.shift_type, self.shift_type.quantize(self.shift)),
+                "scale_type": self.scale_type, "shift_type": self.shift_type, "accum_type": self.accum_type}

@@ -1,0 +1,149 @@
+"""The contract every IR op fulfils, and the contexts the compiler hands it.
+
+One op = one file in this package = one dataclass subclassing Op. Its fields are the op's
+attributes and constants (weights live in the op, not in the graph). The simulator, the
+cost model and the HLS emitter call these methods through the registry and never switch
+on op names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+import numpy as np
+
+from ..numerics import FixedType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..cost.model import LayerCost
+    from ..cost.target import Target
+    from ..ir import Node, Tensor
+
+Codes = np.ndarray  # int64 fixed-point codes, batch first
+Simulator = Callable[[list[Codes]], list[Codes]]
+
+
+@dataclass
+class Bounds:
+    """Per-element value interval of a tensor (arrays of the per-sample shape)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @classmethod
+    def of_type(cls, t: FixedType, shape) -> "Bounds":
+        return cls(np.full(shape, t.min_value), np.full(shape, t.max_value))
+
+    @property
+    def min(self) -> float:
+        return float(np.min(self.lo))
+
+    @property
+    def max(self) -> float:
+        return float(np.max(self.hi))
+
+
+@dataclass
+class FormatPolicy:
+    """How dynamic-fixed-point formats are chosen for tensors the model leaves in float."""
+
+    width: int = 16           # activations
+    weight_width: int = 16    # weights (biases are kept at accumulator precision)
+    rounding: str = "AP_RND"  # rounding when an activation is narrowed
+
+    def activation_type(self, bounds: Bounds, proven: bool, signed: bool | None = None) -> FixedType:
+        """Fewest integer bits that hold the range. Proven (interval) ranges cannot overflow,
+        so they wrap for free; observed (calibration) ranges saturate."""
+        lo, hi = bounds.min, bounds.max
+        return FixedType.for_range(lo, hi, self.width, signed=(lo < 0) if signed is None else signed,
+                                   rounding=self.rounding, overflow="AP_WRAP" if proven else "AP_SAT")
+
+    def weight_type(self, values: np.ndarray) -> FixedType:
+        v = np.asarray(values, dtype=np.float64)
+        lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+        return FixedType.for_range(lo, hi, self.weight_width, signed=True, rounding="AP_RND_CONV")
+
+
+@dataclass
+class TypingContext:
+    """What an op sees when the format pass types it."""
+
+    node: "Node"
+    inputs: list["Tensor"]       # already typed
+    outputs: list["Tensor"]      # typed already when a model quantizer fixed them
+    out_bounds: list[Bounds]     # value ranges of the outputs (float semantics)
+    proven: bool                 # bounds come from interval analysis, not observation
+    policy: FormatPolicy
+
+    def narrowed(self, k: int = 0, signed: bool | None = None) -> FixedType:
+        return self.policy.activation_type(self.out_bounds[k], self.proven, signed)
+
+
+@dataclass
+class Op:
+    """Base class. Subclasses are dataclasses registered with @register."""
+
+    kind: ClassVar[str] = ""
+    template: ClassVar[str] = ""    # templates/layers/<template>.j2
+    n_inputs: ClassVar[int] = 1
+
+    # ---- shapes and float semantics ---------------------------------------------
+    def infer_shapes(self, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        return [shapes[0]]
+
+    def reference(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Float64 semantics of the op as the model defines it (batch first)."""
+        raise NotImplementedError
+
+    def bounds(self, ins: list[Bounds]) -> list[Bounds]:
+        """Sound per-element output intervals from input intervals."""
+        raise NotImplementedError
+
+    # ---- formats and bit-accurate simulation ------------------------------------------
+    def assign_types(self, ctx: TypingContext) -> None:
+        """Choose internal types and the output tensor types (respecting pre-typed ones)."""
+        raise NotImplementedError
+
+    def simulator(self, in_types: list[FixedType], out_types: list[FixedType]) -> Simulator:
+        """A function from input codes to output codes, exactly as the C++ computes them."""
+        raise NotImplementedError
+
+    # ---- hardware -------------------------------------------------------------------
+    def cost(self, ctx: "CostContext") -> "LayerCost":
+        raise NotImplementedError
+
+    def hls(self, ctx: "HlsContext") -> dict:
+        """Extra template variables (kernel parameters, constant arrays) for the template."""
+        raise NotImplementedError
+
+    # ---- helpers ------------------------------------------------------------------------
+    def describe(self) -> str:
+        """A short human summary for reports."""
+        return self.kind
+
+    def field_values(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class CostContext:
+    node: "Node"
+    inputs: list["Tensor"]
+    outputs: list["Tensor"]
+    target: "Target"
+
+
+@dataclass
+class HlsContext:
+    node: "Node"
+    ident: str                  # the node's C++ identifier
+    inputs: list["Tensor"]
+    outputs: list["Tensor"]
+    target: "Target"
+    constants: list = field(default_factory=list)  # filled by the op: (name, FixedType, array)
+
+    def constant(self, suffix: str, ftype: FixedType, codes: np.ndarray) -> str:
+        """Declare a constant array (emitted into the weights header); returns its C++ name."""
+        name = f"{self.ident}_{suffix}"
+        self.constants.append((name, ftype, np.asarray(codes, dtype=np.int64).ravel()))
+        return name

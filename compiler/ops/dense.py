@@ -1,0 +1,163 @@
+"""Dense (fully connected) layer: y = act(x @ W + b) on the last axis.
+
+Hardware: a MAC array with a reuse factor RF. Each of the ceil(nnz/RF) multipliers is used
+RF times per input vector (RF = 1: every product unrolled, II = 1; larger RF folds the
+multipliers over cycles). Products and their sum are exact: the accumulator type is sized
+from the input type's range and the actual weights, so it cannot overflow, and the only
+rounding is the final cast to the output type. That is why the simulator can compute the
+accumulator with one exact matrix product, whatever the reuse factor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import at_node
+from ..numerics import FixedType, exact_type, grid_codes
+from . import register
+from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+
+ACTIVATIONS = (None, "relu")
+
+
+@register
+@dataclass
+class Dense(Op):
+    kind = "Dense"
+    template = "dense"
+
+    weight: np.ndarray                 # (n_in, n_out) real values
+    bias: np.ndarray | None = None     # (n_out,) real values
+    activation: str | None = None      # fused activation applied to the accumulator
+    reuse_factor: int = 1
+    weight_type: FixedType | None = None
+    bias_type: FixedType | None = None
+    accum_type: FixedType | None = None
+    weights_from_model: bool = False   # weights quantized by the model itself
+
+    @property
+    def n_in(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def nonzero(self) -> int:
+        return int(np.count_nonzero(self.weight))
+
+    def describe(self) -> str:
+        act = f"+{self.activation}" if self.activation else ""
+        return f"Dense {self.n_in}->{self.n_out}{act}"
+
+    def infer_shapes(self, shapes):
+        (shape,) = shapes
+        return [tuple(shape[:-1]) + (self.n_out,)]
+
+    # ---- float semantics -----------------------------------------------------
+    def reference(self, xs):
+        y = xs[0] @ self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return [np.maximum(y, 0.0) if self.activation == "relu" else y]
+
+    def bounds(self, ins):
+        b = ins[0]
+        w_pos, w_neg = np.maximum(self.weight, 0), np.minimum(self.weight, 0)
+        lo = b.lo @ w_pos + b.hi @ w_neg
+        hi = b.hi @ w_pos + b.lo @ w_neg
+        if self.bias is not None:
+            lo, hi = lo + self.bias, hi + self.bias
+        if self.activation == "relu":
+            lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
+        return [Bounds(lo, hi)]
+
+    # ---- formats ------------------------------------------------------------------
+    def assign_types(self, ctx: TypingContext) -> None:
+        x_type = ctx.inputs[0].type
+        if self.weight_type is None:
+            self.weight_type = ctx.policy.weight_type(self.weight)
+        self.weight = self.weight_type.to_float(self.weight_type.quantize(self.weight))
+        wq = self.weight_type.quantize(self.weight)
+        frac = x_type.frac_bits + self.weight_type.frac_bits
+        # Bias at accumulator precision; a model-quantized bias already sits on a coarser grid.
+        if self.bias is not None:
+            if self.bias_type is not None and self.bias_type.frac_bits > frac:
+                raise at_node(ctx.node.name, self.kind, f"bias type {self.bias_type} is finer than the "
+                              f"accumulator's {frac} fraction bits; this cannot be computed exactly")
+            bq = grid_codes(self.bias, frac)
+            self.bias = np.ldexp(bq.astype(np.float64), -frac)
+            self.bias_type = exact_type(min(bq.min(), 0), max(bq.max(), 0), frac)
+        lo, hi = self._accum_code_bounds(x_type, wq)
+        self.accum_type = exact_type(lo, hi, frac)
+        out = ctx.outputs[0]
+        if out.type is None:
+            exact = ctx.inputs[0].model_typed and self.weights_from_model
+            if exact:  # the model's own fixed-point arithmetic: keep every bit
+                out.type = exact_type(0 if self.activation == "relu" else lo, hi, frac)
+                out.model_typed = True
+            else:
+                out.type = ctx.narrowed(signed=self.activation != "relu")
+
+    def _accum_code_bounds(self, x_type: FixedType, wq: np.ndarray) -> tuple[int, int]:
+        """Exact integer bounds of the accumulator over every input the type can hold."""
+        w_pos, w_neg = np.maximum(wq, 0), np.minimum(wq, 0)
+        xl, xh = x_type.min_code, x_type.max_code
+        hi = xh * w_pos.sum(axis=0) + xl * w_neg.sum(axis=0)
+        lo = xl * w_pos.sum(axis=0) + xh * w_neg.sum(axis=0)
+        if self.bias is not None:
+            bq = grid_codes(self.bias, x_type.frac_bits + self.weight_type.frac_bits)
+            hi, lo = hi + bq, lo + bq
+        return int(min(lo.min(), 0)), int(max(hi.max(), 0))
+
+    # ---- bit-accurate simulation -------------------------------------------------------
+    def simulator(self, in_types, out_types):
+        (x_type,), (y_type,) = in_types, out_types
+        acc_type = self.accum_type
+        wq = self.weight_type.quantize(self.weight)
+        bq = None if self.bias is None else grid_codes(self.bias, acc_type.frac_bits)
+        # Exact in float64 BLAS when every partial sum stays below 2**53; int64 otherwise.
+        bound = (float(max(-x_type.min_code, x_type.max_code)) * np.abs(wq).sum(axis=0, dtype=np.float64)).max(initial=0)
+        use_float = bound < 2 ** 53
+        wf = wq.astype(np.float64)
+        relu = self.activation == "relu"
+
+        def run(ins):
+            x = ins[0]
+            if use_float:
+                acc = (x.astype(np.float64) @ wf).astype(np.int64)
+            else:
+                acc = x @ wq
+            if bq is not None:
+                acc += bq
+            if relu:
+                np.maximum(acc, 0, out=acc)
+            return [y_type.cast(acc, acc_type)]
+
+        return run
+
+    # ---- hardware ---------------------------------------------------------------------------
+    def cost(self, ctx: CostContext):
+        from ..cost.kernels import mac_array_cost
+
+        x_type, y_type = ctx.inputs[0].type, ctx.outputs[0].type
+        items = ctx.inputs[0].size // self.n_in
+        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=self.nonzero,
+                              reuse=self.reuse_factor, items=items, x_type=x_type, w_type=self.weight_type,
+                              acc_type=self.accum_type, y_type=y_type, activation=self.activation)
+
+    def hls(self, ctx: HlsContext) -> dict:
+        w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
+        if self.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
+            bias_type = exact_type(0, 0, self.accum_type.frac_bits)
+            b = ctx.constant("b", bias_type, np.zeros(self.n_out, dtype=np.int64))
+        else:
+            bias_type = self.bias_type
+            b = ctx.constant("b", bias_type, bias_type.quantize(self.bias))
+        n = self.n_in * self.n_out
+        return {"n_in": self.n_in, "n_out": self.n_out, "reuse": self.reuse_factor,
+                "block": -(-n // self.reuse_factor), "relu": self.activation == "relu",
+                "weight_type": self.weight_type, "bias_type": bias_type, "accum_type": self.accum_type,
+                "w": w, "b": b, "items": ctx.inputs[0].size // self.n_in}

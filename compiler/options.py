@@ -1,0 +1,21 @@
+"""Options of one compilation (everything the CLI and the API let a user choose)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .numerics import FixedType
+
+DEFAULT_INPUT_TYPE = FixedType(16, 6, True, "AP_RND_CONV", "AP_SAT")  # the field's usual ap_fixed<16,6>
+
+
+@dataclass
+class CompileOptions:
+    width: int = 16                     # activations the model leaves in float
+    weight_width: int = 16              # weights the model leaves in float
+    rounding: str = "AP_RND"            # rounding mode where an activation is narrowed
+    reuse_factor: int = 1               # default parallelism knob of MAC layers
+    layer_reuse: dict[str, int] = field(default_factory=dict)  # per-layer overrides, by node name
+    input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
+    calib: np.ndarray | None = None      # calibration inputs (batch first), optional

@@ -1,0 +1,100 @@
+"""Assign dynamic-fixed-point formats to every tensor and every op's internal values.
+
+Inputs take the model's quantizer type if it has one; else, with calibration data, the
+narrowest `width`-bit type holding its observed range; else ap_fixed<16,6> (the usual
+default of the field, range [-32, 32)). Then each op, in topological order, quantizes its
+constants, sizes its accumulator exactly from its input *types* (so it cannot overflow)
+and chooses its output type from the output's value range:
+- without calibration data: sound per-element intervals propagated from the input types
+  through the already-quantized ops (so narrowed outputs cannot overflow; they wrap);
+- with calibration data: the ranges observed running the float model on that data
+  (outputs saturate, since unseen inputs may exceed them).
+Tensors typed by the model's quantizers keep their types.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..calibrate import observed_bounds
+from ..errors import DataError, at_node, CompileError
+from ..ir import Graph
+from ..numerics import FixedType
+from ..ops.base import Bounds, FormatPolicy, TypingContext
+from ..options import DEFAULT_INPUT_TYPE, CompileOptions
+
+
+def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
+    """Pre: untyped graph (except model-typed tensors). Post: every tensor and every op's
+    internal values have a FixedType; weights sit exactly on their type's grid."""
+    policy = FormatPolicy(width=options.width, weight_width=options.weight_width, rounding=options.rounding)
+    observed = None
+    if options.calib is not None:
+        calib = check_data(graph, options.calib, "calibration data")
+        observed = observed_bounds(graph, {graph.inputs[0]: calib})
+    for name in graph.inputs:
+        t = graph.tensors[name]
+        if t.type is not None:
+            continue
+        if options.input_type is not None:
+            t.type = options.input_type
+        elif observed is not None:
+            b = observed[name]
+            t.type = FixedType.for_range(b.min, b.max, options.width, rounding="AP_RND_CONV", overflow="AP_SAT")
+        else:
+            t.type = DEFAULT_INPUT_TYPE
+    bounds = {name: Bounds.of_type(graph.tensors[name].type, graph.tensors[name].shape) for name in graph.inputs}
+    for node in graph.nodes():
+        ins, outs = graph.in_tensors(node), graph.out_tensors(node)
+        lazy = _LazyBounds(node, [bounds[t] for t in node.inputs], observed)
+        ctx = TypingContext(node=node, inputs=ins, outputs=outs, out_bounds=lazy, proven=observed is None,
+                            policy=policy)
+        try:
+            node.op.assign_types(ctx)
+        except ValueError as e:  # e.g. a width beyond what int64 codes can hold
+            raise at_node(node.name, node.kind, f"cannot assign fixed-point formats: {e}", CompileError) from None
+        # propagate sound intervals with the now-quantized constants, clipped to the types
+        for t, b in zip(outs, node.op.bounds([bounds[i] for i in node.inputs])):
+            bounds[t.name] = Bounds(np.clip(b.lo, t.type.min_value, t.type.max_value),
+                                    np.clip(b.hi, t.type.min_value, t.type.max_value))
+    return graph
+
+
+class _LazyBounds(list):
+    """Output bounds, computed only when an op asks (after it has quantized its constants)."""
+
+    def __init__(self, node, in_bounds, observed):
+        super().__init__()
+        self._node, self._in, self._observed = node, in_bounds, observed
+
+    def _fill(self):
+        if not super().__len__():
+            if self._observed is not None:
+                self.extend(self._observed[t] for t in self._node.outputs)
+            else:
+                self.extend(self._node.op.bounds(self._in))
+
+    def __getitem__(self, k):
+        self._fill()
+        return super().__getitem__(k)
+
+    def __len__(self):
+        self._fill()
+        return super().__len__()
+
+
+def check_data(graph: Graph, data, what: str) -> np.ndarray:
+    """Data for the (single) graph input, as float64 (batch, *shape) in the IR layout."""
+    if len(graph.inputs) != 1:
+        raise DataError(f"{what}: models with {len(graph.inputs)} inputs are not supported yet")
+    x = np.asarray(data, dtype=np.float64)
+    shape = graph.tensors[graph.inputs[0]].shape
+    if x.shape[1:] != tuple(shape):
+        if x.ndim >= 1 and x[0].size == int(np.prod(shape)):
+            x = x.reshape((x.shape[0],) + tuple(shape))
+        else:
+            raise DataError(f"{what}: shape {x.shape} does not match the model input (batch, {', '.join(map(str, shape))})")
+    if x.shape[0] == 0:
+        raise DataError(f"{what}: no samples")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{what}: contains NaN or infinity")
+    return x

@@ -1,0 +1,29 @@
+"""Set each MAC layer's reuse factor from the options (global default, per-layer overrides)."""
+from __future__ import annotations
+
+from ..errors import CompileError, at_node
+from ..ir import Graph
+from ..ops.dense import Dense
+from ..options import CompileOptions
+
+
+def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
+    """Pre: typed graph. Post: every Dense has 1 <= reuse_factor <= n_in * n_out. Unknown
+    layer names in the per-layer table are an error, so a typo is never silently ignored."""
+    names = {n.name for n in graph.nodes()}
+    unknown = sorted(set(options.layer_reuse) - names)
+    if unknown:
+        raise CompileError(f"reuse factor given for unknown layer(s) {', '.join(unknown)} "
+                           f"(layers: {', '.join(sorted(names))})")
+    for node in graph.nodes():
+        if not isinstance(node.op, Dense):
+            if node.name in options.layer_reuse:
+                raise at_node(node.name, node.kind, "has no reuse factor (only Dense layers do)", CompileError)
+            continue
+        rf = int(options.layer_reuse.get(node.name, options.reuse_factor))
+        limit = node.op.n_in * node.op.n_out
+        if not 1 <= rf <= limit:
+            raise at_node(node.name, node.kind, f"reuse factor {rf} is outside 1..{limit} (n_in*n_out)",
+                          CompileError)
+        node.op.reuse_factor = rf
+    return graph

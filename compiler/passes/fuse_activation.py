@@ -1,0 +1,24 @@
+"""Fuse a ReLU into the Dense layer before it: the MAC array clamps its accumulator before
+the single output cast, saving a stage and a rounding step."""
+from __future__ import annotations
+
+from ..ir import Graph
+from ..ops.dense import Dense
+from ..ops.relu import Relu
+from ..options import CompileOptions
+
+
+def fuse_activation(graph: Graph, options: CompileOptions) -> Graph:
+    """Pre: untyped graph. Post: no Relu reads the output of a Dense that only it reads."""
+    for node in graph.nodes():
+        if not isinstance(node.op, Relu):
+            continue
+        prod = graph.producer(node.inputs[0])
+        if prod is None or not isinstance(prod.op, Dense) or prod.op.activation is not None:
+            continue
+        if len(graph.consumers(node.inputs[0])) != 1 or node.inputs[0] in graph.outputs:
+            continue
+        prod.op.activation = "relu"
+        prod.source += f" + {node.source}"
+        graph.bypass(node.name)
+    return graph

@@ -1,0 +1,48 @@
+"""The design report: JSON document (schema in docs/report.schema.json) and printed table."""
+from __future__ import annotations
+
+from . import __version__
+from .cost import NetworkCost
+
+
+def build_report(design, cost: NetworkCost) -> dict:
+    g = design.graph
+    doc = {"qcompile_version": __version__, "model": design.model_path, "design": g.name,
+           "target": design.target.summary(), **cost.as_dict(),
+           "inputs": {n: g.tensors[n].type.cpp() for n in g.inputs},
+           "outputs": {n: g.tensors[n].type.cpp() for n in g.outputs},
+           "options": design.options}
+    by_name = {n.name: n for n in g.nodes()}
+    for layer in doc["layers"]:
+        node = by_name[layer["name"]]
+        layer["source"] = node.source
+        layer["output_type"] = g.tensors[node.outputs[0]].type.cpp()
+        for key in ("weight_type", "accum_type"):
+            v = getattr(node.op, key, None)
+            if v is not None:
+                layer[key] = v.cpp()
+        if getattr(node.op, "max_error", None) is not None:
+            layer["max_abs_error"] = node.op.max_error
+    return doc
+
+
+def format_table(doc: dict) -> str:
+    head = f"{'layer':<24} {'op':<22} {'kernel':<16} {'lat(cyc)':>8} {'II':>6} {'DSP':>6} {'LUT':>8} {'FF':>8} {'BRAM18':>7} {'URAM':>5}"
+    lines = [f"{doc['design']} on {doc['target']['name']} ({doc['target']['part']}, {doc['clock_mhz']:g} MHz)", head,
+             "-" * len(head)]
+    for L in doc["layers"]:
+        lines.append(f"{L['name'][:24]:<24} {L['op'][:22]:<22} {L['style'][:16]:<16} {L['latency']:>8} {L['ii']:>6} "
+                     f"{L['dsp']:>6.0f} {L['lut']:>8.0f} {L['ff']:>8.0f} {L['bram_18k']:>7.1f} {L['uram']:>5.0f}")
+    r, u = doc["resources"], doc["utilization_pct"]
+    lines.append("-" * len(head))
+    lines.append(f"{'total':<24} {'':<22} {'':<16} {doc['latency_cycles']:>8} {doc['ii_cycles']:>6} {r['dsp']:>6.0f} "
+                 f"{r['lut']:>8.0f} {r['ff']:>8.0f} {r['bram_18k']:>7.1f} {r['uram']:>5.0f}")
+    lines.append(f"{'% of device':<24} {'':<22} {'':<16} {'':>8} {'':>6} {u['dsp']:>5.1f}% {u['lut']:>7.1f}% "
+                 f"{u['ff']:>7.1f}% {u['bram_18k']:>6.1f}% {u['uram']:>4.1f}%")
+    lines.append(f"latency {doc['latency_cycles']} cycles = {doc['latency_us']:.3f} us; II {doc['ii_cycles']} cycles; "
+                 f"throughput {doc['throughput_per_s']:,.0f} inferences/s; bottleneck {doc['bottleneck']}; "
+                 f"{'fits' if doc['fits'] else 'DOES NOT FIT'} the device")
+    for L in doc["layers"]:
+        if "max_abs_error" in L:
+            lines.append(f"{L['name']}: lookup-table softmax, max abs error {L['max_abs_error']:.2e} vs float")
+    return "\n".join(lines)
