@@ -29,10 +29,11 @@ def multiplier(target: Target, wa: int, wb: int) -> tuple[float, float, float]:
 
 
 def memory(target: Target, width_bits: int, depth: int, banks: int = 1) -> tuple[float, float]:
-    """(BRAM_18K, LUT) of `banks` read-only memories of width x depth: small ones in logic."""
+    """(BRAM_18K, LUT) of `banks` read-only memories of width x depth: small or shallow
+    ones are built from LUTs (a BRAM for a few words would waste the whole block)."""
     c = target.coeff
     bits = width_bits * depth
-    if bits <= c["lutram_max_bits"]:
+    if bits <= c["lutram_max_bits"] or depth < c["bram_min_depth"]:
         return 0.0, banks * bits * c["lut_per_rom_bit"]
     per_bank = _ceil_div(width_bits, int(c["bram_width"])) * _ceil_div(depth, int(c["bram_depth"]))
     return float(banks * per_bank), 0.0

@@ -133,7 +133,8 @@ class FixedType:
             k = -shift
             over = codes > (self.max_code >> k)
             under = codes < -((-self.min_code) >> k)
-            value = codes << k  # wraps mod 2**64, which keeps the low bits a wrap needs
+            # wraps mod 2**64, which keeps the low bits a wrap needs (none survive k >= 63)
+            value = codes << k if k < 63 else np.zeros_like(codes)
         return self._overflow(value, over, under)
 
     def _overflow(self, value, over, under) -> np.ndarray:
@@ -151,7 +152,9 @@ class FixedType:
         lo = self.min_code
         if mode == "AP_SAT_SYM" and self.signed and self.width > 1:  # 1-bit: the header keeps -1
             lo = -self.max_code
-        return np.clip(value, lo, self.max_code)
+            under = under | (value == self.min_code)
+        # masks, not a clip of `value`: a far out-of-range value may have wrapped in int64
+        return np.where(over, self.max_code, np.where(under, lo, value))
 
     # ---- construction from ranges -------------------------------------------------------
     @classmethod
@@ -181,7 +184,7 @@ def exact_type(lo_code: int, hi_code: int, frac_bits: int, **modes) -> FixedType
     lo_code, hi_code = int(lo_code), int(hi_code)
     signed = lo_code < 0
     if signed:
-        width = max((-lo_code - 1).bit_length(), hi_code.bit_length()) + 1
+        width = max((-lo_code - 1).bit_length(), max(hi_code, 0).bit_length()) + 1
     else:
         width = max(hi_code.bit_length(), 1)
     return FixedType(width, width - frac_bits, signed, **modes)
@@ -189,6 +192,12 @@ def exact_type(lo_code: int, hi_code: int, frac_bits: int, **modes) -> FixedType
 
 def shift_round(codes: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     """codes * 2**-shift rounded to an integer with an ap_fixed rounding mode (shift > 0)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    while shift > 61:  # keep masks inside int64: fold far bits into a sticky LSB
+        extra = min(shift - 61, 62)
+        lost = (codes & ((1 << extra) - 1)) != 0
+        codes = (codes >> extra) | lost
+        shift -= extra
     floor = codes >> shift
     rest = codes & ((1 << shift) - 1)
     first = (rest >> (shift - 1)) & 1 == 1

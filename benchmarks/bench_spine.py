@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""Spine benchmark for qcompile: every number is measured in this run and shown next to a peer.
+
+  1. `qcompile` wall time per model, end to end as a user runs it (a fresh Python process:
+     start-up + imports + compile + project write), median of N runs, next to bare Python start-up.
+  2. Bit-accurate simulator throughput on D01 (samples/s) next to onnxruntime on the float model.
+  3. hls4ml's C simulation (ONNX flow, io_parallel, ctypes predict) on D01, when hls4ml and
+     qonnx are installed and the conversion works; otherwise skipped with the reason.
+
+Not a test: nothing here asserts on speed; the aims are printed for the record.
+
+    python benchmarks/bench_spine.py            # full run, table on stdout
+    python benchmarks/bench_spine.py --quick    # smoke-test sizes
+    python benchmarks/bench_spine.py --json     # one JSON object on stdout instead of the table
+
+Progress messages go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS_DIR = REPO.parent / "shared/models/dev"
+COMPILE_MODELS = ("D01_jet_mlp_float", "D02_jet_mlp_bn_float", "D05_jet_mlp_qonnx_w6a6")
+SIM_MODEL = "D01_jet_mlp_float"
+
+# Aims, printed for the record (from the issue); never asserted.
+AIM_COMPILE_D01_S = 1.0
+AIM_SIM_SAMPLES_S = 1_000_000
+AIM_SIM_VS_HLS4ML = 50.0
+ISSUE_HLS4ML_SAMPLES_S = 15_500
+
+FULL = {"compile_runs": 3, "sim_batch": 200_000, "sim_reps": 5, "hls4ml_samples": 20_000}
+QUICK = {"compile_runs": 1, "sim_batch": 20_000, "sim_reps": 3, "hls4ml_samples": 2_000}
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def model_path(models_dir: Path, name: str) -> Path:
+    return models_dir / name / "model.onnx"
+
+
+@contextlib.contextmanager
+def quiet_fds():
+    """Send everything written to fds 1 and 2 (Python prints, warnings, child processes) to a
+    temporary file; yields a callable returning what was captured (for error messages)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+
+        def captured() -> str:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sink.seek(0)
+            return sink.read().decode(errors="replace")
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def tail(text: str, n: int = 8) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return "\n".join(lines[-n:])
+
+
+# ---- 1. qcompile end-to-end wall time -----------------------------------------------------------
+
+def _wall(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - t0, proc
+
+
+def bench_compile(models_dir: Path, runs: int) -> dict:
+    out: dict = {"runs": runs, "models": {}}
+    # Python start-up alone, measured the same way, for scale.
+    startup = [_wall([sys.executable, "-c", "pass"], REPO)[0] for _ in range(max(runs, 3))]
+    out["python_startup_s"] = statistics.median(startup)
+    warmed = False
+    with tempfile.TemporaryDirectory(prefix="bench_spine_") as tmp:
+        for name in COMPILE_MODELS:
+            path = model_path(models_dir, name)
+            if not path.is_file():
+                out["models"][name] = {"error": f"{path}: no such file"}
+                log(f"compile {name}: skipped ({path} not found)")
+                continue
+            cmd = [sys.executable, "-m", "compiler.cli", str(path), "--target", "zcu104",
+                   "-o", str(Path(tmp) / name), "--force"]
+            if not warmed:  # one untimed run so every run sees warm file caches and .pyc files
+                _wall(cmd, REPO)
+                warmed = True
+            times, err = [], None
+            for _ in range(runs):
+                dt, proc = _wall(cmd, REPO)
+                if proc.returncode != 0:
+                    err = f"exit {proc.returncode}: {tail(proc.stderr or proc.stdout, 4)}"
+                    break
+                times.append(dt)
+            if err:
+                out["models"][name] = {"error": err}
+                log(f"compile {name}: FAILED ({err})")
+                continue
+            med = statistics.median(times)
+            out["models"][name] = {"median_s": med, "times_s": times,
+                                   "without_startup_s": med - out["python_startup_s"]}
+            log(f"compile {name}: median {med:.3f} s over {runs} run(s)")
+    d01 = out["models"].get("D01_jet_mlp_float", {})
+    out["aim_d01_s"] = AIM_COMPILE_D01_S
+    out["d01_meets_aim"] = None if "median_s" not in d01 else d01["median_s"] < AIM_COMPILE_D01_S
+    return out
+
+
+# ---- 2. simulator vs onnxruntime ------------------------------------------------------------------
+
+def _timeit(fn, reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _throughput(n: int, times: list[float]) -> dict:
+    return {"samples_per_s": n / statistics.median(times), "best_samples_per_s": n / min(times),
+            "times_s": times}
+
+
+def _free_batch(model):
+    """First dimension of every graph input/output symbolic (as compiler/frontend/reference.py does)."""
+    for v in list(model.graph.input) + list(model.graph.output):
+        if v.type.HasField("tensor_type") and len(v.type.tensor_type.shape.dim) > 0:
+            v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del model.graph.value_info[:]
+    return model
+
+
+def _ort_session(path: Path):
+    import onnx
+    import onnxruntime as ort
+    from onnx import version_converter
+
+    model = _free_batch(onnx.load(str(path)))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception:
+        if opset >= 13:
+            raise
+        model = version_converter.convert_version(model, 13)  # old opsets may lack ORT kernels
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    inits = {i.name for i in model.graph.initializer}
+    feed = next(i.name for i in model.graph.input if i.name not in inits)
+    return sess, feed
+
+
+def bench_sim(models_dir: Path, batch: int, reps: int) -> tuple[dict, np.ndarray | None, object]:
+    import compiler
+    from compiler.frontend.reference import model_input_shape
+
+    path = model_path(models_dir, SIM_MODEL)
+    res: dict = {"model": SIM_MODEL, "batch": batch, "reps": reps}
+    if not path.is_file():
+        res["error"] = f"{path}: no such file"
+        return res, None, None
+    shape = model_input_shape(path)
+    x = np.random.default_rng(0).standard_normal((batch,) + shape)  # float64, what users pass
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+
+    t0 = time.perf_counter()
+    design = compiler.compile_model(str(path))
+    res["compile_model_in_process_s"] = time.perf_counter() - t0
+    compiler.simulate(design, x[:1000])  # warm-up
+    y_sim = None
+
+    def run_sim():
+        nonlocal y_sim
+        y_sim = compiler.simulate(design, x)
+
+    res["qcompile"] = _throughput(batch, _timeit(run_sim, reps))
+    log(f"simulate: {res['qcompile']['samples_per_s']:,.0f} samples/s (batch {batch:,})")
+
+    try:
+        import onnxruntime as ort
+
+        sess, feed = _ort_session(path)
+        sess.run(None, {feed: x32[:1000]})  # warm-up
+        y_ort = None
+
+        def run_ort():
+            nonlocal y_ort
+            y_ort = sess.run(None, {feed: x32})[0]
+
+        res["onnxruntime"] = _throughput(batch, _timeit(run_ort, reps))
+        res["onnxruntime"]["version"] = ort.__version__
+        res["onnxruntime"]["intra_op_threads"] = "default"
+        res["sim_over_ort"] = res["qcompile"]["samples_per_s"] / res["onnxruntime"]["samples_per_s"]
+        res["max_abs_diff_sim_vs_ort"] = float(np.max(np.abs(np.asarray(y_sim) - y_ort)))
+        log(f"onnxruntime: {res['onnxruntime']['samples_per_s']:,.0f} samples/s")
+    except Exception as e:  # the peer failing must not hide our own numbers
+        res["onnxruntime"] = {"error": f"{type(e).__name__}: {e}"}
+        log(f"onnxruntime: FAILED ({e})")
+    res["aim_samples_per_s"] = AIM_SIM_SAMPLES_S
+    res["meets_aim"] = res["qcompile"]["samples_per_s"] >= AIM_SIM_SAMPLES_S
+    return res, x, design
+
+
+# ---- 3. hls4ml C simulation -------------------------------------------------------------------------
+
+def bench_hls4ml(models_dir: Path, n: int, x: np.ndarray | None, design, backend: str) -> dict:
+    res: dict = {"model": SIM_MODEL, "samples": n, "backend": backend, "io_type": "io_parallel",
+                 "issue_reference_samples_per_s": ISSUE_HLS4ML_SAMPLES_S}
+    path = model_path(models_dir, SIM_MODEL)
+    if x is None or not path.is_file():
+        res["skipped"] = f"{path}: no such file"
+        return res
+    try:
+        with quiet_fds():
+            import hls4ml
+            import qonnx
+            import qonnx.util.cleanup
+            from qonnx.core.modelwrapper import ModelWrapper
+            from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+            from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    except Exception as e:
+        res["skipped"] = f"hls4ml/qonnx not importable ({type(e).__name__}: {e})"
+        return res
+    res["hls4ml_version"] = getattr(hls4ml, "__version__", "?")
+    res["qonnx_version"] = getattr(qonnx, "__version__", "?")
+
+    tmp = tempfile.mkdtemp(prefix="bench_spine_hls4ml_")
+    stage = "qonnx cleanup"
+    try:
+        with quiet_fds() as captured:
+            try:
+                # The recipe of hls4ml's "ONNX and QONNX" frontend docs.
+                t0 = time.perf_counter()
+                model = ModelWrapper(str(path))
+                model = qonnx.util.cleanup.cleanup_model(model)
+                model = model.transform(ConvertToChannelsLastAndClean())
+                model = model.transform(GemmToMatMul())
+                model = qonnx.util.cleanup.cleanup_model(model)
+                res["prepare_s"] = time.perf_counter() - t0
+                stage = "convert_from_onnx_model"
+                t0 = time.perf_counter()
+                config = hls4ml.utils.config_from_onnx_model(model, granularity="name", backend=backend,
+                                                             default_precision="fixed<16,6>")
+                hls_model = hls4ml.converters.convert_from_onnx_model(
+                    model, output_dir=str(Path(tmp) / "prj"), hls_config=config, backend=backend,
+                    io_type="io_parallel")
+                res["convert_s"] = time.perf_counter() - t0
+                stage = "compile()"
+                t0 = time.perf_counter()
+                hls_model.compile()  # writes the project and builds the shared library with g++
+                res["compile_s"] = time.perf_counter() - t0
+                stage = "predict()"
+                xh = np.ascontiguousarray(x[:n], dtype=np.float32)
+                hls_model.predict(xh[:50])  # warm-up
+                t0 = time.perf_counter()
+                y_h = hls_model.predict(xh)
+                dt = time.perf_counter() - t0
+            except Exception:
+                res["skipped"] = (f"hls4ml failed in {stage}: {tail(traceback.format_exc(), 1)}\n"
+                                  f"{tail(captured(), 6)}")
+                return res
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    res["samples_per_s"] = n / dt
+    res["predict_s"] = dt
+    try:  # context only: hls4ml's default precision differs from qcompile's typing
+        import compiler
+
+        y_q = compiler.simulate(design, x[:n])
+        res["argmax_agreement_with_qcompile"] = float(np.mean(np.argmax(np.asarray(y_h).reshape(n, -1), 1)
+                                                              == np.argmax(np.asarray(y_q).reshape(n, -1), 1)))
+    except Exception:
+        pass
+    log(f"hls4ml predict: {res['samples_per_s']:,.0f} samples/s; compile() {res['compile_s']:.1f} s")
+    return res
+
+
+# ---- output -----------------------------------------------------------------------------------------
+
+def _fmt_rate(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def _aim(ok) -> str:
+    return "" if ok is None else ("met" if ok else "NOT met")
+
+
+def print_table(doc: dict) -> None:
+    m = doc["meta"]
+    print(f"qcompile spine benchmark ({'quick' if m['quick'] else 'full'}) - python {m['python']}, "
+          f"numpy {m['numpy']}, {m['cpus']} CPU(s), {m['machine']}")
+    print(f"models: {m['models_dir']}")
+    print()
+
+    c = doc["compile"]
+    print(f"1. qcompile MODEL --target zcu104 -o DIR --force  (wall time, fresh process, median of {c['runs']})")
+    print(f"   {'model':<26} {'wall s':>8} {'minus start-up':>15}   aim")
+    for name, r in c["models"].items():
+        if "error" in r:
+            print(f"   {name:<26} ERROR: {r['error']}")
+            continue
+        aim = ""
+        if name == "D01_jet_mlp_float":
+            aim = f"< {c['aim_d01_s']:.1f} s incl. start-up: {_aim(c['d01_meets_aim'])}"
+        print(f"   {name:<26} {r['median_s']:>8.3f} {r['without_startup_s']:>15.3f}   {aim}")
+    print(f"   {'(python -c pass)':<26} {c['python_startup_s']:>8.3f}")
+    print()
+
+    s = doc["simulate"]
+    print(f"2. throughput on {s['model']}, batch {s['batch']:,} standard-normal samples "
+          f"(median of {s['reps']}; best in brackets)")
+    if "error" in s:
+        print(f"   ERROR: {s['error']}")
+    else:
+        q = s["qcompile"]
+        print(f"   {'qcompile.simulate (bit-accurate)':<38} {_fmt_rate(q['samples_per_s']):>12} samples/s "
+              f"[{_fmt_rate(q['best_samples_per_s'])}]   aim >= {s['aim_samples_per_s']:,}: {_aim(s['meets_aim'])}")
+        o = s.get("onnxruntime", {})
+        if "error" in o:
+            print(f"   onnxruntime: ERROR {o['error']}")
+        else:
+            print(f"   {'onnxruntime ' + o['version'] + ' (float, CPU)':<38} {_fmt_rate(o['samples_per_s']):>12} "
+                  f"samples/s [{_fmt_rate(o['best_samples_per_s'])}]")
+            print(f"   ratio simulate / onnxruntime: {s['sim_over_ort']:.3f}x   "
+                  f"(max |sim - ort| = {s['max_abs_diff_sim_vs_ort']:.2e})")
+        print(f"   (in-process compile_model: {s['compile_model_in_process_s']:.3f} s)")
+    print()
+
+    h = doc["hls4ml"]
+    print(f"3. hls4ml C simulation on {h['model']} ({h.get('backend')}, io_parallel), "
+          f"{h['samples']:,} samples")
+    if "skipped" in h:
+        print("   skipped: " + h["skipped"].replace("\n", "\n   "))
+    else:
+        print(f"   hls4ml {h['hls4ml_version']}: prepare (qonnx) {h['prepare_s']:.2f} s, convert "
+              f"{h['convert_s']:.2f} s, compile() {h['compile_s']:.1f} s")
+        print(f"   {'hls4ml predict':<38} {_fmt_rate(h['samples_per_s']):>12} samples/s   "
+              f"(issue's measurement: ~{h['issue_reference_samples_per_s']:,})")
+        if "sim_over_hls4ml" in h:
+            print(f"   ratio qcompile.simulate / hls4ml: {h['sim_over_hls4ml']:,.1f}x   aim >= "
+                  f"{AIM_SIM_VS_HLS4ML:.0f}x: {_aim(h['meets_aim'])}")
+        if "argmax_agreement_with_qcompile" in h:
+            print(f"   argmax agreement with qcompile.simulate: {h['argmax_agreement_with_qcompile']:.2%} "
+                  f"(different fixed-point types; context only)")
+    print()
+    print(f"total benchmark time {m['total_s']:.1f} s")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                    help=f"folder of the dev models (default: {DEFAULT_MODELS_DIR})")
+    ap.add_argument("--quick", action="store_true", help="smoke-test sizes (1 compile run, 20k batch, 2k hls4ml)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--skip-hls4ml", action="store_true", help="do not run the hls4ml peer (slow: a g++ build)")
+    ap.add_argument("--hls4ml-backend", default="Vitis", choices=("Vitis", "Vivado"))
+    args = ap.parse_args(argv)
+
+    sizes = QUICK if args.quick else FULL
+    models_dir = args.models_dir.resolve()
+    t_start = time.perf_counter()
+    doc: dict = {"meta": {"quick": args.quick, "models_dir": str(models_dir), "python": platform.python_version(),
+                          "numpy": np.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
+                          "sizes": sizes}}
+    log(f"models from {models_dir}")
+    doc["compile"] = bench_compile(models_dir, sizes["compile_runs"])
+    doc["simulate"], x, design = bench_sim(models_dir, sizes["sim_batch"], sizes["sim_reps"])
+    if args.skip_hls4ml:
+        doc["hls4ml"] = {"model": SIM_MODEL, "samples": sizes["hls4ml_samples"], "backend": args.hls4ml_backend,
+                         "skipped": "--skip-hls4ml"}
+    else:
+        log("hls4ml: converting and building the C simulation (g++; takes a while)")
+        doc["hls4ml"] = bench_hls4ml(models_dir, sizes["hls4ml_samples"], x, design, args.hls4ml_backend)
+        if "skipped" in doc["hls4ml"]:
+            log(f"hls4ml skipped: {doc['hls4ml']['skipped'].splitlines()[0]}")
+    h, s = doc["hls4ml"], doc["simulate"]
+    if "samples_per_s" in h and "qcompile" in s:
+        h["sim_over_hls4ml"] = s["qcompile"]["samples_per_s"] / h["samples_per_s"]
+        h["aim_ratio"] = AIM_SIM_VS_HLS4ML
+        h["meets_aim"] = h["sim_over_hls4ml"] >= AIM_SIM_VS_HLS4ML
+    doc["meta"]["total_s"] = time.perf_counter() - t_start
+
+    if args.json:
+        print(json.dumps(doc, indent=1, default=str))
+    else:
+        print_table(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
