@@ -97,6 +97,7 @@ def render_project(design, report: dict) -> dict[str, str]:
         channels = t.shape[-1] if t.shape else 1
         views[t.name] = _TensorView(t.name, ident, t.type.cpp(), f"{ident}_t", f"{ident}_v", ident, channels,
                                     t.size // channels)
+    wiring = _Wiring(g, views, names)
     env = _env()
     layers, constants = [], []
     for node in g.nodes():
@@ -104,19 +105,22 @@ def render_project(design, report: dict) -> dict[str, str]:
         ctx = HlsContext(node=node, ident=ident, inputs=g.in_tensors(node), outputs=g.out_tensors(node), target=target)
         L = dict(node.op.hls(ctx))
         ins, outs = [views[t] for t in node.inputs], [views[t] for t in node.outputs]
+        in_streams = [wiring.reader_stream(t, node.name) for t in node.inputs]
+        out_streams = [wiring.source_stream(t) for t in node.outputs]
         L.update(ident=ident, name=node.name, describe=node.op.describe(), source=node.source,
-                 in_stream=ins[0].stream, out_stream=outs[0].stream, x_t=ins[0].elem, y_t=outs[0].elem,
-                 in_v=ins[0].vec, out_v=outs[0].vec)
+                 in_streams=in_streams, out_streams=out_streams, in_stream=in_streams[0], out_stream=out_streams[0],
+                 x_t=ins[0].elem, y_t=outs[0].elem, in_v=ins[0].vec, out_v=outs[0].vec)
         L = SimpleNamespace(**L)  # attribute access only: no clash with dict methods in templates
         module = env.get_template(f"layers/{node.op.template}.j2").make_module({})
         L.config, L.call = str(module.config(L)), str(module.call(L))
+        L.forks = [wiring.forks[t] for t in node.outputs if t in wiring.forks]
         layers.append(L)
         constants.extend(ctx.constants)
     inputs = [views[t] for t in g.inputs]
     outputs = [views[t] for t in g.outputs]
-    internal = [v for n, v in views.items() if n not in g.inputs and n not in g.outputs]
     common = dict(top=top, target=target, model=Path(design.model_path).name or g.name, tensors=list(views.values()),
-                  inputs=inputs, outputs=outputs, internal=internal, layers=layers,
+                  inputs=inputs, outputs=outputs, internal=wiring.internal, layers=layers,
+                  input_forks=[wiring.forks[t] for t in g.inputs if t in wiring.forks],
                   constants=[_constant_view(*c) for c in constants])
     files = {
         f"firmware/{top}.h": env.get_template("top.h.j2").render(**common),
@@ -130,6 +134,55 @@ def render_project(design, report: dict) -> dict[str, str]:
     for k in sorted((data_dir("templates") / "kernels").glob("*.h")):
         files[f"firmware/{k.name}"] = k.read_text()
     return files
+
+
+OUTPUT = object()  # the top-level output port as a reader of a tensor
+
+
+class _Wiring:
+    """Which hls::stream each producer writes and each reader reads. A stream has exactly
+    one writer and one reader, so a tensor read more than once (by several layers, or by a
+    layer and the output port) is copied by a chain of qc::fork stages."""
+
+    def __init__(self, g, views, names):
+        self.views, self.internal, self.forks = views, [], {}
+        self._src, self._reader = {}, {}
+        ports = set(g.inputs) | set(g.outputs)
+        for name, v in views.items():
+            readers = [n.name for n in g.consumers(name)] + ([OUTPUT] if name in g.outputs else [])
+            if len(readers) <= 1 or name in g.inputs:
+                src = v.stream  # the port itself, or the one internal stream
+            else:
+                src = self._declare(names.take(v.ident + "_src"), v)
+            if name not in ports or (len(readers) > 1 and name not in g.inputs):
+                if src == v.stream:
+                    self.internal.append(SimpleNamespace(stream=src, vec=v.vec, depth=v.depth))
+            self._src[name] = src
+            if len(readers) <= 1:
+                for r in readers:
+                    self._reader[(name, r)] = src
+                continue
+            targets = []
+            for r in readers:
+                stream = v.stream if r is OUTPUT else self._declare(names.take(f"{v.ident}_to_{r}"), v)
+                self._reader[(name, r)] = stream
+                targets.append(stream)
+            calls, current = [], src
+            for k, t in enumerate(targets[:-1]):
+                rest = targets[-1] if k == len(targets) - 2 else self._declare(names.take(f"{v.ident}_fork{k}"), v)
+                calls.append(f"qc::fork<{v.vec}, {v.items}>({current}, {t}, {rest});")
+                current = rest
+            self.forks[name] = "\n    ".join(calls)
+
+    def _declare(self, stream, v):
+        self.internal.append(SimpleNamespace(stream=stream, vec=v.vec, depth=v.depth))
+        return stream
+
+    def source_stream(self, tensor):
+        return self._src[tensor]
+
+    def reader_stream(self, tensor, node_name):
+        return self._reader[(tensor, node_name)]
 
 
 def top_name(files: dict[str, str]) -> str:

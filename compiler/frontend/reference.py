@@ -14,11 +14,23 @@ CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.bre
                   "qonnx.custom_op.channels_last")
 
 
-def run_reference(model_path: str | os.PathLike, x: np.ndarray) -> list[np.ndarray]:
-    """The model's outputs for inputs x (ONNX layout, batch first), in float64."""
+def run_reference(model_path: str | os.PathLike, x: np.ndarray, outputs: list[str] | None = None) -> list[np.ndarray]:
+    """The model's outputs for inputs x (ONNX layout, batch first), in float64. `outputs`
+    names intermediate ONNX tensors to return instead of the graph outputs."""
     import onnx
 
     model = onnx.load(str(model_path))
+    if outputs:  # promote intermediate tensors to outputs, keeping their shape records
+        known = {}
+        for v in list(model.graph.value_info) + list(model.graph.output):
+            known[v.name] = onnx.ValueInfoProto()
+            known[v.name].CopyFrom(v)  # copies: the originals are deleted below
+        promoted = [known.get(n) or onnx.helper.make_empty_tensor_value_info(n) for n in outputs]
+        keep = [v for v in model.graph.value_info if v.name not in outputs]
+        del model.graph.value_info[:]
+        model.graph.value_info.extend(keep)
+        del model.graph.output[:]
+        model.graph.output.extend(promoted)
     if any(n.domain in CUSTOM_DOMAINS for n in model.graph.node):
         return _run_qonnx(model, x)
     return _run_ort(model, x)
@@ -98,7 +110,12 @@ def _run_qonnx(model, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wrapper = ModelWrapper(model)
-        wrapper = wrapper.transform(ChangeBatchSize(len(x32))).transform(InferShapes())
+        if model.graph.output[0].type.tensor_type.HasField("shape"):
+            wrapper = wrapper.transform(ChangeBatchSize(len(x32)))
+        else:  # promoted intermediate outputs carry no shape; set the batch on the input only
+            wrapper.graph.input[0].type.tensor_type.shape.dim[0].dim_value = len(x32)
+            del wrapper.graph.value_info[:]
+        wrapper = wrapper.transform(InferShapes())
         iname = wrapper.graph.input[0].name
         res = execute_onnx(wrapper, {iname: x32})
     return [np.asarray(res[o.name], dtype=np.float64) for o in wrapper.graph.output]

@@ -32,6 +32,13 @@ class Simulator:
             values.update(zip(outs, fn([values[t] for t in ins])))
         return [values[t] for t in self.graph.outputs]
 
+    def trace(self, xs: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Real values of every tensor (for debugging and layer-by-layer comparisons)."""
+        values = dict(zip(self.graph.inputs, self.quantize_inputs(xs)))
+        for ins, outs, fn in self.steps:
+            values.update(zip(outs, fn([values[t] for t in ins])))
+        return {k: self.graph.tensors[k].type.to_float(v) * self.graph.tensors[k].scale for k, v in values.items()}
+
     def run(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Real inputs -> real outputs (code * 2**-frac * the tensor's real scale)."""
         outs = self.run_codes(self.quantize_inputs(xs))

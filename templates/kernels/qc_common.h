@@ -14,6 +14,18 @@ struct vec {
     T data[N];
 };
 
+// A dataflow stream has exactly one reader: a tensor read by several stages is copied.
+template <class V, unsigned ITEMS>
+void fork(hls::stream<V> &in, hls::stream<V> &out0, hls::stream<V> &out1) {
+Items:
+    for (unsigned it = 0; it < ITEMS; it++) {
+#pragma HLS PIPELINE II=1
+        V v = in.read();
+        out0.write(v);
+        out1.write(v);
+    }
+}
+
 }  // namespace qc
 
 #endif
