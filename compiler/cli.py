@@ -87,6 +87,7 @@ def _sample_inputs(design, n: int, data=None, seed: int = 0):
 def cmd_compile(args) -> int:
     import compiler
 
+    from .backend.emit import write_project
     from .report import build_report, format_table
 
     out = Path(args.output or f"build/{Path(args.model).stem if Path(args.model).stem != 'model' else Path(args.model).parent.name}")
@@ -94,8 +95,8 @@ def cmd_compile(args) -> int:
         raise CompileError(f"{out} already exists (use --force to replace it)")
     design = _compile(args)
     tb = _sample_inputs(design, 16, _load_array(args.data, "data") if args.data else None)
-    compiler.write_project(design, out, force=args.force, tb_inputs=tb.reshape(len(tb), -1))
     doc = build_report(design, compiler.estimate(design))
+    write_project(design, out, doc, force=args.force, tb_inputs=tb.reshape(len(tb), -1))
     print(format_table(doc))
     print(f"wrote {out}/ (HLS project, report.json, design/)")
     if args.csim:

@@ -68,6 +68,7 @@ def test_every_mode_matches_ap_fixed(cpp_results):
         for s in SOURCES:
             vals = src_values[str(s)]
             got = t.to_float(t.cast(s.quantize(vals), s))
+            assert np.array_equal(got, t.to_float(t.cast(s.quantize(vals, np.float64), s))), f"{t} from {s}: float path"
             want = values[pos:pos + len(vals)]
             pos += len(vals)
             bad = np.flatnonzero(got != want)

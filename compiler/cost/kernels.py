@@ -93,13 +93,18 @@ def elementwise_cost(target: Target, kind: str, x, y) -> LayerCost:
 
 
 def softmax_cost(target: Target, *, n: int, items: int, x_type: FixedType, y_type: FixedType,
-                 table_entries: int) -> LayerCost:
+                 exp_entries: tuple[int, int], recip_entries: int) -> LayerCost:
     """Max tree, n two-table exp lookups and hi*lo products, sum tree, one normalized
-    reciprocal lookup, n output products. Tables are replicated per lane (read ports)."""
+    reciprocal lookup, n output products. Each exp table is replicated for the n lanes,
+    two lanes per (dual-ported) copy."""
     c = target.coeff
     k = max(math.ceil(math.log2(max(n, 2))), 1)
     m_dsp, m_lut, m_ff = multiplier(target, 18, 18)
-    rom_bram, rom_lut = memory(target, 18, table_entries, banks=n)
+    rom_bram, rom_lut = memory(target, 18, recip_entries)
+    for entries in exp_entries:
+        b, l = memory(target, 18, entries, banks=_ceil_div(n, 2))
+        rom_bram, rom_lut = rom_bram + b, rom_lut + l
+    table_entries = sum(exp_entries) + recip_entries
     lut = (2 * n * x_type.width + n * (18 + k)) * c["lut_per_adder_bit"] + 2 * n * m_lut + rom_lut \
         + 64 + c["lut_fixed"]
     ff = 2 * n * (18 + 18) + n * y_type.width + c["ff_fixed"]

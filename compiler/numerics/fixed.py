@@ -21,6 +21,7 @@ ROUNDING_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_
                   "AP_RND_INF", "AP_RND_CONV")
 OVERFLOW_MODES = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
 MAX_WIDTH = 62  # keeps every shifted code and every exact product sum inside int64
+FLOAT_EXACT = 53  # widest type whose codes a float64 holds exactly
 
 
 @dataclass(frozen=True)
@@ -98,34 +99,37 @@ class FixedType:
         return cls(int(parts[0]), int(parts[1]), m.group(1) != "u", rounding, overflow)
 
     # ---- conversions -----------------------------------------------------------------
-    def quantize(self, x) -> np.ndarray:
+    # Codes are exact integers held either as int64 or as float64. The simulator keeps
+    # tensors in float64 (every tensor type is at most FLOAT_EXACT bits wide, so this is
+    # exact) because BLAS then does the integer matrix products; accumulator-wide values
+    # use int64. Both paths implement the same ap_fixed semantics.
+    def quantize(self, x, dtype=np.int64) -> np.ndarray:
         """Real numbers -> codes, exactly as `ap_fixed(double)` does. NaN/inf are refused."""
         x = np.asarray(x, dtype=np.float64)
-        if not np.all(np.isfinite(x)):
+        if not np.isfinite(np.sum(x)) and not np.all(np.isfinite(x)):  # one pass when all is well
             raise ValueError("cannot convert NaN or infinity to fixed point")
-        scaled = np.ldexp(x, self.frac_bits)  # exact: power-of-two scaling
-        floor = np.floor(scaled)
-        rest = scaled - floor                  # exact for doubles
-        first = rest >= 0.5
-        sticky = np.where(first, rest > 0.5, rest > 0.0)
-        inc = _round_increment(self.rounding, first, sticky, x < 0, floor)
-        limit = math.ldexp(1.0, 62)
-        big = np.abs(floor) >= limit
-        if np.any(big):
-            if self.overflow == "AP_WRAP":  # only the low bits survive a wrap
-                floor = np.where(big, np.fmod(floor, math.ldexp(1.0, self.width)), floor)
-            else:                           # any saturating mode: clamp far outside the range
-                floor = np.clip(floor, -limit / 2, limit / 2)
-        value = floor.astype(np.int64) + inc
-        return self._overflow(value, value > self.max_code, value < self.min_code)
+        # exact power-of-two scaling; a multiply is much faster than ldexp and cannot
+        # underflow for frac_bits >= 0 (a value too large for a double becomes inf, which
+        # every overflow mode below handles as the huge multiple of 2**width it stands for)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = x * math.ldexp(1.0, self.frac_bits) if self.frac_bits >= 0 else np.ldexp(x, self.frac_bits)
+            return self._finish(_round_scaled(scaled, self.rounding, exact_half=False), dtype)
 
     def to_float(self, codes) -> np.ndarray:
-        return np.ldexp(np.asarray(codes, dtype=np.float64), -self.frac_bits)
+        return np.asarray(codes, dtype=np.float64) * math.ldexp(1.0, -self.frac_bits)
 
     def cast(self, codes, src: "FixedType") -> np.ndarray:
-        """Codes of type `src` -> codes of this type, as `dst = src_value` does in C++."""
-        codes = np.asarray(codes, dtype=np.int64)
+        """Codes of type `src` -> codes of this type, as `dst = src_value` does in C++.
+        float64 codes give float64 codes, int64 codes give int64 codes."""
+        codes = np.asarray(codes)
         shift = src.frac_bits - self.frac_bits
+        if codes.dtype.kind == "f":
+            scaled = codes * math.ldexp(1.0, -shift) if shift else codes  # exact: a power of two
+            if shift <= 0:
+                return self._finish(scaled, np.float64)
+            exact_half = src.width <= FLOAT_EXACT - 1 and shift <= FLOAT_EXACT - 1
+            return self._finish(_round_scaled(scaled, self.rounding, exact_half), np.float64)
+        codes = codes.astype(np.int64, copy=False)
         if shift > 0:
             value = shift_round(codes, shift, self.rounding)
             over, under = value > self.max_code, value < self.min_code
@@ -137,23 +141,80 @@ class FixedType:
             value = codes << k if k < 63 else np.zeros_like(codes)
         return self._overflow(value, over, under)
 
+    def cast_plan(self, src: "FixedType", lo_code: float | None = None, hi_code: float | None = None) -> "CastPlan":
+        """The float64 cast from `src` split as finish(v + offset), so a caller can fold the
+        offset into an addition it makes anyway. Given bounds of the source codes, the
+        overflow check is dropped when they prove it cannot trigger."""
+        shift = src.frac_bits - self.frac_bits
+        offset, kind = 0.0, "generic"
+        if shift <= 0:
+            kind = "exact"
+        elif src.width <= FLOAT_EXACT - 1 and shift <= FLOAT_EXACT - 1:
+            if self.rounding == "AP_RND":
+                offset, kind = math.ldexp(1.0, shift - 1), "floor"
+            elif self.rounding == "AP_TRN":
+                kind = "floor"
+            elif self.rounding == "AP_RND_CONV":
+                kind = "rint"
+        check = True
+        if lo_code is not None and hi_code is not None and kind != "generic" and self.width <= FLOAT_EXACT - 1:
+            rnd = np.floor if kind == "floor" else np.rint
+            lo = float(rnd((lo_code + offset) * math.ldexp(1.0, -shift))) if kind != "exact" else lo_code * 2.0 ** -shift
+            hi = float(rnd((hi_code + offset) * math.ldexp(1.0, -shift))) if kind != "exact" else hi_code * 2.0 ** -shift
+            check = not (self.min_code <= lo and hi <= self.max_code and
+                         not (self.overflow == "AP_SAT_SYM" and self.signed and lo == self.min_code))
+        return CastPlan(self, src, offset, math.ldexp(1.0, -shift), kind, check)
+
+    def _finish(self, rounded: np.ndarray, dtype) -> np.ndarray:
+        """Overflow handling of rounded integer values held in float64 (any magnitude)."""
+        if self.width <= FLOAT_EXACT - 1:
+            out = self._overflow_float(rounded)
+            return out if dtype == np.float64 else out.astype(np.int64)
+        # wide types: bring the value into int64 without changing what the mode keeps
+        if self.overflow == "AP_WRAP":
+            rounded = np.fmod(rounded, math.ldexp(1.0, self.width))  # exact; low bits survive
+        else:
+            rounded = np.clip(rounded, -math.ldexp(1.0, 62), math.ldexp(1.0, 62) - 1024)
+        value = rounded.astype(np.int64)
+        out = self._overflow(value, value > self.max_code, value < self.min_code)
+        return out if dtype != np.float64 else out.astype(np.float64)
+
+    def _overflow_float(self, v: np.ndarray) -> np.ndarray:
+        hi, lo = float(self.max_code), float(self.min_code)
+        mode = self.overflow
+        if v.size == 0:
+            return v
+        if mode == "AP_SAT" or (mode == "AP_SAT_SYM" and not self.signed):
+            return np.clip(v, lo, hi, out=v)  # one pass, no need to look first
+        vmax, vmin = float(v.max()), float(v.min())
+        if vmax <= hi and vmin >= lo and not (mode == "AP_SAT_SYM" and self.signed and vmin == lo and self.width > 1):
+            return v
+        if mode == "AP_WRAP":
+            w = np.mod(v, math.ldexp(1.0, self.width))  # exact, in [0, 2**width)
+            if not (np.isfinite(vmax) and np.isfinite(vmin)):
+                w = np.where(np.isfinite(v), w, 0.0)  # beyond double range: a multiple of 2**width
+            return np.where(w > hi, w - math.ldexp(1.0, self.width), w) if self.signed else w
+        if mode == "AP_SAT_ZERO":
+            return np.where((v > hi) | (v < lo), 0.0, v)
+        if mode == "AP_SAT_SYM" and self.signed and self.width > 1:  # 1-bit: the header keeps -1
+            lo = -hi
+        return np.clip(v, lo, hi)
+
     def _overflow(self, value, over, under) -> np.ndarray:
+        """Overflow handling of int64 values, given which ones exceed the range (computed
+        by the caller, since a far out-of-range value may have wrapped in int64)."""
         mode = self.overflow
         if mode == "AP_WRAP":
             if not (np.any(over) or np.any(under)):
                 return value
-            mask = (1 << self.width) - 1
-            low = value & mask
-            if self.signed:
-                low = np.where(low > self.max_code, low - (1 << self.width), low)
-            return low
+            low = value & ((1 << self.width) - 1)
+            return np.where(low > self.max_code, low - (1 << self.width), low) if self.signed else low
         if mode == "AP_SAT_ZERO":
             return np.where(over | under, 0, value)
         lo = self.min_code
         if mode == "AP_SAT_SYM" and self.signed and self.width > 1:  # 1-bit: the header keeps -1
             lo = -self.max_code
             under = under | (value == self.min_code)
-        # masks, not a clip of `value`: a far out-of-range value may have wrapped in int64
         return np.where(over, self.max_code, np.where(under, lo, value))
 
     # ---- construction from ranges -------------------------------------------------------
@@ -176,6 +237,33 @@ class FixedType:
             if hi + slack <= t.max_value and lo >= t.min_value:
                 return t
             int_bits += 1
+
+
+@dataclass(frozen=True)
+class CastPlan:
+    """dst.cast(v, src) == plan.finish(v + plan.offset) for float64 codes v (see cast_plan)."""
+
+    dst: FixedType
+    src: FixedType
+    offset: float
+    scale: float
+    kind: str            # "exact" (no rounding), "floor", "rint", or "generic"
+    check_overflow: bool
+
+    def finish(self, v: np.ndarray, prescaled: bool = False) -> np.ndarray:
+        """In place where it can; v must already include the offset, and, if `prescaled`,
+        be multiplied by `scale` (exact: a power of two), e.g. folded into weights."""
+        if self.kind == "generic":
+            if prescaled:
+                v = v / self.scale
+            return self.dst.cast(v - self.offset if self.offset else v, self.src)
+        if self.scale != 1.0 and not prescaled:
+            v *= self.scale
+        if self.kind == "floor":
+            np.floor(v, out=v)
+        elif self.kind == "rint":
+            np.rint(v, out=v)
+        return self.dst._overflow_float(v) if self.check_overflow else v
 
 
 def exact_type(lo_code: int, hi_code: int, frac_bits: int, **modes) -> FixedType:
@@ -203,6 +291,25 @@ def shift_round(codes: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     first = (rest >> (shift - 1)) & 1 == 1
     sticky = (rest & ((1 << (shift - 1)) - 1)) != 0
     return floor + _round_increment(rounding, first, sticky, codes < 0, floor)
+
+
+def _round_scaled(s: np.ndarray, rounding: str, exact_half: bool) -> np.ndarray:
+    """Round exact real values (float64) to integers with an ap_fixed rounding mode.
+    `exact_half`: s + 0.5 is exact (s has few enough significant bits), allowing the
+    one-pass forms of the common modes."""
+    if rounding == "AP_TRN":
+        return np.floor(s)
+    if rounding == "AP_RND_CONV":
+        return np.rint(s)  # IEEE round-half-to-even is exactly AP_RND_CONV
+    if rounding == "AP_RND" and exact_half:
+        return np.floor(s + 0.5)
+    floor = np.floor(s)
+    rest = s - floor  # exact for doubles
+    first = rest >= 0.5
+    if rounding == "AP_RND":
+        return floor + first
+    sticky = np.where(first, rest > 0.5, rest > 0.0)
+    return floor + _round_increment(rounding, first, sticky, s < 0, floor)
 
 
 def _round_increment(rounding, first, sticky, negative, floor):

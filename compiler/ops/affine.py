@@ -60,9 +60,12 @@ class Affine(Op):
         sq = self.scale_type.quantize(self.scale)
         tq = self.shift_type.quantize(self.shift)
         acc_type = self.accum_type
+        if acc_type.width <= 53:  # every value of the accumulator is exact in float64
+            sq, tq = sq.astype(np.float64), tq.astype(np.float64)
 
         def run(ins):
-            return [y_type.cast(ins[0] * sq + tq, acc_type)]
+            x = ins[0] if sq.dtype == np.float64 else ins[0].astype(np.int64)
+            return [y_type.cast(x * sq + tq, acc_type).astype(np.float64, copy=False)]
 
         return run
 

@@ -19,7 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..cost.target import Target
     from ..ir import Node, Tensor
 
-Codes = np.ndarray  # int64 fixed-point codes, batch first
+# Fixed-point codes, batch first, held as float64: every tensor type is at most 53 bits wide,
+# so float64 holds its codes exactly and BLAS does the integer products. An op switches to
+# int64 internally wherever an intermediate value may exceed 2**53.
+Codes = np.ndarray
 Simulator = Callable[[list[Codes]], list[Codes]]
 
 

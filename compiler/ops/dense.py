@@ -117,24 +117,31 @@ class Dense(Op):
         (x_type,), (y_type,) = in_types, out_types
         acc_type = self.accum_type
         wq = self.weight_type.quantize(self.weight)
-        bq = None if self.bias is None else grid_codes(self.bias, acc_type.frac_bits)
-        # Exact in float64 BLAS when every partial sum stays below 2**53; int64 otherwise.
-        bound = (float(max(-x_type.min_code, x_type.max_code)) * np.abs(wq).sum(axis=0, dtype=np.float64)).max(initial=0)
-        use_float = bound < 2 ** 53
-        wf = wq.astype(np.float64)
-        relu = self.activation == "relu"
+        bq = np.zeros(self.n_out, dtype=np.int64) if self.bias is None else grid_codes(self.bias, acc_type.frac_bits)
+        lo, hi = self._accum_code_bounds(x_type, wq)
+        if lo >= -(2 ** 52) and hi < 2 ** 52:
+            # Exact in float64 BLAS. The cast's rounding offset rides on the bias add, and
+            # the ReLU clamps at that offset (relu(a) + h == max(a + h, h)).
+            # The cast's power-of-two scale is folded into the weights and bias (exact).
+            plan = y_type.cast_plan(acc_type, 0 if self.activation == "relu" else lo, hi)
+            w = wq.astype(np.float64) * plan.scale
+            b = (bq.astype(np.float64) + plan.offset) * plan.scale
+            relu_floor = plan.offset * plan.scale if self.activation == "relu" else None
 
-        def run(ins):
-            x = ins[0]
-            if use_float:
-                acc = (x.astype(np.float64) @ wf).astype(np.int64)
-            else:
-                acc = x @ wq
-            if bq is not None:
-                acc += bq
-            if relu:
-                np.maximum(acc, 0, out=acc)
-            return [y_type.cast(acc, acc_type)]
+            def run(ins):
+                acc = ins[0] @ w
+                acc += b
+                if relu_floor is not None:
+                    np.maximum(acc, relu_floor, out=acc)
+                return [plan.finish(acc, prescaled=True)]
+        else:  # wide accumulators: int64 arithmetic
+            relu = self.activation == "relu"
+
+            def run(ins):
+                acc = ins[0].astype(np.int64) @ wq + bq
+                if relu:
+                    np.maximum(acc, 0, out=acc)
+                return [y_type.cast(acc, acc_type).astype(np.float64)]
 
         return run
 

@@ -94,7 +94,7 @@ class Softmax(Op):
         fs = E_TYPE.frac_bits
 
         def run(ins):
-            x = ins[0]
+            x = ins[0].astype(np.int64)
             n = x.shape[-1]
             k_max = _ceil_log2(n)
             d = x.max(axis=-1, keepdims=True) - x
@@ -108,7 +108,7 @@ class Softmax(Op):
             k = p - fs                                          # 1/S = r * 2**-k
             wide = prod << (k_max - k)                          # frac = prod_type_frac + k_max, exact
             wide_type = FixedType(prod_type_frac + k_max + 2, 2, False)
-            return [y_type.cast(wide, wide_type)]
+            return [y_type.cast(wide, wide_type).astype(np.float64)]
 
         return run
 
@@ -117,9 +117,9 @@ class Softmax(Op):
         from ..cost.kernels import softmax_cost
 
         n = ctx.inputs[0].shape[-1]
-        entries = (1 << (D_TYPE.width - LO_BITS)) + (1 << LO_BITS) + (1 << RECIP_BITS)
         return softmax_cost(ctx.target, n=n, items=ctx.inputs[0].size // n, x_type=ctx.inputs[0].type,
-                            y_type=ctx.outputs[0].type, table_entries=entries)
+                            y_type=ctx.outputs[0].type, exp_entries=(1 << (D_TYPE.width - LO_BITS), 1 << LO_BITS),
+                            recip_entries=1 << RECIP_BITS)
 
     def hls(self, ctx: HlsContext) -> dict:
         x_type = ctx.inputs[0].type

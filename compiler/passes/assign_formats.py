@@ -19,6 +19,7 @@ from ..calibrate import observed_bounds
 from ..errors import DataError, at_node, CompileError
 from ..ir import Graph
 from ..numerics import FixedType
+from ..numerics.fixed import FLOAT_EXACT
 from ..ops.base import Bounds, FormatPolicy, TypingContext
 from ..options import DEFAULT_INPUT_TYPE, CompileOptions
 
@@ -52,6 +53,10 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
             node.op.assign_types(ctx)
         except ValueError as e:  # e.g. a width beyond what int64 codes can hold
             raise at_node(node.name, node.kind, f"cannot assign fixed-point formats: {e}", CompileError) from None
+        for t in outs:
+            if t.type.width > FLOAT_EXACT:
+                raise at_node(node.name, node.kind, f"output type {t.type} is wider than {FLOAT_EXACT} bits; "
+                              "not supported (narrow it with a quantizer or a smaller width)", CompileError)
         # propagate sound intervals with the now-quantized constants, clipped to the types
         for t, b in zip(outs, node.op.bounds([bounds[i] for i in node.inputs])):
             bounds[t.name] = Bounds(np.clip(b.lo, t.type.min_value, t.type.max_value),

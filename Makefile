@@ -1,0 +1,43 @@
+# qcompile: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup setup-test demo test test-slow bench clean
+
+# core install (what the demo needs)
+$(VENV)/.core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# core + test extras (pytest, hypothesis, qonnx as the QONNX reference executor, scikit-learn)
+$(VENV)/.test: $(VENV)/.core
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.core
+setup-test: $(VENV)/.test
+
+# Compile the example MLP for the ZCU104, check the C++ bit for bit against the simulator on
+# the held-out digits, and compare the simulator with the float model (accuracy on labels).
+demo: setup
+	$(BIN)/qcompile examples/digits_mlp.onnx --target zcu104 --reuse-factor 4 \
+		--calib examples/digits_calib_x.npy -o build/digits_mlp --force \
+		--data examples/digits_test_x.npy --csim --csim-n 360
+	$(BIN)/qcompile verify examples/digits_mlp.onnx --target zcu104 --reuse-factor 4 \
+		--calib examples/digits_calib_x.npy --data examples/digits_test_x.npy --labels examples/digits_test_y.npy
+
+test: setup-test
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# full-size models and long C simulations
+test-slow: setup-test
+	$(BIN)/python -m pytest -q -n 2 -m slow
+
+bench: setup-test
+	$(BIN)/python benchmarks/bench_spine.py
+
+clean:
+	rm -rf build .pytest_cache
