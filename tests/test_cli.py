@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from .conftest import ROOT, model_path
+from .conftest import model_path
 
 
 def qcompile(*args, cwd=None):

@@ -8,40 +8,27 @@ the IR's channels-last order) become aliases; everything else maps to one IR op.
 """
 from __future__ import annotations
 
-import math
+import importlib
 import os
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..errors import ModelError, UnsupportedError, at_node
 from ..ir import Graph, Node, Tensor
-from ..numerics import FixedType
-from ..ops.affine import Affine
-from ..ops.dense import Dense
-from ..ops.quant import Quant
-from ..ops.relu import Relu
-from ..ops.softmax import Softmax
-
-MAX_ELEMENTS = 1 << 28          # refuse absurd tensor sizes
-QUANT_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
-QONNX_ROUNDING = {"ROUND": "AP_RND_CONV", "FLOOR": "AP_TRN", "ROUND_TO_ZERO": "AP_TRN_ZERO"}
+from .values import CONVERTERS, MAX_ELEMENTS, Act, Const, check_size, ir_shape, op_key, same_order, supported_ops
 
 
-# ---------------------------------------------------------------------------------------
-# values flowing through the importer
-@dataclass
-class Const:
-    value: np.ndarray
-    qtype: FixedType | None = None   # set when a model quantizer produced this constant
+def _load_converters() -> None:
+    """Import every frontend/convert_*.py module; each registers its converters."""
+    for m in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if m.name.startswith("convert_"):
+            importlib.import_module(f"{__package__}.{m.name}")
 
 
-@dataclass
-class Act:
-    tensor: str                      # IR tensor name
-    shape: tuple[int, ...]           # ONNX shape without the batch dimension
+_load_converters()
 
 
 def load_onnx(source, name: str | None = None) -> Graph:
@@ -122,7 +109,7 @@ class _Importer:
             if inp.name in self.env:
                 continue  # IR < 4 lists initializers as inputs too
             shape = self._input_shape(inp)
-            self.graph.add_tensor(Tensor(inp.name, _ir_shape(shape)))
+            self.graph.add_tensor(Tensor(inp.name, ir_shape(shape)))
             self.graph.inputs.append(inp.name)
             self.graph.onnx_input_shapes.append(shape)
             self.env[inp.name] = Act(inp.name, shape)
@@ -136,7 +123,7 @@ class _Importer:
                 raise ModelError(f"graph output {out.name!r} is not produced by any node")
             if isinstance(v, Const):
                 raise UnsupportedError(f"graph output {out.name!r} is a constant; nothing to compute")
-            if _ir_shape(v.shape) != self.graph.tensors[v.tensor].shape and not _same_order(v.shape):
+            if ir_shape(v.shape) != self.graph.tensors[v.tensor].shape and not same_order(v.shape):
                 raise UnsupportedError(f"graph output {out.name!r}: layout of shape {v.shape} cannot be restored")
             self.graph.outputs.append(v.tensor)
             self.graph.onnx_output_shapes.append(v.shape)
@@ -158,7 +145,7 @@ class _Importer:
             dims.append(int(d.dim_value))
         if len(tt.shape.dim) == 0:
             raise ModelError(f"graph input {inp.name!r} is a scalar; expected (batch, features...)")
-        _check_size(dims, f"graph input {inp.name!r}")
+        check_size(dims, f"graph input {inp.name!r}")
         return tuple(dims)
 
     def _sorted_nodes(self):
@@ -202,9 +189,7 @@ class _Importer:
         domain = node.domain or ""
         name = self._name(node)
         ins = [self.env.get(t) if t else None for t in node.input]
-        key = node.op_type if domain in ("", "ai.onnx") else f"{domain}:{node.op_type}"
-        if node.op_type in ("Quant",) and domain in QUANT_DOMAINS:
-            key = "Quant"
+        key = op_key(domain, node.op_type)
         present = [v for t, v in zip(node.input, ins) if t]
         if domain in ("", "ai.onnx") and present and all(isinstance(v, Const) for v in present) \
                 and node.op_type not in ("Constant",):
@@ -215,7 +200,7 @@ class _Importer:
             return
         fn = CONVERTERS.get(key)
         if fn is None:
-            raise at_node(name, node.op_type, f"op {key} is not supported (supported: {', '.join(sorted(CONVERTERS))})")
+            raise at_node(name, node.op_type, f"op {key} is not supported (supported: {', '.join(supported_ops())})")
         attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         outs = fn(self, _NodeCtx(self, node, name, attrs), ins)
@@ -308,291 +293,3 @@ class _NodeCtx:
         return np.broadcast_to(v.reshape(-1) if v.size > 1 else v.reshape(1), (c,)).astype(np.float64).copy()
 
 
-# ---------------------------------------------------------------------------------------
-# layout: IR tensors are channels-last; ONNX (C, *spatial) -> (*spatial, C)
-def _ir_shape(onnx_shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(onnx_shape) <= 1:
-        return tuple(onnx_shape)
-    return tuple(onnx_shape[1:]) + (onnx_shape[0],)
-
-
-def _same_order(onnx_shape: tuple[int, ...]) -> bool:
-    """True when the ONNX (channels-first) and IR (channels-last) element orders coincide."""
-    return len(onnx_shape) <= 1 or onnx_shape[0] == 1 or math.prod(onnx_shape[1:]) == 1
-
-
-def _check_size(dims, what):
-    if any(d <= 0 for d in dims):
-        raise ModelError(f"{what}: shape {tuple(dims)} has a non-positive dimension")
-    if math.prod(dims) > MAX_ELEMENTS:
-        raise ModelError(f"{what}: shape {tuple(dims)} is larger than this compiler accepts")
-
-
-# ---------------------------------------------------------------------------------------
-# converters: (importer, ctx, inputs) -> value(s)
-CONVERTERS: dict[str, Callable] = {}
-
-
-def converter(*names):
-    def deco(fn):
-        for n in names:
-            CONVERTERS[n] = fn
-        return fn
-    return deco
-
-
-@converter("Identity", "Dropout")
-def _identity(imp, ctx, ins):
-    if ctx.node.op_type == "Dropout" and len(ctx.node.output) > 1 and ctx.node.output[1]:
-        if any(imp.model.graph.output[i].name == ctx.node.output[1] for i in range(len(imp.model.graph.output))):
-            raise ctx.error("the dropout mask output is used; only inference-mode Dropout is supported")
-    return ins[0]
-
-
-@converter("Constant")
-def _constant(imp, ctx, ins):
-    a = ctx.attrs
-    if "value" in a:
-        return Const(imp._array(a["value"], f"node {ctx.name!r} (Constant)"))
-    for key in ("value_float", "value_int"):
-        if key in a:
-            return Const(np.array(a[key]))
-    for key in ("value_floats", "value_ints"):
-        if key in a:
-            return Const(np.array(a[key]))
-    raise ctx.error("only tensor, float and int constants are supported")
-
-
-@converter("MatMul")
-def _matmul(imp, ctx, ins):
-    x = ctx.act(ins[0], "the first input")
-    w = ctx.const(ins[1], "weight")
-    if w.value.ndim != 2:
-        raise ctx.error(f"weight of rank {w.value.ndim} is not supported (supported: a 2-D weight matrix)")
-    if len(x.shape) != 1:
-        raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported "
-                        "(supported: (N, features))")
-    if w.value.shape[0] != x.shape[0]:
-        raise ctx.error(f"weight shape {w.value.shape} does not match {x.shape[0]} input features", ModelError)
-    op = Dense(weight=w.value.astype(np.float64), weight_type=w.qtype, weights_from_model=w.qtype is not None)
-    return imp.emit(ctx, op, x, (w.value.shape[1],))
-
-
-@converter("Gemm")
-def _gemm(imp, ctx, ins):
-    a = ctx.attrs
-    x = ctx.act(ins[0], "input A")
-    w = ctx.const(ins[1], "weight B")
-    if a.get("transA", 0):
-        raise ctx.error("transA=1 is not supported (supported: 0)")
-    if len(x.shape) != 1:
-        raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported (supported: (N, features))")
-    weight = w.value.astype(np.float64)
-    if weight.ndim != 2:
-        raise ctx.error(f"weight of rank {weight.ndim} is not supported", ModelError)
-    if a.get("transB", 0):
-        weight = weight.T
-    if weight.shape[0] != x.shape[0]:
-        raise ctx.error(f"weight shape {w.value.shape} does not match {x.shape[0]} input features", ModelError)
-    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
-    qtype = w.qtype if alpha == 1.0 else None
-    op = Dense(weight=weight * alpha, weight_type=qtype, weights_from_model=qtype is not None)
-    if len(ins) > 2 and ins[2] is not None:
-        c = ctx.const(ins[2], "bias C")
-        n_out = weight.shape[1]
-        cv = np.asarray(c.value, dtype=np.float64)
-        if cv.size not in (1, n_out) or (cv.ndim == 2 and cv.shape[0] != 1):
-            raise ctx.error(f"bias C of shape {cv.shape} is not supported (supported: scalar or ({n_out},))")
-        op.bias = np.broadcast_to(cv.reshape(-1), (n_out,)).copy() * beta
-        if c.qtype is not None and beta == 1.0:
-            op.bias_type = c.qtype
-    return imp.emit(ctx, op, x, (weight.shape[1],))
-
-
-def _affine(imp, ctx, x: Act, scale, shift) -> Act:
-    c = x.shape[0] if x.shape else 1
-    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (c,)).copy()
-    shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), (c,)).copy()
-    return imp.emit(ctx, Affine(scale=scale, shift=shift), x, x.shape)
-
-
-@converter("Add", "Sub", "Mul", "Div")
-def _arith(imp, ctx, ins):
-    op = ctx.node.op_type
-    a, b = ins
-    if isinstance(a, Const) and isinstance(b, Const):
-        return Const(_fold_binary(op, a.value, b.value))
-    if isinstance(a, Act) and isinstance(b, Act):
-        raise ctx.error("two computed inputs are not supported yet (supported: one input and one constant)")
-    x, k, const_first = (a, b, False) if isinstance(a, Act) else (b, a, True)
-    v = ctx.channels(x, k.value, "the constant operand")
-    if op == "Add":
-        return _affine(imp, ctx, x, 1.0, v)
-    if op == "Mul":
-        return _affine(imp, ctx, x, v, 0.0)
-    if op == "Sub":
-        return _affine(imp, ctx, x, -1.0, v) if const_first else _affine(imp, ctx, x, 1.0, -v)
-    if const_first:
-        raise ctx.error("dividing a constant by a tensor is not supported")
-    if np.any(v == 0):
-        raise ctx.error("division by zero", ModelError)
-    return _affine(imp, ctx, x, 1.0 / v, 0.0)
-
-
-def _fold_binary(op, a, b):
-    return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
-
-
-@converter("BatchNormalization")
-def _batchnorm(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    if len(ctx.node.output) > 1 and any(ctx.node.output[1:]):
-        if ctx.attrs.get("training_mode", 0):
-            raise ctx.error("training_mode=1 is not supported (supported: inference)")
-    params = [ctx.const(v, w).value.astype(np.float64) for v, w in zip(ins[1:5], ("scale", "bias", "mean", "var"))]
-    gamma, beta, mean, var = (np.asarray(p).reshape(-1) for p in params)
-    eps = float(ctx.attrs.get("epsilon", 1e-5))
-    c = x.shape[0] if x.shape else 1
-    if not all(p.size in (1, c) for p in (gamma, beta, mean, var)):
-        raise ctx.error(f"parameters do not match the {c} channels of the input", ModelError)
-    if np.any(var + eps <= 0):
-        raise ctx.error("variance + epsilon must be positive", ModelError)
-    s = gamma / np.sqrt(var + eps)
-    return _affine(imp, ctx, x, s, beta - mean * s)
-
-
-@converter("Relu")
-def _relu(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    return imp.emit(ctx, Relu(), x, x.shape)
-
-
-@converter("Softmax")
-def _softmax(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    rank = len(x.shape) + 1
-    default = -1 if imp.opset.get("", 13) >= 13 else 1
-    axis = int(ctx.attrs.get("axis", default))
-    axis = axis + rank if axis < 0 else axis
-    if axis != rank - 1 or rank != 2:
-        raise ctx.error(f"axis={ctx.attrs.get('axis', default)} on a rank-{rank} input is not supported "
-                        "(supported: the feature axis of an (N, features) input)")
-    return imp.emit(ctx, Softmax(), x, x.shape)
-
-
-# ---- shape-only ops: aliases in the IR --------------------------------------------------
-def _reshape_to(ctx, x: Act, new_shape: tuple[int, ...]) -> Act:
-    if math.prod(new_shape) != math.prod(x.shape):
-        raise ctx.error(f"cannot reshape {x.shape} to {new_shape} (per sample)", ModelError)
-    if not (_same_order(x.shape) and _same_order(new_shape)):
-        raise ctx.error(f"reshaping (N, {', '.join(map(str, x.shape))}) to (N, {', '.join(map(str, new_shape))}) "
-                        "moves data between channels-first and channels-last order; not supported yet")
-    return Act(x.tensor, tuple(new_shape))
-
-
-@converter("Squeeze")
-def _squeeze(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    axes = ctx.attrs.get("axes")
-    if axes is None and len(ins) > 1 and ins[1] is not None:
-        axes = ctx.const(ins[1], "axes").value.tolist()
-    full = (1,) + x.shape
-    axes = [a + len(full) if a < 0 else a for a in (axes if axes is not None else
-                                                    [i for i, d in enumerate(full) if d == 1 and i > 0])]
-    if 0 in axes:
-        raise ctx.error("squeezing the batch dimension is not supported")
-    if any(full[a] != 1 for a in axes):
-        raise ctx.error(f"cannot squeeze axes {axes} of shape {full}", ModelError)
-    return _reshape_to(ctx, x, tuple(d for i, d in enumerate(full) if i not in axes)[1:])
-
-
-@converter("Unsqueeze")
-def _unsqueeze(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    axes = ctx.attrs.get("axes")
-    if axes is None:
-        axes = ctx.const(ins[1], "axes").value.tolist()
-    rank = len(x.shape) + 1 + len(axes)
-    axes = sorted(a + rank if a < 0 else a for a in axes)
-    if 0 in axes:
-        raise ctx.error("unsqueezing before the batch dimension is not supported")
-    full = list((1,) + x.shape)
-    for a in axes:
-        full.insert(a, 1)
-    return _reshape_to(ctx, x, tuple(full[1:]))
-
-
-@converter("Flatten")
-def _flatten(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    axis = int(ctx.attrs.get("axis", 1))
-    if axis not in (0, 1):
-        raise ctx.error(f"axis={axis} is not supported (supported: 1, or 0 with batch 1)")
-    return _reshape_to(ctx, x, (math.prod(x.shape),))
-
-
-@converter("Reshape")
-def _reshape(imp, ctx, ins):
-    x = ctx.act(ins[0])
-    if len(ins) < 2 or ins[1] is None:
-        raise ctx.error("the target shape input is missing", ModelError)
-    target = [int(v) for v in ctx.const(ins[1], "target shape").value.reshape(-1)]
-    if not target:
-        raise ctx.error("reshaping to a scalar is not supported")
-    batch, per_sample = target[0], target[1:]
-    if not per_sample:
-        raise ctx.error(f"target shape {tuple(target)} merges the batch dimension; not supported")
-    if per_sample.count(-1) > 1 or (batch == -1 and -1 in per_sample):
-        raise ctx.error(f"target shape {tuple(target)} has more than one -1", ModelError)
-    total = math.prod(x.shape)
-    dims = [x.shape[i] if d == 0 and i < len(x.shape) else d for i, d in enumerate(per_sample)]
-    if -1 in dims:
-        known = math.prod(d for d in dims if d != -1)
-        if known == 0 or total % known:
-            raise ctx.error(f"cannot reshape {x.shape} to {tuple(target)}", ModelError)
-        dims[dims.index(-1)] = total // known
-    return _reshape_to(ctx, x, tuple(dims))
-
-
-@converter("Transpose")
-def _transpose(imp, ctx, ins):
-    v = ins[0]
-    perm = ctx.attrs.get("perm")
-    if isinstance(v, Const):
-        return Const(np.transpose(v.value, perm), None)
-    raise ctx.error("transposing a computed tensor is not supported yet (only constants)")
-
-
-# ---- QONNX quantizers ---------------------------------------------------------------------
-def _quant_type(ctx, ins) -> FixedType:
-    scale, zero, bits = (ctx.const(v, w).value for v, w in zip(ins[1:4], ("scale", "zero point", "bit width")))
-    a = ctx.attrs
-    if np.size(scale) != 1:
-        raise ctx.error("per-channel scales are not supported yet (supported: one scalar scale)")
-    if np.any(np.asarray(zero) != 0):
-        raise ctx.error("non-zero zero points are not supported yet (supported: 0)")
-    s = float(np.asarray(scale).reshape(-1)[0])
-    e = math.log2(s) if s > 0 else float("nan")
-    if not (s > 0 and e == round(e)):
-        raise ctx.error(f"scale {s} is not a power of two; non-power-of-two scales are not supported yet")
-    nbits = float(np.asarray(bits).reshape(-1)[0])
-    if nbits != round(nbits) or not 1 <= nbits <= 32:
-        raise ctx.error(f"bit width {nbits} is not supported (supported: integers 1..32)")
-    mode = str(a.get("rounding_mode", "ROUND")).upper()
-    if mode not in QONNX_ROUNDING:
-        raise ctx.error(f"rounding_mode={mode} is not supported (supported: {', '.join(QONNX_ROUNDING)})")
-    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
-    if narrow and not signed:
-        raise ctx.error("narrow=1 with signed=0 is not supported yet")
-    width, frac = int(nbits), -int(round(e))
-    return FixedType(width, width - frac, signed, QONNX_ROUNDING[mode], "AP_SAT_SYM" if narrow else "AP_SAT")
-
-
-@converter("Quant")
-def _quant(imp, ctx, ins):
-    t = _quant_type(ctx, ins)
-    x = ins[0]
-    if isinstance(x, Const):
-        return Const(t.to_float(t.quantize(x.value)), t)
-    x = ctx.act(x)
-    return imp.emit(ctx, Quant(out_type=t), x, x.shape)

@@ -1,5 +1,9 @@
-"""IR ops: one file per op, looked up by kind through REGISTRY."""
+"""IR ops: one file per op, looked up by kind through REGISTRY (every module of this
+package except base.py is imported, and registers its ops with @register)."""
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from .base import Bounds, CostContext, FormatPolicy, HlsContext, Op, TypingContext
 
@@ -13,8 +17,9 @@ def register(cls: type[Op]) -> type[Op]:
     return cls
 
 
-# Importing the modules registers the ops.
-from . import affine, dense, quant, relu, softmax  # noqa: E402,F401
+for _m in pkgutil.iter_modules(__path__):
+    if _m.name != "base":
+        importlib.import_module(f"{__name__}.{_m.name}")
 
 __all__ = ["REGISTRY", "register", "Op", "Bounds", "FormatPolicy", "TypingContext", "CostContext",
            "HlsContext"]
