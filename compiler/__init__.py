@@ -48,6 +48,8 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                           layer_reuse=dict(layer_reuse or {}), input_type=input_type,
                           calib=None if calib is None else np.asarray(calib))
     graph = load_onnx(model)
+    if opts.calib is not None and len(graph.inputs) == 1:  # the model's layout -> the design's
+        opts.calib = graph.input_to_ir(opts.calib, 0, "calibration data")
     graph = run_pipeline(graph, opts)
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
                "layer_reuse": opts.layer_reuse, "calibrated": calib is not None,
@@ -57,11 +59,13 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
 
 
 def simulate(design, x) -> np.ndarray | list[np.ndarray]:
-    """Bit-accurate outputs of the design for real inputs x (batch first)."""
+    """Bit-accurate outputs of the design for real inputs x (batch first), in the model's
+    own layout (e.g. NCHW), as are the outputs; the design works channels-last inside."""
     from .passes.assign_formats import check_data
 
-    x = check_data(design.graph, x, "input data")
-    outs = design.simulator().run([x])
+    g = design.graph
+    x = check_data(g, g.input_to_ir(x, 0, "input data"), "input data")
+    outs = [g.output_to_onnx(y, k) for k, y in enumerate(design.simulator().run([x]))]
     return outs[0] if len(outs) == 1 else outs
 
 

@@ -77,8 +77,8 @@ def _sample_inputs(design, n: int, data=None, seed: int = 0):
 
     from .passes.assign_formats import check_data
 
-    if data is not None:
-        return check_data(design.graph, data, "data")[:n]
+    if data is not None:  # the model's layout (e.g. NCHW) -> the design's (channels-last)
+        return check_data(design.graph, design.graph.input_to_ir(data, 0, "data"), "data")[:n]
     t = design.graph.tensors[design.graph.inputs[0]]
     x = np.random.default_rng(seed).normal(size=(n,) + tuple(t.shape))
     return np.clip(x, t.type.min_value, t.type.max_value)

@@ -14,6 +14,7 @@ import numpy as np
 from .cost.target import Target
 from .errors import OutputError
 from .ir import Graph, Node, Tensor
+from .ir.graph import Layout
 from .numerics import FixedType
 from .ops import REGISTRY
 
@@ -60,8 +61,10 @@ class Design:
         doc = {"format": FORMAT_VERSION, "name": self.graph.name, "model_path": self.model_path,
                "options": self.options, "inputs": self.graph.inputs, "outputs": self.graph.outputs,
                "tensors": tensors, "nodes": nodes,
-               "onnx_input_shapes": [list(v) for v in self.graph.onnx_input_shapes],
-               "onnx_output_shapes": [list(v) for v in self.graph.onnx_output_shapes],
+               "input_layouts": [_encode_layout(v, f"layout/in{i}", arrays)
+                                 for i, v in enumerate(self.graph.input_layouts)],
+               "output_layouts": [_encode_layout(v, f"layout/out{i}", arrays)
+                                  for i, v in enumerate(self.graph.output_layouts)],
                "target": {k: v for k, v in dataclasses.asdict(self.target).items()}}
         (folder / "design.json").write_text(json.dumps(doc, indent=1))
         np.savez_compressed(folder / "constants.npz", **arrays)
@@ -86,13 +89,27 @@ class Design:
             g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,
                                 t["model_typed"], _decode(t["scale"], arrays)))
         g.inputs, g.outputs = list(doc["inputs"]), list(doc["outputs"])
-        g.onnx_input_shapes = [tuple(v) for v in doc["onnx_input_shapes"]]
-        g.onnx_output_shapes = [tuple(v) for v in doc["onnx_output_shapes"]]
+        if "input_layouts" in doc:
+            g.input_layouts = [_decode_layout(v, arrays) for v in doc["input_layouts"]]
+            g.output_layouts = [_decode_layout(v, arrays) for v in doc["output_layouts"]]
+        else:  # written before layouts were recorded: the default channels-last one
+            g.input_layouts = [Layout.channels_last(tuple(v)) for v in doc["onnx_input_shapes"]]
+            g.output_layouts = [Layout.channels_last(tuple(v)) for v in doc["onnx_output_shapes"]]
         for n in doc["nodes"]:
             op = REGISTRY[n["kind"]](**{k: _decode(v, arrays) for k, v in n["fields"].items()})
             g.add_node(Node(n["name"], op, n["inputs"], n["outputs"], n.get("source", "")))
         return cls(graph=g, target=Target(**doc["target"]), model_path=doc.get("model_path", ""),
                    options=doc.get("options", {}))
+
+
+def _encode_layout(lay: Layout, key: str, arrays: dict) -> dict:
+    return {"onnx_shape": list(lay.onnx_shape), "perm": None if lay.perm is None else list(lay.perm),
+            "order": None if lay.order is None else _encode(np.asarray(lay.order), key, arrays)}
+
+
+def _decode_layout(doc: dict, arrays: dict) -> Layout:
+    return Layout(tuple(doc["onnx_shape"]), None if doc["perm"] is None else tuple(doc["perm"]),
+                  None if doc["order"] is None else _decode(doc["order"], arrays))
 
 
 def _encode(value, key: str, arrays: dict):

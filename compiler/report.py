@@ -23,6 +23,8 @@ def build_report(design, cost: NetworkCost) -> dict:
                 layer[key] = v.cpp()
         if getattr(node.op, "max_error", None) is not None:
             layer["max_abs_error"] = node.op.max_error
+        if getattr(node.op, "table_entries", None) is not None:
+            layer["table_entries"] = node.op.table_entries
     return doc
 
 
@@ -44,5 +46,5 @@ def format_table(doc: dict) -> str:
                  f"{'fits' if doc['fits'] else 'DOES NOT FIT'} the device")
     for L in doc["layers"]:
         if "max_abs_error" in L:
-            lines.append(f"{L['name']}: lookup-table softmax, max abs error {L['max_abs_error']:.2e} vs float")
+            lines.append(f"{L['name']}: {L['op']}, max abs error {L['max_abs_error']:.2e} vs float")
     return "\n".join(lines)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .ir import to_onnx_layout
 
 
 @dataclass
@@ -41,10 +40,10 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
 
     g = design.graph
     sim_out = design.simulator().run([x])
-    ref_out = run_reference(model_path, to_onnx_layout(x, g.onnx_input_shapes[0]))
+    ref_out = run_reference(model_path, g.input_layouts[0].to_onnx(x))
     stats = []
-    for name, shape, got, ref in zip(g.outputs, g.onnx_output_shapes, sim_out, ref_out):
-        got = to_onnx_layout(got, shape).reshape(len(x), -1)
+    for k, (name, got, ref) in enumerate(zip(g.outputs, sim_out, ref_out)):
+        got = g.output_to_onnx(got, k).reshape(len(x), -1)
         ref = np.asarray(ref, dtype=np.float64).reshape(len(x), -1)
         err = np.abs(got - ref)
         agree = float(np.mean(got.argmax(1) == ref.argmax(1))) if got.shape[1] > 1 else None
@@ -55,7 +54,7 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
         if len(y) != len(x):
             raise DataError(f"labels: {len(y)} labels for {len(x)} samples")
         result.accuracy_reference = float(np.mean(np.asarray(ref_out[0]).reshape(len(x), -1).argmax(1) == y))
-        result.accuracy_simulator = float(np.mean(to_onnx_layout(sim_out[0], g.onnx_output_shapes[0])
+        result.accuracy_simulator = float(np.mean(g.output_to_onnx(sim_out[0], 0)
                                                   .reshape(len(x), -1).argmax(1) == y))
     return result
 

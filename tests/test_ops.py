@@ -66,7 +66,7 @@ def _tolerance(design, x):
             wt = node.op.weight_type
             tol = tol * gain + float(np.abs(x).max()) * w.shape[0] * wt.lsb / 2
         s = getattr(node.op, "scale", None)
-        if s is not None:
+        if getattr(node.op, "scale_type", None) is not None:
             gain = float(np.abs(s).max())
             tol = tol * gain + float(np.abs(x).max() + 1) * node.op.scale_type.lsb
         tol += out.lsb

@@ -165,6 +165,8 @@ class _Wiring:
     def __init__(self, g, views, names):
         self.views, self.internal, self.forks = views, [], {}
         self._src, self._reader = {}, {}
+        # deeper FIFOs where a multi-input stage needs them (passes/size_fifos.py)
+        depth_of = {(t, n.name): d for n in g.nodes() for t, d in zip(n.inputs, getattr(n.op, "input_depths", None) or [])}
         ports = set(g.inputs) | set(g.outputs)
         for name, v in views.items():
             readers = [n.name for n in g.consumers(name)] + ([OUTPUT] if name in g.outputs else [])
@@ -174,7 +176,8 @@ class _Wiring:
                 src = self._declare(names.take(v.ident + "_src"), v)
             if name not in ports or (len(readers) > 1 and name not in g.inputs):
                 if src == v.stream:
-                    self.internal.append(SimpleNamespace(stream=src, vec=v.vec, depth=v.depth))
+                    depth = max(v.depth, depth_of.get((name, readers[0]), v.depth)) if len(readers) == 1 else v.depth
+                    self.internal.append(SimpleNamespace(stream=src, vec=v.vec, depth=depth))
             self._src[name] = src
             if len(readers) <= 1:
                 for r in readers:
@@ -182,7 +185,8 @@ class _Wiring:
                 continue
             targets = []
             for r in readers:
-                stream = v.stream if r is OUTPUT else self._declare(names.take(f"{v.ident}_to_{r}"), v)
+                stream = v.stream if r is OUTPUT else self._declare(names.take(f"{v.ident}_to_{r}"), v,
+                                                                    depth_of.get((name, r), v.depth))
                 self._reader[(name, r)] = stream
                 targets.append(stream)
             calls, current = [], src
@@ -192,8 +196,8 @@ class _Wiring:
                 current = rest
             self.forks[name] = "\n    ".join(calls)
 
-    def _declare(self, stream, v):
-        self.internal.append(SimpleNamespace(stream=stream, vec=v.vec, depth=v.depth))
+    def _declare(self, stream, v, depth=None):
+        self.internal.append(SimpleNamespace(stream=stream, vec=v.vec, depth=max(v.depth, depth or v.depth)))
         return stream
 
     def source_stream(self, tensor):

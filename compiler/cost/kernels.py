@@ -112,3 +112,23 @@ def softmax_cost(target: Target, *, n: int, items: int, x_type: FixedType, y_typ
     return LayerCost(style="softmax_lut", ii=items, latency=items + depth, first_out=1 + depth,
                      dsp=2 * n * m_dsp, lut=lut, ff=ff, bram_18k=rom_bram,
                      detail={"table_entries": table_entries})
+
+
+def requant_cost(target: Target, *, channels: int, items: int, x_type: FixedType, mult_bits: int,
+                 y_type: FixedType, bipolar: bool) -> LayerCost:
+    """Per channel lane: x * m (a multiplier unless m is a power of two), a rounding adder
+    and two clamp comparators; bipolar: one comparator against a threshold."""
+    c = target.coeff
+    if bipolar:
+        lut = channels * x_type.width * c["lut_per_adder_bit"] + c["lut_fixed"]
+        return LayerCost(style="threshold", ii=items, latency=items + 1, first_out=2, lut=lut,
+                         ff=channels * 2 + c["ff_fixed"])
+    dsp, m_lut, m_ff = multiplier(target, x_type.width, mult_bits) if mult_bits else (0.0, 0.0, 0.0)
+    prod = x_type.width + mult_bits
+    lut = channels * (m_lut + prod * c["lut_per_adder_bit"] + 2 * y_type.width * c["lut_per_adder_bit"]) \
+        + c["lut_fixed"]
+    ff = channels * (m_ff + prod + y_type.width) + c["ff_fixed"]
+    depth = (int(c["mult_latency"]) if mult_bits else 0) + 2
+    return LayerCost(style="requant" if mult_bits else "requant_shift", ii=items, latency=items + depth,
+                     first_out=1 + depth, dsp=channels * dsp, lut=lut, ff=ff,
+                     detail={"multiplier_bits": mult_bits})

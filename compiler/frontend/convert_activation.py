@@ -1,9 +1,24 @@
 """Activations."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from ..errors import ModelError
+from ..ops.clip import Clip
+from ..ops.elu import SELU_ALPHA, SELU_GAMMA, Elu
+from ..ops.hard_sigmoid import HardSigmoid
+from ..ops.hard_swish import HardSwish
+from ..ops.prelu import PRelu
 from ..ops.relu import Relu
+from ..ops.sigmoid import Sigmoid
 from ..ops.softmax import Softmax
-from .values import converter
+from ..ops.softplus import Softplus
+from ..ops.tanh import Tanh
+from .values import Const, converter
+
+FLT_MAX = 3.4028234663852886e38  # Clip's defaults before opset 11: no bound
 
 
 @converter("Relu")
@@ -23,3 +38,103 @@ def _softmax(imp, ctx, ins):
         raise ctx.error(f"axis={ctx.attrs.get('axis', default)} on a rank-{rank} input is not supported "
                         "(supported: the feature axis of an (N, features) input)")
     return imp.emit(ctx, Softmax(), x, x.shape)
+
+
+def _float_attr(ctx, name: str, default: float) -> float:
+    v = ctx.attrs.get(name, default)
+    if not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ctx.error(f"attribute {name}={v!r} must be a finite number", ModelError)
+    return float(v)
+
+
+def _bound(ctx, v, what: str) -> float | None:
+    """A Clip bound: None when absent or unbounded (+-inf, +-FLT_MAX)."""
+    if v is None:
+        return None
+    if isinstance(v, Const):
+        arr = np.asarray(v.value, dtype=np.float64)
+        if arr.size != 1:
+            raise ctx.error(f"{what} of shape {arr.shape} is not supported (supported: a scalar)")
+        v = float(arr.reshape(-1)[0])
+    else:
+        v = float(v)
+    if math.isnan(v):
+        raise ctx.error(f"{what} is NaN", ModelError)
+    return None if abs(v) >= FLT_MAX else v
+
+
+@converter("Clip")
+def _clip(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    if imp.opset.get("", 13) < 11:
+        lo, hi = _bound(ctx, ctx.attrs.get("min"), "min"), _bound(ctx, ctx.attrs.get("max"), "max")
+    else:
+        extra = list(ins[1:3]) + [None] * (3 - len(ins))
+        lo, hi = (_bound(ctx, ctx.const(v, what) if v is not None else None, what)
+                  for v, what in zip(extra, ("min", "max")))
+    return imp.emit(ctx, Clip(lo=lo, hi=hi), x, x.shape)
+
+
+@converter("LeakyRelu")
+def _leaky_relu(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    alpha = _float_attr(ctx, "alpha", 0.01)
+    return imp.emit(ctx, PRelu(slope=np.array([alpha])), x, x.shape)
+
+
+@converter("PRelu")
+def _prelu(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    if len(ins) < 2 or ins[1] is None:
+        raise ctx.error("the slope input is missing", ModelError)
+    slope = np.asarray(ctx.const(ins[1], "slope").value, dtype=np.float64)
+    if not np.all(np.isfinite(slope)):
+        raise ctx.error("the slope contains NaN or infinity", ModelError)
+    s = ctx.channels(x, slope, "the slope")
+    if np.all(s == s[0]):
+        s = s[:1]
+    return imp.emit(ctx, PRelu(slope=s), x, x.shape)
+
+
+@converter("HardSigmoid")
+def _hard_sigmoid(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    op = HardSigmoid(alpha=_float_attr(ctx, "alpha", 0.2), beta=_float_attr(ctx, "beta", 0.5))
+    return imp.emit(ctx, op, x, x.shape)
+
+
+@converter("HardSwish")
+def _hard_swish(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    return imp.emit(ctx, HardSwish(), x, x.shape)
+
+
+@converter("Elu")
+def _elu(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    return imp.emit(ctx, Elu(alpha=_float_attr(ctx, "alpha", 1.0)), x, x.shape)
+
+
+@converter("Selu")
+def _selu(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    op = Elu(alpha=_float_attr(ctx, "alpha", SELU_ALPHA), gamma=_float_attr(ctx, "gamma", SELU_GAMMA))
+    return imp.emit(ctx, op, x, x.shape)
+
+
+@converter("Sigmoid")
+def _sigmoid(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    return imp.emit(ctx, Sigmoid(), x, x.shape)
+
+
+@converter("Tanh")
+def _tanh(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    return imp.emit(ctx, Tanh(), x, x.shape)
+
+
+@converter("Softplus")
+def _softplus(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    return imp.emit(ctx, Softplus(), x, x.shape)

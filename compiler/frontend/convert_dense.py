@@ -5,22 +5,44 @@ import numpy as np
 
 from ..errors import ModelError
 from ..ops.dense import Dense
-from .values import converter
+from .values import Const, converter
+
+
+def _dense(ctx, w: Const, n_in: int, transpose: bool = False, alpha: float = 1.0) -> Dense:
+    """A Dense op from a (K, N) weight constant (N, K when transposed). Model-quantized
+    weights keep their codes on their grid; their real scale, which must be one per output
+    column (or one for all), becomes the layer's weight_scale."""
+    value = np.asarray(w.value if w.qtype is None else w.fixed, dtype=np.float64)
+    if value.ndim != 2:
+        raise ctx.error(f"weight of rank {value.ndim} is not supported (supported: a 2-D weight matrix)")
+    weight = value.T if transpose else value
+    if weight.shape[0] != n_in:
+        raise ctx.error(f"weight shape {value.shape} does not match {n_in} input features", ModelError)
+    if w.qtype is None:
+        return Dense(weight=weight * alpha)
+    scale = np.asarray(w.scale, dtype=np.float64)
+    if scale.ndim:
+        scale = np.broadcast_to(scale, value.shape)
+        scale = scale.T if transpose else scale
+        if not np.all(scale == scale[:1, :]):
+            raise ctx.error("weight scales that vary along the input dimension are not supported "
+                            "(supported: per-tensor or per output channel)")
+        scale = scale[0].copy()
+    return Dense(weight=weight, weight_type=w.qtype, weights_from_model=True, weight_scale=scale * alpha)
 
 
 @converter("MatMul")
 def _matmul(imp, ctx, ins):
     x = ctx.act(ins[0], "the first input")
     w = ctx.const(ins[1], "weight")
-    if w.value.ndim != 2:
-        raise ctx.error(f"weight of rank {w.value.ndim} is not supported (supported: a 2-D weight matrix)")
     if len(x.shape) != 1:
         raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported "
                         "(supported: (N, features))")
-    if w.value.shape[0] != x.shape[0]:
-        raise ctx.error(f"weight shape {w.value.shape} does not match {x.shape[0]} input features", ModelError)
-    op = Dense(weight=w.value.astype(np.float64), weight_type=w.qtype, weights_from_model=w.qtype is not None)
-    return imp.emit(ctx, op, x, (w.value.shape[1],))
+    op = _dense(ctx, w, x.shape[0])
+    x, order = imp.as_vector(ctx, x)
+    if order is not None:  # the input's values arrive in another order: permute the weight rows
+        op.weight = op.weight[order]
+    return imp.emit(ctx, op, x, (op.n_out,))
 
 
 @converter("Gemm")
@@ -32,23 +54,14 @@ def _gemm(imp, ctx, ins):
         raise ctx.error("transA=1 is not supported (supported: 0)")
     if len(x.shape) != 1:
         raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported (supported: (N, features))")
-    weight = w.value.astype(np.float64)
-    if weight.ndim != 2:
-        raise ctx.error(f"weight of rank {weight.ndim} is not supported", ModelError)
-    if a.get("transB", 0):
-        weight = weight.T
-    if weight.shape[0] != x.shape[0]:
-        raise ctx.error(f"weight shape {w.value.shape} does not match {x.shape[0]} input features", ModelError)
     alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
-    qtype = w.qtype if alpha == 1.0 else None
-    op = Dense(weight=weight * alpha, weight_type=qtype, weights_from_model=qtype is not None)
+    op = _dense(ctx, w, x.shape[0], transpose=bool(a.get("transB", 0)), alpha=alpha)
     if len(ins) > 2 and ins[2] is not None:
-        c = ctx.const(ins[2], "bias C")
-        n_out = weight.shape[1]
-        cv = np.asarray(c.value, dtype=np.float64)
-        if cv.size not in (1, n_out) or (cv.ndim == 2 and cv.shape[0] != 1):
-            raise ctx.error(f"bias C of shape {cv.shape} is not supported (supported: scalar or ({n_out},))")
-        op.bias = np.broadcast_to(cv.reshape(-1), (n_out,)).copy() * beta
-        if c.qtype is not None and beta == 1.0:
-            op.bias_type = c.qtype
-    return imp.emit(ctx, op, x, (weight.shape[1],))
+        cv = np.asarray(ctx.const(ins[2], "bias C").value, dtype=np.float64)
+        if cv.size not in (1, op.n_out) or (cv.ndim == 2 and cv.shape[0] != 1):
+            raise ctx.error(f"bias C of shape {cv.shape} is not supported (supported: scalar or ({op.n_out},))")
+        op.bias = np.broadcast_to(cv.reshape(-1), (op.n_out,)).copy() * beta
+    x, order = imp.as_vector(ctx, x)
+    if order is not None:  # the input's values arrive in another order: permute the weight rows
+        op.weight = op.weight[order]
+    return imp.emit(ctx, op, x, (op.n_out,))

@@ -1,4 +1,6 @@
-"""Shape-only ops: aliases in the IR where they do not move data in channels-last order."""
+"""Shape-only ops on activations: Reshape, Flatten, Squeeze, Unsqueeze and Transpose only
+change the activation's layout record (see values.py); no IR op, no data movement. A
+consumer that needs another order or item size asks the importer for it."""
 from __future__ import annotations
 
 import math
@@ -6,16 +8,14 @@ import math
 import numpy as np
 
 from ..errors import ModelError
-from .values import Act, Const, converter, same_order
+from .values import Act, Const, converter, inverse, make_act, perm_order
 
 
 def _reshape_to(ctx, x: Act, new_shape: tuple[int, ...]) -> Act:
     if math.prod(new_shape) != math.prod(x.shape):
         raise ctx.error(f"cannot reshape {x.shape} to {new_shape} (per sample)", ModelError)
-    if not (same_order(x.shape) and same_order(new_shape)):
-        raise ctx.error(f"reshaping (N, {', '.join(map(str, x.shape))}) to (N, {', '.join(map(str, new_shape))}) "
-                        "moves data between channels-first and channels-last order; not supported yet")
-    return Act(x.tensor, tuple(new_shape))
+    # a reshape keeps the ONNX element order, so the IR data relates to it as before
+    return make_act(x.tensor, tuple(new_shape), None if x.identity else x.order())
 
 
 @converter("Squeeze")
@@ -54,8 +54,10 @@ def _unsqueeze(imp, ctx, ins):
 def _flatten(imp, ctx, ins):
     x = ctx.act(ins[0])
     axis = int(ctx.attrs.get("axis", 1))
-    if axis not in (0, 1):
-        raise ctx.error(f"axis={axis} is not supported (supported: 1, or 0 with batch 1)")
+    axis = axis + len(x.shape) + 1 if axis < 0 else axis
+    if axis > 1 and math.prod(x.shape[:axis - 1]) != 1:
+        raise ctx.error(f"axis={ctx.attrs.get('axis')} merges dimensions into the batch; not supported "
+                        "(supported: 1, or any axis with only size-1 dimensions before it; 0 with batch 1)")
     return _reshape_to(ctx, x, (math.prod(x.shape),))
 
 
@@ -88,4 +90,14 @@ def _transpose(imp, ctx, ins):
     perm = ctx.attrs.get("perm")
     if isinstance(v, Const):
         return Const(np.transpose(v.value, perm), None)
-    raise ctx.error("transposing a computed tensor is not supported yet (only constants)")
+    x = ctx.act(v)
+    rank = len(x.shape) + 1
+    perm = list(range(rank))[::-1] if perm is None else [p + rank if p < 0 else p for p in perm]
+    if sorted(perm) != list(range(rank)):
+        raise ctx.error(f"perm={perm} is not a permutation of {rank} axes", ModelError)
+    if perm[0] != 0:
+        raise ctx.error(f"perm={perm} moves the batch dimension; not supported (supported: perm[0] = 0)")
+    t = [p - 1 for p in perm[1:]]
+    new_shape = tuple(x.shape[p] for p in t)
+    # onnx_new = onnx[T] and ir = onnx[order]  =>  ir = onnx_new[inverse(T)[order]]
+    return make_act(x.tensor, new_shape, inverse(perm_order(x.shape, t))[x.order()])

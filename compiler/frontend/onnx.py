@@ -18,7 +18,12 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedError, at_node
 from ..ir import Graph, Node, Tensor
-from .values import CONVERTERS, MAX_ELEMENTS, Act, Const, check_size, ir_shape, op_key, same_order, supported_ops
+from ..ir.graph import Layout
+from .values import (CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
+                     op_key, perm_order, supported_ops)
+
+
+LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity")
 
 
 def _load_converters() -> None:
@@ -99,6 +104,7 @@ class _Importer:
         self.graph = Graph(name=name)
         self.env: dict[str, Const | Act] = {}
         self.used_names: set[str] = set()
+        self._relayouts: dict = {}   # (tensor, order bytes, shape) -> Act: one data-movement op each
 
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Graph:
@@ -109,10 +115,11 @@ class _Importer:
             if inp.name in self.env:
                 continue  # IR < 4 lists initializers as inputs too
             shape = self._input_shape(inp)
+            # channels-last until a first use asks for another order (see to_layout)
             self.graph.add_tensor(Tensor(inp.name, ir_shape(shape)))
             self.graph.inputs.append(inp.name)
-            self.graph.onnx_input_shapes.append(shape)
-            self.env[inp.name] = Act(inp.name, shape)
+            self.graph.input_layouts.append(Layout.channels_last(shape))
+            self.env[inp.name] = Act(inp.name, shape, perm=Layout.channels_last(shape).perm)
         if not self.graph.inputs:
             raise ModelError("the model has no (non-constant) input")
         for node in self._sorted_nodes():
@@ -123,10 +130,8 @@ class _Importer:
                 raise ModelError(f"graph output {out.name!r} is not produced by any node")
             if isinstance(v, Const):
                 raise UnsupportedError(f"graph output {out.name!r} is a constant; nothing to compute")
-            if ir_shape(v.shape) != self.graph.tensors[v.tensor].shape and not same_order(v.shape):
-                raise UnsupportedError(f"graph output {out.name!r}: layout of shape {v.shape} cannot be restored")
             self.graph.outputs.append(v.tensor)
-            self.graph.onnx_output_shapes.append(v.shape)
+            self.graph.output_layouts.append(Layout(v.shape, v.perm, v.flat_order))
         if len(self.graph) == 0:
             raise UnsupportedError("the model computes nothing after removing no-op nodes")
         return self.graph
@@ -192,7 +197,7 @@ class _Importer:
         key = op_key(domain, node.op_type)
         present = [v for t, v in zip(node.input, ins) if t]
         if domain in ("", "ai.onnx") and present and all(isinstance(v, Const) for v in present) \
-                and node.op_type not in ("Constant",):
+                and node.op_type not in ("Constant",) and key not in CONSTANT_AWARE:
             outs = self._fold_constant(node, name)
             for t, v in zip(node.output, outs):
                 if t:
@@ -224,7 +229,16 @@ class _Importer:
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset.get("", 13))])
         m.ir_version = self.model.ir_version
         try:
-            values = ReferenceEvaluator(m).run(None, feeds)
+            evaluator = ReferenceEvaluator(m)
+            values = evaluator.run(None, feeds)
+            first = self.env[node.input[0]] if node.input and node.input[0] else None
+            if node.op_type in LAYOUT_OPS and isinstance(first, Const) and first.qtype is not None:
+                # moving quantized weights around keeps their codes and (per-element) scales
+                def moved(a):
+                    return evaluator.run(None, {**feeds, node.input[0]: np.asarray(a, dtype=first.value.dtype)})[0]
+                fixed = moved(first.fixed)
+                scale = first.scale if np.ndim(first.scale) == 0 else moved(np.broadcast_to(first.scale, first.value.shape))
+                return [Const.quantized(fixed, first.qtype, scale)]
         except Exception as e:
             raise at_node(name, node.op_type, f"cannot evaluate this constant expression ({e})", ModelError) from None
         return [Const(np.asarray(v)) for v in values]
@@ -247,15 +261,125 @@ class _Importer:
         self.used_names.add(name)
         return name
 
-    def emit(self, ctx: "_NodeCtx", op, act: Act, onnx_shape: tuple[int, ...], suffix: str = "") -> Act:
-        """Add one IR node reading `act`; returns the new activation."""
+    def emit(self, ctx: "_NodeCtx", op, act: Act | list[Act], onnx_shape: tuple[int, ...], suffix: str = "",
+             perm: tuple[int, ...] | None | str = "auto") -> Act:
+        """Add one IR node reading `act` (or a list of acts); returns the new activation. Its
+        layout is `perm` over `onnx_shape`; by default an op that keeps the shape keeps the
+        layout of its (first) input, and any other op's output is in the ONNX order."""
+        acts = act if isinstance(act, list) else [act]
         out_name = ctx.node.output[0] if not suffix else f"{ctx.node.output[0]}__{suffix}"
-        in_t = self.graph.tensors[act.tensor]
-        (out_shape,) = op.infer_shapes([in_t.shape])
-        self.graph.add_tensor(Tensor(out_name, out_shape))
-        self.graph.add_node(Node(self.unique(ctx.name + (f"_{suffix}" if suffix else "")), op, [act.tensor],
-                                 [out_name], source=f"{ctx.node.op_type} {ctx.name}"))
-        return Act(out_name, onnx_shape)
+        out_name = self._tensor_name(out_name)
+        in_shapes = [self.graph.tensors[a.tensor].shape for a in acts]
+        (out_shape,) = op.infer_shapes(in_shapes)
+        self.graph.add_tensor(Tensor(out_name, tuple(out_shape)))
+        self.graph.add_node(Node(self.unique(ctx.name + (f"_{suffix}" if suffix else "")), op,
+                                 [a.tensor for a in acts], [out_name], source=f"{ctx.node.op_type} {ctx.name}"))
+        if perm == "auto":
+            a = acts[0]
+            if tuple(onnx_shape) == a.shape and tuple(out_shape) == in_shapes[0]:
+                return Act(out_name, a.shape, a.perm, a.flat_order)
+            perm = None
+        return Act(out_name, tuple(onnx_shape), perm=perm)
+
+    def _tensor_name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self.graph.tensors:
+            k += 1
+            name = f"{base}_{k}"
+        return name
+
+    # ---- layout ------------------------------------------------------------------------------
+    def to_layout(self, ctx: "_NodeCtx", act: Act, perm: tuple[int, ...]) -> Act:
+        """`act` with its IR tensor holding onnx.transpose(perm) in the shape of that transpose.
+        Free when it already does or when it is a graph input nothing reads yet (the input's
+        layout is then chosen to suit this first use); else a Reshape (regrouping the stream)
+        or Transpose (moving data) op is added, once per tensor and layout."""
+        from ..ops.reshape import Reshape
+        from ..ops.transpose import Transpose
+
+        perm = tuple(perm)
+        want_shape = tuple(act.shape[p] for p in perm)
+        want = perm_order(act.shape, perm)
+        have = act.order()
+        t = self.graph.tensors[act.tensor]
+        same = np.array_equal(want, have)
+        if same and t.shape == want_shape:
+            return Act(act.tensor, act.shape, perm=perm)
+        if self._free_input(act.tensor):
+            self._relayout_input(act, want, want_shape)
+            return Act(act.tensor, act.shape, perm=perm)
+        gather = None if same else inverse(have)[want]   # ir_new = ir_old[gather]
+        key = (act.tensor, want_shape, b"" if same else gather.tobytes())
+        if key not in self._relayouts:
+            op = Reshape(out_shape=want_shape) if same else Transpose(out_shape=want_shape, order=gather)
+            out = self._tensor_name(f"{act.tensor}__{'chlast' if perm == canonical_perm(len(perm)) else 'relayout'}")
+            self.graph.add_tensor(Tensor(out, want_shape))
+            self.graph.add_node(Node(self.unique(f"{ctx.name}_{op.kind.lower()}"), op, [act.tensor], [out],
+                                     source=f"{ctx.node.op_type} {ctx.name} (layout)"))
+            self._relayouts[key] = out
+        return Act(self._relayouts[key], act.shape, perm=perm)
+
+    def channels_last(self, ctx: "_NodeCtx", act: Act) -> Act:
+        """`act` in the IR's canonical order: ONNX (C, *spatial) as (*spatial, C)."""
+        return self.to_layout(ctx, act, canonical_perm(len(act.shape)))
+
+    def as_vector(self, ctx: "_NodeCtx", act: Act) -> tuple[Act, np.ndarray | None]:
+        """A rank-1 `act` as one stream item (IR shape (n,)), without moving data: returns the
+        act and the gather index ir = onnx[index] (None for the same order), which a consumer
+        folds into its constants (a Dense permutes its weight rows)."""
+        from ..ops.reshape import Reshape
+
+        n = int(np.prod(act.shape, dtype=np.int64))
+        t = self.graph.tensors[act.tensor]
+        if self._free_input(act.tensor) and (t.shape != (n,) or not act.identity):
+            self._relayout_input(act, np.arange(n), (n,))
+            return Act(act.tensor, act.shape), None
+        if t.shape != (n,):
+            key = (act.tensor, (n,), b"")
+            if key not in self._relayouts:
+                out = self._tensor_name(f"{act.tensor}__flat")
+                self.graph.add_tensor(Tensor(out, (n,)))
+                self.graph.add_node(Node(self.unique(f"{ctx.name}_reshape"), Reshape(out_shape=(n,)),
+                                         [act.tensor], [out], source=f"{ctx.node.op_type} {ctx.name} (layout)"))
+                self._relayouts[key] = out
+            act = Act(self._relayouts[key], act.shape, act.perm, act.flat_order)
+        return act, (None if act.identity else act.order())
+
+    def per_channel(self, ctx: "_NodeCtx", act: Act, values) -> tuple[Act, np.ndarray]:
+        """Values per ONNX channel (axis 1 of the batch, as ctx.channels gives them; or one
+        scalar) as one value per IR channel (the IR's last axis), with `act` in a layout
+        where that axis is the ONNX channel axis."""
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        if v.size == 1:  # a scalar suits any layout
+            t = self.graph.tensors[act.tensor]
+            return act, np.full(t.shape[-1] if t.shape else 1, v[0])
+        if len(act.shape) <= 1:
+            act, index = self.as_vector(ctx, act)
+            return act, (v if index is None else v[index])
+        return self.channels_last(ctx, act), v
+
+    def _free_input(self, tensor: str) -> bool:
+        """A graph input that no IR node reads yet: its layout can still be chosen freely."""
+        return tensor in self.graph.inputs and not self.graph.consumers(tensor) and tensor not in self.graph.outputs
+
+    def _relayout_input(self, act: Act, want: np.ndarray, want_shape: tuple[int, ...]) -> None:
+        """Make graph input `act.tensor` hold act's ONNX data in order `want` (shape want_shape);
+        the user's data is converted in software (Graph.input_to_ir), so this costs nothing.
+        Every activation aliasing the input is re-described in the new order."""
+        k = self.graph.inputs.index(act.tensor)
+        lay = self.graph.input_layouts[k]
+        old = lay.index()
+        n = want.size
+        old = np.arange(n) if old is None else old
+        # input data x: ir_old = x[old], ir_old = onnx_act[have]  =>  x[new] = onnx_act[want]
+        new = old[inverse(act.order())[want]]
+        new_act = make_act(act.tensor, lay.onnx_shape, new)
+        self.graph.input_layouts[k] = Layout(lay.onnx_shape, new_act.perm, new_act.flat_order)
+        self.graph.tensors[act.tensor].shape = tuple(want_shape)
+        back = inverse(old)[new]      # ir_new = ir_old[back]
+        for name, v in list(self.env.items()):
+            if isinstance(v, Act) and v.tensor == act.tensor:
+                self.env[name] = make_act(v.tensor, v.shape, v.order()[back])
 
 
 @dataclass
@@ -278,9 +402,17 @@ class _NodeCtx:
             raise self.error(f"{what} must be a constant (initializer); computed {what}s are not supported")
         return v
 
-    def channels(self, act: Act, value: np.ndarray, what: str) -> np.ndarray:
-        """A constant broadcast against `act` (ONNX layout), as one value per channel."""
+    def channels(self, act: Act, value: np.ndarray, what: str, check_layout: bool = True) -> np.ndarray:
+        """A constant broadcast against `act` (ONNX layout), as one value per channel (ONNX
+        axis 1). Only valid for the IR's last axis when act is channels-last (see
+        _Importer.per_channel, which arranges that)."""
         full = (1,) + act.shape
+        if check_layout and np.size(value) > 1:
+            ok = act.identity if len(act.shape) <= 1 else (act.flat_order is None and act.perm is not None
+                                                           and act.perm[-1] == 0)
+            if not ok or self.imp.graph.tensors[act.tensor].shape[-1] != (act.shape[0] if act.shape else 1):
+                raise self.error(f"a per-channel {what} on a tensor that is not in channels-last order is not "
+                                 "supported here (converters should use the importer's per_channel)")
         v = np.asarray(value, dtype=np.float64)
         if v.ndim > len(full):
             raise self.error(f"{what} of shape {v.shape} does not broadcast to the input {full}")

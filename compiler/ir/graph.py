@@ -56,11 +56,27 @@ class Graph:
     tensors: dict[str, Tensor] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    # per-sample ONNX shapes of the graph inputs/outputs (same order as inputs/outputs), to
-    # convert data between the model's channels-first layout and the IR's channels-last one
-    onnx_input_shapes: list[tuple[int, ...]] = field(default_factory=list)
-    onnx_output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    # how the data of each graph input/output (same order as inputs/outputs) relates to the
+    # model's tensor, to convert user data between the model's layout and the IR's
+    input_layouts: list["Layout"] = field(default_factory=list)
+    output_layouts: list["Layout"] = field(default_factory=list)
     _dag: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+
+    @property
+    def onnx_input_shapes(self) -> list[tuple[int, ...]]:
+        return [lay.onnx_shape for lay in self.input_layouts]
+
+    @property
+    def onnx_output_shapes(self) -> list[tuple[int, ...]]:
+        return [lay.onnx_shape for lay in self.output_layouts]
+
+    def input_to_ir(self, x, k: int = 0, what: str = "input data") -> np.ndarray:
+        """A batch for graph input k in the model's layout -> the IR layout (float64)."""
+        return self.input_layouts[k].to_ir(x, self.tensors[self.inputs[k]].shape, what)
+
+    def output_to_onnx(self, y, k: int = 0) -> np.ndarray:
+        """A batch of graph output k in the IR layout -> the model's layout."""
+        return self.output_layouts[k].to_onnx(y)
 
     # ---- construction -----------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:
@@ -165,15 +181,67 @@ class Graph:
         return [[self.node(n) for n in gen] for gen in nx.topological_generations(self._dag)]
 
 
-def to_ir_layout(x: np.ndarray, onnx_shape: tuple[int, ...]) -> np.ndarray:
-    """Batch of data in the model's layout (N, C, *spatial) -> the IR's (N, *spatial, C)."""
-    x = np.asarray(x).reshape((-1,) + tuple(onnx_shape))
-    return np.moveaxis(x, 1, -1) if len(onnx_shape) >= 2 else x
+@dataclass
+class Layout:
+    """How the IR data of a graph input or output relates to the model's tensor, per sample:
+    ir_flat = onnx.transpose(perm).ravel() (perm None: the same order), or, when `order` is
+    given, ir_flat = onnx_flat[order]. The IR tensor's shape is the graph's business."""
+
+    onnx_shape: tuple[int, ...]
+    perm: tuple[int, ...] | None = None
+    order: np.ndarray | None = None
+
+    @classmethod
+    def channels_last(cls, onnx_shape) -> "Layout":
+        r = len(onnx_shape)
+        return cls(tuple(onnx_shape), None if r <= 1 else tuple(range(1, r)) + (0,))
+
+    def index(self) -> np.ndarray | None:
+        """The gather index ir_flat = onnx_flat[index], or None when the order is the same."""
+        if self.order is not None:
+            return np.asarray(self.order)
+        if self.perm is None or list(self.perm) == sorted(self.perm):
+            return None
+        n = int(np.prod(self.onnx_shape, dtype=np.int64))
+        return np.arange(n).reshape(self.onnx_shape).transpose(self.perm).ravel()
+
+    def to_ir(self, x, ir_shape, what: str = "input data") -> np.ndarray:
+        from ..errors import DataError
+
+        x = np.asarray(x, dtype=np.float64)
+        n = int(np.prod(self.onnx_shape, dtype=np.int64))
+        if x.ndim < 1 or (x.shape[1:] != tuple(self.onnx_shape) and (x.ndim != 2 or x.shape[1] != n)):
+            raise DataError(f"{what}: shape {x.shape} does not match the model input "
+                            f"(batch, {', '.join(map(str, self.onnx_shape))})")
+        flat = x.reshape(len(x), n)
+        idx = self.index()
+        if idx is not None:
+            flat = flat[:, idx]
+        return flat.reshape((len(x),) + tuple(ir_shape))
+
+    def to_onnx(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        flat = y.reshape(len(y), -1)
+        idx = self.index()
+        if idx is not None:
+            out = np.empty_like(flat)
+            out[:, idx] = flat
+            flat = out
+        return flat.reshape((len(y),) + tuple(self.onnx_shape))
 
 
-def to_onnx_layout(x: np.ndarray, onnx_shape: tuple[int, ...]) -> np.ndarray:
+def to_ir_layout(x: np.ndarray, layout) -> np.ndarray:
+    """Batch of data in the model's layout -> the IR's element order (shape: the ONNX shape
+    permuted; prefer Graph.input_to_ir, which also knows the IR tensor's shape). A plain
+    shape stands for the default channels-last layout."""
+    if not isinstance(layout, Layout):
+        layout = Layout.channels_last(tuple(layout))
+    shape = layout.onnx_shape if layout.perm is None else tuple(layout.onnx_shape[p] for p in layout.perm)
+    return layout.to_ir(x, shape)
+
+
+def to_onnx_layout(x: np.ndarray, layout) -> np.ndarray:
     """Inverse of to_ir_layout."""
-    if len(onnx_shape) < 2:
-        return np.asarray(x).reshape((-1,) + tuple(onnx_shape))
-    ir = tuple(onnx_shape[1:]) + (onnx_shape[0],)
-    return np.moveaxis(np.asarray(x).reshape((-1,) + ir), -1, 1)
+    if not isinstance(layout, Layout):
+        layout = Layout.channels_last(tuple(layout))
+    return layout.to_onnx(x)

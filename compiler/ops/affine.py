@@ -9,7 +9,7 @@ import numpy as np
 
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from .base import Bounds, CostContext, HlsContext, Op, TypingContext, collapse_scale, is_unit
 
 
 @register
@@ -38,6 +38,24 @@ class Affine(Op):
         b = ins[0]
         cands = (b.lo * self.scale, b.hi * self.scale)
         return [Bounds(np.minimum(*cands) + self.shift, np.maximum(*cands) + self.shift)]
+
+    @property
+    def is_identity(self) -> bool:
+        return bool(np.all(self.scale == 1.0) and np.all(self.shift == 0.0))
+
+    def rescale(self, in_scales):
+        """On a scaled (integer) tensor a positive per-channel scale is free: it moves into
+        the tensor's scale and only the shift remains (usually folded into a bias next).
+        Otherwise the input scale is absorbed into the multiply."""
+        s_x = np.asarray(in_scales[0], dtype=np.float64)
+        if not is_unit(s_x) and np.all(self.scale > 0):
+            out = collapse_scale(s_x * self.scale)
+            self.shift = self.shift / out
+            self.scale = np.ones_like(self.scale)
+            return [out]
+        if not is_unit(s_x):
+            self.scale = self.scale * s_x
+        return [1.0]
 
     def assign_types(self, ctx: TypingContext) -> None:
         x_type = ctx.inputs[0].type

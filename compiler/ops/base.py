@@ -77,6 +77,12 @@ class TypingContext:
     out_bounds: list[Bounds]     # value ranges of the outputs (float semantics)
     proven: bool                 # bounds come from interval analysis, not observation
     policy: FormatPolicy
+    readers: list = field(default_factory=list)  # the ops reading each output (all outputs)
+
+    @property
+    def output_is_requantized(self) -> bool:
+        """Every reader rounds its input itself (a quantizer): narrowing here would round twice."""
+        return bool(self.readers) and all(getattr(op, "rounds_input", False) for op in self.readers)
 
     def narrowed(self, k: int = 0, signed: bool | None = None) -> FixedType:
         return self.policy.activation_type(self.out_bounds[k], self.proven, signed)
@@ -89,6 +95,7 @@ class Op:
     kind: ClassVar[str] = ""
     template: ClassVar[str] = ""    # templates/layers/<template>.j2
     n_inputs: ClassVar[int] = 1
+    rounds_input: ClassVar[bool] = False  # a quantizer: it does its own rounding of what it reads
 
     # ---- shapes and float semantics ---------------------------------------------
     def infer_shapes(self, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
@@ -101,6 +108,16 @@ class Op:
     def bounds(self, ins: list[Bounds]) -> list[Bounds]:
         """Sound per-element output intervals from input intervals."""
         raise NotImplementedError
+
+    # ---- real scales -------------------------------------------------------------------
+    def rescale(self, in_scales: list) -> list:
+        """Tensors carry a real scale (real value = fixed value * scale; a float, or one per
+        channel). Given the input scales, rewrite the op's constants into fixed units and
+        return the output scales. The default handles unit scales only; ops that cannot
+        take a scaled input raise NeedsUnitScale and get a requantizer in front."""
+        if all(is_unit(s) for s in in_scales):
+            return [1.0]  # one output; multi-output ops override
+        raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
 
     # ---- formats and bit-accurate simulation ------------------------------------------
     def assign_types(self, ctx: TypingContext) -> None:
@@ -126,6 +143,30 @@ class Op:
 
     def field_values(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class NeedsUnitScale(Exception):
+    """Raised by Op.rescale: these inputs must be requantized to unit scale first."""
+
+    def __init__(self, inputs: list[int]):
+        super().__init__(inputs)
+        self.inputs = inputs
+
+
+def is_unit(scale) -> bool:
+    return bool(np.all(np.asarray(scale) == 1.0))
+
+
+def collapse_scale(scale):
+    """A per-channel scale whose entries are all equal becomes a plain float."""
+    arr = np.asarray(scale, dtype=np.float64)
+    if arr.ndim == 0 or np.all(arr == arr.reshape(-1)[0]):
+        return float(arr.reshape(-1)[0])
+    return arr
+
+
+def same_scale(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
 @dataclass

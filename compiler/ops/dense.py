@@ -9,6 +9,7 @@ accumulator with one exact matrix product, whatever the reuse factor.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from ..errors import at_node
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
 
 ACTIVATIONS = (None, "relu")
 
@@ -35,6 +36,7 @@ class Dense(Op):
     bias_type: FixedType | None = None
     accum_type: FixedType | None = None
     weights_from_model: bool = False   # weights quantized by the model itself
+    weight_scale: float | np.ndarray = 1.0  # real weight = weight * weight_scale (per output channel)
 
     @property
     def n_in(self) -> int:
@@ -74,6 +76,25 @@ class Dense(Op):
             lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
         return [Bounds(lo, hi)]
 
+    # ---- real scales ------------------------------------------------------------------
+    def rescale(self, in_scales):
+        """Float weights absorb the input scale (row-wise); model-quantized weights keep
+        their grid, so the scales multiply into the output scale instead. The bias is
+        re-expressed in fixed units of the output."""
+        s_x = np.asarray(in_scales[0], dtype=np.float64)
+        if not self.weights_from_model:
+            if not is_unit(s_x):
+                self.weight = self.weight * (s_x.reshape(-1, 1) if s_x.ndim else s_x)
+            out = self.weight_scale
+        else:
+            if s_x.ndim and not np.all(s_x == s_x.reshape(-1)[0]):
+                raise NeedsUnitScale([0])  # per-input-channel scales would move weights off their grid
+            out = float(s_x.reshape(-1)[0]) * np.asarray(self.weight_scale, dtype=np.float64)
+        out = collapse_scale(out)
+        if self.bias is not None and not is_unit(out):
+            self.bias = self.bias / out
+        return [out]
+
     # ---- formats ------------------------------------------------------------------
     def assign_types(self, ctx: TypingContext) -> None:
         x_type = ctx.inputs[0].type
@@ -81,34 +102,39 @@ class Dense(Op):
             self.weight_type = ctx.policy.weight_type(self.weight)
         self.weight = self.weight_type.to_float(self.weight_type.quantize(self.weight))
         wq = self.weight_type.quantize(self.weight)
-        frac = x_type.frac_bits + self.weight_type.frac_bits
-        # Bias at accumulator precision; a model-quantized bias already sits on a coarser grid.
+        frac = x_type.frac_bits + self.weight_type.frac_bits  # products are exact at this precision
+        out = ctx.outputs[0]
+        keep_all = out.type is None and ((ctx.inputs[0].model_typed and self.weights_from_model)
+                                         or ctx.output_is_requantized)
+        if self.bias is not None and np.any(self.bias) and keep_all:
+            # The whole accumulator goes on (to the model's arithmetic, or to a quantizer that
+            # may amplify it, e.g. a folded BatchNormalization): give a float bias 24
+            # significant bits, at most 16 more fraction bits than the products have.
+            want = 24 - math.frexp(float(np.abs(self.bias).max()))[1]
+            frac = max(frac, min(want, frac + 16))
         if self.bias is not None:
-            if self.bias_type is not None and self.bias_type.frac_bits > frac:
-                raise at_node(ctx.node.name, self.kind, f"bias type {self.bias_type} is finer than the "
-                              f"accumulator's {frac} fraction bits; this cannot be computed exactly")
             bq = grid_codes(self.bias, frac)
             self.bias = np.ldexp(bq.astype(np.float64), -frac)
             self.bias_type = exact_type(min(bq.min(), 0), max(bq.max(), 0), frac)
-        lo, hi = self._accum_code_bounds(x_type, wq)
+        lo, hi = self._accum_code_bounds(x_type, wq, frac)
         self.accum_type = exact_type(lo, hi, frac)
-        out = ctx.outputs[0]
         if out.type is None:
-            exact = ctx.inputs[0].model_typed and self.weights_from_model
-            if exact:  # the model's own fixed-point arithmetic: keep every bit
+            if keep_all:  # the model's own fixed-point arithmetic, or a quantizer rounds next: keep every bit
                 out.type = exact_type(0 if self.activation == "relu" else lo, hi, frac)
                 out.model_typed = True
             else:
                 out.type = ctx.narrowed(signed=self.activation != "relu")
 
-    def _accum_code_bounds(self, x_type: FixedType, wq: np.ndarray) -> tuple[int, int]:
-        """Exact integer bounds of the accumulator over every input the type can hold."""
-        w_pos, w_neg = np.maximum(wq, 0), np.minimum(wq, 0)
+    def _accum_code_bounds(self, x_type: FixedType, wq: np.ndarray, frac: int) -> tuple[int, int]:
+        """Exact integer bounds of the accumulator (at `frac` fraction bits) over every input
+        the type can hold."""
+        up = 1 << (frac - x_type.frac_bits - self.weight_type.frac_bits)
+        w_pos, w_neg = np.maximum(wq, 0) * up, np.minimum(wq, 0) * up
         xl, xh = x_type.min_code, x_type.max_code
         hi = xh * w_pos.sum(axis=0) + xl * w_neg.sum(axis=0)
         lo = xl * w_pos.sum(axis=0) + xh * w_neg.sum(axis=0)
         if self.bias is not None:
-            bq = grid_codes(self.bias, x_type.frac_bits + self.weight_type.frac_bits)
+            bq = grid_codes(self.bias, frac)
             hi, lo = hi + bq, lo + bq
         return int(min(lo.min(), 0)), int(max(hi.max(), 0))
 
@@ -117,8 +143,10 @@ class Dense(Op):
         (x_type,), (y_type,) = in_types, out_types
         acc_type = self.accum_type
         wq = self.weight_type.quantize(self.weight)
+        up = 1 << (acc_type.frac_bits - x_type.frac_bits - self.weight_type.frac_bits)
+        wq = wq * up  # products at the accumulator's precision (exact)
         bq = np.zeros(self.n_out, dtype=np.int64) if self.bias is None else grid_codes(self.bias, acc_type.frac_bits)
-        lo, hi = self._accum_code_bounds(x_type, wq)
+        lo, hi = self._accum_code_bounds(x_type, wq // up, acc_type.frac_bits)
         if lo >= -(2 ** 52) and hi < 2 ** 52:
             # Exact in float64 BLAS. The cast's rounding offset rides on the bias add, and
             # the ReLU clamps at that offset (relu(a) + h == max(a + h, h)).

@@ -1,47 +1,278 @@
-"""Quant: requantize a tensor to a type the model prescribes (a QONNX Quant with a
-power-of-two scale). The absorb pass folds it into the producer's output type where it can;
-what remains is an elementwise cast stage."""
+"""Quant: a quantizer on an activation, in integer arithmetic.
+
+    q = clamp(R(x_real / scale + zero_point), qmin, qmax)      output codes q - zero_point
+    (bipolar: q = +1 if x_real >= threshold else -1; flipped channels: +1 if x_real <= threshold)
+
+It represents a QONNX Quant/BipolarQuant/Trunc, an ONNX QuantizeLinear, or a requantizer the
+compiler inserts (scale=None: a dynamic-fixed-point type chosen from the value range). The
+output tensor's real value is code * 2**-frac * out_scale, where a per-tensor power-of-two
+scale becomes fraction bits (out_scale 1) and any other scale stays as the tensor's scale.
+
+In hardware: x_code * m >> shift, rounded with the quantizer's mode, then clamped. The
+integer multiplier m (per channel) carries every real scale on the way (input scale, the
+quantizer's scale, binary points) and has enough bits that its error stays below 2**-10
+of an output step over the whole input range (`deviation_lsb` states it). Zero points only
+move the clamp bounds, because codes store q - zero_point.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 
-from ..numerics import FixedType
+from ..numerics import FixedType, exact_type
+from ..numerics.requant import REQUANT_MODES, multiplier, round_real, round_shift
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from .base import Bounds, CostContext, HlsContext, Op, TypingContext, is_unit
+
+MAX_MULT_BITS = 30
+
+
+def _pow2_exponent(scale) -> int | None:
+    """k with scale == 2**-k when the scale is one power of two, else None."""
+    arr = np.asarray(scale, dtype=np.float64).reshape(-1)
+    if arr.size == 0 or not np.all(arr == arr[0]) or arr[0] <= 0:
+        return None
+    m, e = math.frexp(float(arr[0]))
+    return -(e - 1) if m == 0.5 else None
 
 
 @register
 @dataclass
 class Quant(Op):
     kind = "Quant"
-    template = "cast"
+    template = "quant"
+    rounds_input = True
 
-    out_type: FixedType
+    scale: float | np.ndarray | None = None   # None: dynamic fixed point chosen when typed
+    zero_point: int | np.ndarray = 0
+    qmin: int | None = None
+    qmax: int | None = None
+    rounding: str = "AP_RND_CONV"
+    bipolar: bool = False
+    threshold: np.ndarray | None = None       # bipolar: per-channel threshold on x_real (default 0)
+    flip: np.ndarray | None = None            # bipolar: per channel, +1 when x_real <= threshold
+    extra_frac: int = 0                       # output codes mean (q - z) * 2**-extra_frac (Trunc)
+    pre_scale: np.ndarray | None = None       # per channel: quantize x_real * pre_scale + pre_shift
+    pre_shift: np.ndarray | None = None       # (an affine op folded in; pre_scale may be negative)
+    in_scale: float | np.ndarray = 1.0        # set by the scale pass
+    # chosen when typed
+    mult: np.ndarray | None = None            # per-channel integer multipliers (signed)
+    offset: np.ndarray | None = None          # per-channel integer offsets at the product's precision
+    shift: int | np.ndarray = 0               # per-channel right shifts (an int for a pure shift)
+    mult_bits: int = 0
+    deviation_lsb: float = 0.0                # max |integer result - exact quantizer| before rounding, in steps
+
+    def __post_init__(self):
+        if self.rounding not in REQUANT_MODES:
+            raise ValueError(f"rounding mode {self.rounding!r} (supported: {', '.join(REQUANT_MODES)})")
 
     def describe(self) -> str:
-        return f"Quant {self.out_type}"
+        if self.bipolar:
+            return "Quant bipolar" + (" (thresholds)" if self.threshold is not None else "")
+        if self.scale is None:
+            return "Requant (DFP)"
+        return f"Quant [{self.qmin},{self.qmax}]"
+
+    # ---- the quantizer's grid -------------------------------------------------------------
+    @property
+    def out_frac(self) -> int:
+        """Fraction bits of the output codes: a per-tensor power-of-two scale becomes them."""
+        k = None if self.scale is None or self.bipolar else _pow2_exponent(self.scale)
+        return (k or 0) + self.extra_frac
+
+    def out_scale(self):
+        if self.bipolar or _pow2_exponent(self.scale) is None:
+            return self.scale
+        return 1.0
+
+    def code_bounds(self) -> tuple[int, int]:
+        if self.bipolar:
+            return -1, 1
+        z = np.asarray(self.zero_point)
+        return int(self.qmin - z.max()), int(self.qmax - z.min())
+
+    def as_fixed_type(self) -> FixedType | None:
+        """The ap_fixed type whose assignment is exactly this quantizer, when there is one
+        (unit input scale, power-of-two scale, no zero point, full or symmetric range, an
+        ap_fixed rounding mode): then the producer's output cast can do the work."""
+        k = None if self.scale is None or self.bipolar else _pow2_exponent(self.scale)
+        if k is None or self.extra_frac or self.pre_scale is not None or not is_unit(self.in_scale) \
+                or np.any(np.asarray(self.zero_point) != 0) \
+                or self.rounding not in ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
+                                         "AP_RND_INF", "AP_RND_CONV"):
+            return None
+        lo, hi = self.qmin, self.qmax
+        for signed in (True, False):
+            width = (hi - lo).bit_length()
+            t = FixedType(max(width, 1), max(width, 1) - k, signed, self.rounding, "AP_SAT")
+            if (t.min_code, t.max_code) == (lo, hi):
+                return t
+            if signed and lo == -hi and hi > 0:
+                t = FixedType(width, width - k, True, self.rounding, "AP_SAT_SYM")
+                if t.max_code == hi:
+                    return t
+        return None
+
+    # ---- float semantics (on fixed values: real = fixed * scale) ---------------------------
+    def rescale(self, in_scales):
+        self.in_scale = in_scales[0]
+        return [1.0 if self.scale is None else self.out_scale()]
+
+    def _real_out(self, x_real):
+        if self.bipolar:
+            t = 0.0 if self.threshold is None else self.threshold
+            pos = x_real >= t if self.flip is None else np.where(self.flip, x_real <= t, x_real >= t)
+            return np.where(pos, 1.0, -1.0)
+        q = round_real(x_real / self.scale + self.zero_point, self.rounding)
+        q = np.clip(q, self.qmin, self.qmax) - self.zero_point
+        return q * 2.0 ** -self.out_frac
+
+    def _pre(self, x_real):
+        if self.pre_scale is None:
+            return x_real
+        return x_real * self.pre_scale + self.pre_shift
 
     def reference(self, xs):
-        t = self.out_type
-        return [t.to_float(t.quantize(xs[0]))]
+        if self.scale is None:
+            return [xs[0] * self.in_scale]  # a requantizer to unit scale: its output is the real value
+        return [self._real_out(self._pre(xs[0] * self.in_scale))]
 
     def bounds(self, ins):
-        t = self.out_type
-        return [Bounds(t.to_float(t.quantize(ins[0].lo)), t.to_float(t.quantize(ins[0].hi)))]
+        if self.scale is None:
+            s = np.asarray(self.in_scale)  # positive
+            return [Bounds(ins[0].lo * s, ins[0].hi * s)]
+        if self.bipolar:
+            return [Bounds(np.full_like(ins[0].lo, -1.0), np.full_like(ins[0].hi, 1.0))]
+        lo, hi = (self._real_out(self._pre(b * self.in_scale)) for b in (ins[0].lo, ins[0].hi))
+        return [Bounds(np.minimum(lo, hi), np.maximum(lo, hi))]
 
+    # ---- formats -------------------------------------------------------------------------------
     def assign_types(self, ctx: TypingContext) -> None:
-        out = ctx.outputs[0]
-        out.type, out.model_typed = self.out_type, True
+        out, x_type = ctx.outputs[0], ctx.inputs[0].type
+        if self.scale is None:  # inserted requantizer: a DFP type from the range
+            t = out.type if out.type is not None else ctx.narrowed()
+            self.scale, self.zero_point, self.qmin, self.qmax = 2.0 ** -t.frac_bits, 0, t.min_code, t.max_code
+            self.rounding = t.rounding if t.rounding in REQUANT_MODES else "AP_RND"
+        lo, hi = self.code_bounds()
+        out.type = exact_type(lo, hi, self.out_frac)
+        out.model_typed = True
+        if self.bipolar:
+            return
+        # q = R(x_real * pre_scale / scale + pre_shift / scale) + z = R(x_code * M + O) + z
+        scale = np.asarray(self.scale, dtype=np.float64)
+        m_real = np.asarray(self.in_scale, dtype=np.float64) * 2.0 ** -x_type.frac_bits / scale
+        o_real = np.zeros(1)
+        if self.pre_scale is not None:
+            m_real = m_real * self.pre_scale
+            o_real = np.asarray(self.pre_shift, dtype=np.float64) / scale
+        m_real = np.atleast_1d(m_real)
+        k = _pow2_exponent(m_real)
+        if k is not None and not np.any(o_real):  # a pure shift: exact
+            self.mult, self.shift, self.mult_bits, self.deviation_lsb = np.ones(m_real.shape, np.int64), k, 1, 0.0
+            self.offset = None
+            return
+        # Per channel an integer multiplier and its own shift (channel scales can differ by
+        # orders of magnitude, e.g. a folded BatchNormalization). Only inputs that can land
+        # inside the clamp range matter (the rest saturate), so the error of m * 2**-s, at
+        # most |M| * 2**-bits, is at most (range + |offset|) * 2**-bits output steps:
+        # 11 bits more than that range keep the deviation below 2**-10 of a step.
+        x_max = float(max(-x_type.min_code, x_type.max_code))
+        z = np.asarray(self.zero_point, dtype=np.float64)
+        q_span = float(np.max(np.abs([self.qmin - z, self.qmax - z]))) + 1.0
+        o_abs = np.abs(np.broadcast_to(o_real, m_real.shape))
+        bits = math.ceil(math.log2(q_span + float(o_abs.max()))) + 11
+        bits = min(max(bits, 8), MAX_MULT_BITS, 60 - x_type.width)
+        mag, shift = multiplier(np.abs(m_real), bits)
+        self.mult, self.shift = np.where(m_real < 0, -mag, mag), shift
+        self.offset = np.rint(np.ldexp(np.broadcast_to(o_real, m_real.shape), shift)).astype(np.int64) \
+            if np.any(o_real) else None
+        self.mult_bits = int(np.abs(self.mult).max()).bit_length() + int(bool(np.any(self.mult < 0)))
+        with np.errstate(divide="ignore"):
+            x_rel = np.where(m_real != 0, np.minimum(x_max, (q_span + o_abs) / np.abs(m_real)), 0.0)
+        dev = x_rel * np.abs(self.mult * np.ldexp(1.0, -shift) - m_real)
+        if self.offset is not None:
+            dev = dev + np.abs(self.offset * np.ldexp(1.0, -shift) - o_real)
+        self.deviation_lsb = float(np.max(dev))
 
+    # ---- bit-accurate simulation ----------------------------------------------------------------
     def simulator(self, in_types, out_types):
-        (x_type,), (y_type,) = in_types, out_types
-        return lambda ins: [y_type.cast(ins[0], x_type)]
+        (x_type,), _ = in_types, out_types
+        if self.bipolar:
+            thr, flip = self._bipolar_codes(x_type)
 
+            def run_sign(ins):
+                x = ins[0]
+                pos = x >= thr if flip is None else np.where(flip, x <= thr, x >= thr)
+                return [np.where(pos, 1.0, -1.0)]
+
+            return run_sign
+        lo, hi = self.code_bounds()
+        z = np.asarray(self.zero_point)
+        lo_c, hi_c = self.qmin - z, self.qmax - z   # per channel when the zero point is
+        mult, shift, mode, offset = self.mult, self.shift, self.rounding, self.offset
+
+        def run(ins):
+            prod = ins[0].astype(np.int64) * mult
+            if offset is not None:
+                prod += offset
+            q = round_shift(prod, shift, mode)
+            return [np.clip(q, lo_c, hi_c).astype(np.float64)]
+
+        return run
+
+    def _bipolar_codes(self, x_type: FixedType):
+        """Thresholds in input codes: x_real >= t  <=>  x_code >= ceil(t / unit), and
+        x_real <= t  <=>  x_code <= floor(t / unit), with unit = in_scale * 2**-f."""
+        if self.threshold is None:
+            return 0.0, None
+        t = np.asarray(self.threshold, dtype=np.float64) / (np.asarray(self.in_scale) * 2.0 ** -x_type.frac_bits)
+        big = float(2 ** 60)
+        t = np.clip(t, -big, big)
+        if self.flip is None:
+            return np.ceil(t), None
+        flip = np.asarray(self.flip, dtype=bool)
+        return np.where(flip, np.floor(t), np.ceil(t)), flip
+
+    # ---- hardware -----------------------------------------------------------------------------
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import elementwise_cost
+        from ..cost.kernels import requant_cost
 
-        return elementwise_cost(ctx.target, "cast", ctx.inputs[0], ctx.outputs[0])
+        x = ctx.inputs[0]
+        return requant_cost(ctx.target, channels=x.shape[-1], items=x.size // x.shape[-1], x_type=x.type,
+                            mult_bits=0 if self.bipolar or self.mult is None or np.all(self.mult == 1) else self.mult_bits,
+                            y_type=ctx.outputs[0].type, bipolar=self.bipolar)
 
     def hls(self, ctx: HlsContext) -> dict:
-        return {"channels": ctx.inputs[0].shape[-1], "items": ctx.inputs[0].size // ctx.inputs[0].shape[-1]}
+        x = ctx.inputs[0]
+        channels = x.shape[-1]
+        x_type, y_type = x.type, ctx.outputs[0].type
+        d = {"channels": channels, "items": x.size // channels, "bipolar": self.bipolar,
+             "x_width": x_type.width, "x_signed": x_type.signed, "y_width": y_type.width}
+        if self.bipolar:
+            thr, flip = self._bipolar_codes(x_type)
+            thr = np.broadcast_to(thr, (channels,)).astype(np.int64)
+            flip = np.zeros(channels, bool) if flip is None else np.broadcast_to(flip, (channels,))
+            t_type = exact_type(min(int(thr.min()), x_type.min_code), max(int(thr.max()), x_type.max_code), 0)
+            d.update(thr=ctx.constant("thr", t_type, thr), thr_type=t_type,
+                     flip=ctx.constant("flip", FixedType(1, 1, False), flip.astype(np.int64)))
+            return d
+        z = np.broadcast_to(np.asarray(self.zero_point, dtype=np.int64), (channels,))
+        lo = (self.qmin - z).astype(np.int64)
+        hi = (self.qmax - z).astype(np.int64)
+        mult = np.broadcast_to(self.mult, (channels,)).astype(np.int64)
+        m_type = exact_type(min(int(mult.min()), 0), max(int(mult.max()), 0), 0)
+        offset = np.broadcast_to(self.offset if self.offset is not None else 0, (channels,)).astype(np.int64)
+        o_type = exact_type(min(int(offset.min()), 0), max(int(offset.max()), 0), 0)
+        b_type = exact_type(min(int(lo.min()), 0), max(int(hi.max()), 0), 0)
+        shift = np.broadcast_to(np.asarray(self.shift, dtype=np.int64), (channels,))
+        s_type = exact_type(min(int(shift.min()), 0), max(int(shift.max()), 0), 0)
+        prod_bits = max(x_type.width + 2 + m_type.width + max(0, -int(shift.min())), int(shift.max()) + 2,
+                        o_type.width + 2)
+        d.update(mult=ctx.constant("m", m_type, mult), mult_type=m_type, shift=ctx.constant("sh", s_type, shift),
+                 shift_type=s_type,
+                 mode=REQUANT_MODES.index(self.rounding), lo=ctx.constant("lo", b_type, lo),
+                 hi=ctx.constant("hi", b_type, hi), bound_type=b_type, offset=ctx.constant("o", o_type, offset),
+                 offset_type=o_type, prod_bits=prod_bits)
+        return d

@@ -22,6 +22,9 @@ class Relu(Op):
     def bounds(self, ins):
         return [Bounds(np.maximum(ins[0].lo, 0), np.maximum(ins[0].hi, 0))]
 
+    def rescale(self, in_scales):
+        return [in_scales[0]]  # scales are positive, and relu(s * x) == s * relu(x)
+
     def assign_types(self, ctx: TypingContext) -> None:
         out, x = ctx.outputs[0], ctx.inputs[0].type
         if out.type is None:

@@ -8,9 +8,16 @@ from .assign_formats import assign_formats
 from .choose_parallelism import choose_parallelism
 from .cleanup import cleanup
 from .fold_affine import fold_affine
+from .fold_into_quant import fold_into_quant
+from .fold_thresholds import fold_thresholds
 from .fuse_activation import fuse_activation
+from .propagate_scales import propagate_scales
+from .size_fifos import size_fifos
 
-PIPELINE = [cleanup, fold_affine, fuse_activation, absorb_quant, assign_formats, choose_parallelism]
+# fold_affine and fuse_activation run again after the scales are known: a BatchNormalization
+# after a quantized layer only becomes a foldable shift once its scale moved into the tensor.
+PIPELINE = [cleanup, fold_affine, fuse_activation, propagate_scales, fold_affine, fuse_activation, fold_thresholds,
+            fold_into_quant, absorb_quant, assign_formats, choose_parallelism, size_fifos]
 
 
 def run_pipeline(graph: Graph, options: CompileOptions) -> Graph:

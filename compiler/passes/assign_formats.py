@@ -47,8 +47,9 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
     for node in graph.nodes():
         ins, outs = graph.in_tensors(node), graph.out_tensors(node)
         lazy = _LazyBounds(node, [bounds[t] for t in node.inputs], observed)
+        readers = [r.op for t in node.outputs for r in graph.consumers(t)]
         ctx = TypingContext(node=node, inputs=ins, outputs=outs, out_bounds=lazy, proven=observed is None,
-                            policy=policy)
+                            policy=policy, readers=readers)
         try:
             node.op.assign_types(ctx)
         except ValueError as e:  # e.g. a width beyond what int64 codes can hold

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..errors import CompileError, at_node
 from ..ir import Graph
+from ..ops.conv import Conv
 from ..ops.dense import Dense
 from ..options import CompileOptions
 
@@ -16,9 +17,9 @@ def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
         raise CompileError(f"reuse factor given for unknown layer(s) {', '.join(unknown)} "
                            f"(layers: {', '.join(sorted(names))})")
     for node in graph.nodes():
-        if not isinstance(node.op, Dense):
+        if not isinstance(node.op, (Dense, Conv)):
             if node.name in options.layer_reuse:
-                raise at_node(node.name, node.kind, "has no reuse factor (only Dense layers do)", CompileError)
+                raise at_node(node.name, node.kind, "has no reuse factor (only Dense and Conv layers do)", CompileError)
             continue
         rf = int(options.layer_reuse.get(node.name, options.reuse_factor))
         limit = node.op.n_in * node.op.n_out

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..ops.affine import Affine
+from ..ops.conv import Conv
 from ..ops.dense import Dense
 from ..options import CompileOptions
 
@@ -22,12 +23,19 @@ def fold_affine(graph: Graph, options: CompileOptions) -> Graph:
         for node in graph.nodes():
             if not isinstance(node.op, Affine):
                 continue
+            if node.op.is_identity and _scale_preserved(graph, node):
+                graph.bypass(node.name)
+                changed = True
+                break
+            if _fold_forward(graph, node):
+                changed = True
+                break
             prod = graph.producer(node.inputs[0])
             if prod is None or len(graph.consumers(node.inputs[0])) != 1 or node.inputs[0] in graph.outputs:
                 continue
             a = node.op
             shift_only = bool(np.all(a.scale == 1.0))
-            if isinstance(prod.op, Dense) and prod.op.activation is None and \
+            if isinstance(prod.op, (Dense, Conv)) and prod.op.activation is None and \
                     (shift_only or not prod.op.weights_from_model):
                 d = prod.op
                 if not shift_only:
@@ -41,7 +49,33 @@ def fold_affine(graph: Graph, options: CompileOptions) -> Graph:
             else:
                 continue
             prod.source += f" + {node.source}"
-            graph.bypass(node.name)
+            out_scale = graph.tensors[node.outputs[0]].scale
+            graph.bypass(node.name)  # the input is private, so the producer now writes node's output
+            graph.tensors[node.outputs[0]].scale = out_scale
             changed = True
             break
     return graph
+
+
+def _scale_preserved(graph: Graph, node) -> bool:
+    a, b = (graph.tensors[node.inputs[0]].scale, graph.tensors[node.outputs[0]].scale)
+    return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
+
+
+def _fold_forward(graph: Graph, node) -> bool:
+    """A pure shift feeding a Dense (its only reader) becomes part of that Dense's bias:
+    (x + t) @ W == x @ W + t @ W. (A padded convolution could not take it: its borders
+    see zeros, not shifted zeros.)"""
+    a = node.op
+    if not np.all(a.scale == 1.0) or node.outputs[0] in graph.outputs:
+        return False
+    readers = graph.consumers(node.outputs[0])
+    if len(readers) != 1 or not isinstance(readers[0].op, Dense):
+        return False
+    d = readers[0].op
+    extra = np.broadcast_to(a.shift, (d.n_in,)) @ d.weight
+    d.bias = extra if d.bias is None else d.bias + extra
+    d.bias_type = None
+    readers[0].source = f"{node.source} + {readers[0].source}"
+    graph.bypass(node.name)
+    return True

@@ -3,6 +3,7 @@ the single output cast, saving a stage and a rounding step."""
 from __future__ import annotations
 
 from ..ir import Graph
+from ..ops.conv import Conv
 from ..ops.dense import Dense
 from ..ops.relu import Relu
 from ..options import CompileOptions
@@ -14,7 +15,7 @@ def fuse_activation(graph: Graph, options: CompileOptions) -> Graph:
         if not isinstance(node.op, Relu):
             continue
         prod = graph.producer(node.inputs[0])
-        if prod is None or not isinstance(prod.op, Dense) or prod.op.activation is not None:
+        if prod is None or not isinstance(prod.op, (Dense, Conv)) or prod.op.activation is not None:
             continue
         if len(graph.consumers(node.inputs[0])) != 1 or node.inputs[0] in graph.outputs:
             continue

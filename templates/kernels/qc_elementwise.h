@@ -1,4 +1,4 @@
-// qcompile: per-element stages (ReLU, requantizing cast, per-channel multiply-add).
+// qcompile: per-element stages (ReLU, per-channel multiply-add).
 #ifndef QC_ELEMENTWISE_H
 #define QC_ELEMENTWISE_H
 
@@ -16,22 +16,6 @@ Items:
         for (unsigned c = 0; c < CFG::channels; c++) {
 #pragma HLS UNROLL
             y.data[c] = x.data[c] > 0 ? x.data[c] : typename CFG::x_t(0);
-        }
-        out.write(y);
-    }
-}
-
-// Assignment to the output type performs the quantizer's rounding and saturation.
-template <class CFG, class IN_V, class OUT_V>
-void cast(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
-        IN_V x = in.read();
-        OUT_V y;
-        for (unsigned c = 0; c < CFG::channels; c++) {
-#pragma HLS UNROLL
-            y.data[c] = x.data[c];
         }
         out.write(y);
     }

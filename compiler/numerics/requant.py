@@ -1,0 +1,98 @@
+"""Integer requantization: q = clamp(R(x * m / 2**shift), lo, hi) on exact integer codes.
+
+This is how the hardware applies a non-power-of-two scale (the gemmlowp / integer-only
+inference scheme): a fixed-point multiplier m and a right shift, then one rounding with the
+quantizer's mode and a clamp. R covers the ap_fixed modes and the two QONNX modes that have
+no ap_fixed counterpart (CEIL, and UP = away from zero). templates/kernels/qc_quant.h
+implements the same decision table in C++.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .fixed import ROUNDING_MODES
+
+REQUANT_MODES = ROUNDING_MODES + ("CEIL", "UP")
+
+# QONNX rounding_mode attribute -> our mode (half-way cases spelled out in the comments)
+QONNX_ROUNDING = {
+    "ROUND": "AP_RND_CONV", "HALF_EVEN": "AP_RND_CONV",   # ties to even
+    "FLOOR": "AP_TRN", "CEIL": "CEIL",
+    "DOWN": "AP_TRN_ZERO", "ROUND_TO_ZERO": "AP_TRN_ZERO",  # toward zero
+    "UP": "UP",                                            # away from zero
+    "HALF_UP": "AP_RND_INF",                               # ties away from zero
+    "HALF_DOWN": "AP_RND_ZERO",                            # ties toward zero
+}
+
+
+def round_shift(v: np.ndarray, shift, mode: str) -> np.ndarray:
+    """Exact integers v (int64) * 2**-shift rounded with `mode`. `shift` is an int or an
+    array broadcast against v (per channel); shift <= 0 is an exact left shift."""
+    v = np.asarray(v, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    if shift.ndim == 0 and int(shift) > 62:  # beyond the int64 range every bit lies below the rounding point
+        return round_shift((v >> 1) | (v & 1), int(shift) - 1, mode)
+    if np.any(shift > 62):
+        raise ValueError("per-channel shifts above 62 are not supported")
+    left = shift <= 0
+    s = np.where(left, 1, shift)  # placeholder 1 where the shift is a left shift
+    floor = v >> s
+    rest = v & ((np.int64(1) << s) - 1)
+    first = ((rest >> (s - 1)) & 1) == 1
+    sticky = (rest & ((np.int64(1) << (s - 1)) - 1)) != 0
+    neg = v < 0
+    if mode == "AP_TRN":
+        inc = np.zeros(np.broadcast(v, s).shape, dtype=bool)
+    elif mode == "CEIL":
+        inc = first | sticky
+    elif mode == "UP":
+        inc = ~neg & (first | sticky)
+    elif mode == "AP_TRN_ZERO":
+        inc = neg & (first | sticky)
+    elif mode == "AP_RND":
+        inc = first
+    elif mode == "AP_RND_ZERO":
+        inc = first & (neg | sticky)
+    elif mode == "AP_RND_MIN_INF":
+        inc = first & sticky
+    elif mode == "AP_RND_INF":
+        inc = first & (~neg | sticky)
+    elif mode == "AP_RND_CONV":
+        inc = first & (((floor & 1) == 1) | sticky)
+    else:
+        raise ValueError(f"unknown rounding mode {mode!r} (supported: {', '.join(REQUANT_MODES)})")
+    out = floor + inc
+    if np.any(left):
+        out = np.where(left, v << np.where(left, -shift, 0), out)
+    return out
+
+
+def round_real(x: np.ndarray, mode: str) -> np.ndarray:
+    """The same modes on real numbers (float reference semantics of a quantizer)."""
+    x = np.asarray(x, dtype=np.float64)
+    f = np.floor(x)
+    rest = x - f
+    first, sticky = rest >= 0.5, np.where(rest >= 0.5, rest > 0.5, rest > 0)
+    neg = x < 0
+    table = {
+        "AP_TRN": np.zeros(x.shape, dtype=bool), "CEIL": first | sticky, "UP": ~neg & (first | sticky),
+        "AP_TRN_ZERO": neg & (first | sticky), "AP_RND": first, "AP_RND_ZERO": first & (neg | sticky),
+        "AP_RND_MIN_INF": first & sticky, "AP_RND_INF": first & (~neg | sticky),
+        "AP_RND_CONV": first & ((np.fmod(f, 2) != 0) | sticky),
+    }
+    return f + table[mode]
+
+
+def multiplier(m_real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per entry an integer m and a shift s with m * 2**-s ~ m_real (> 0), m having `bits`
+    bits: relative error <= 2**-bits for every entry, however different their sizes."""
+    m_real = np.asarray(m_real, dtype=np.float64)
+    exp = np.frexp(np.where(m_real > 0, m_real, 1.0))[1]
+    shift = (bits - exp).astype(np.int64)            # m_real * 2**shift in [2**(bits-1), 2**bits)
+    m = np.rint(np.ldexp(m_real, shift)).astype(np.int64)
+    carry = m >= (1 << bits)                         # rounding carried into a new bit
+    shift = np.where(carry, shift - 1, shift)
+    m = np.where(carry, np.rint(np.ldexp(m_real, shift)).astype(np.int64), m)
+    return np.where(m_real > 0, m, 0), np.where(m_real > 0, shift, 0)

@@ -1,0 +1,109 @@
+"""Add: the element-wise sum (or difference) of two activations, e.g. a residual shortcut.
+The binary points are aligned exactly in a type wide enough for both inputs' full ranges,
+so the only rounding is the final cast to the output type (none when both inputs are
+model-typed: the exact sum is kept, as the model's arithmetic defines it).
+
+Hardware (templates/kernels/qc_merge.h): one adder per channel, one pixel per cycle. The
+two inputs usually come from paths of different latency; the compiler sizes the FIFO of
+each input (input_depths, see passes/size_fifos.py) so the dataflow cannot deadlock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..numerics import FixedType, exact_type
+from ..numerics.fixed import FLOAT_EXACT
+from . import register
+from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, is_unit, same_scale
+from .movement import items
+
+
+def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:
+    """The exact type of sum(scale_i * x_i) over the full ranges of the types x_i."""
+    frac = max(t.frac_bits for t in types)
+    lo = sum(min(s * (t.min_code << (frac - t.frac_bits)), s * (t.max_code << (frac - t.frac_bits)))
+             for t, s in zip(types, scales))
+    hi = sum(max(s * (t.min_code << (frac - t.frac_bits)), s * (t.max_code << (frac - t.frac_bits)))
+             for t, s in zip(types, scales))
+    return exact_type(min(lo, 0), max(hi, 0), frac)
+
+
+@register
+@dataclass
+class Add(Op):
+    kind = "Add"
+    template = "add"
+    n_inputs = 2
+
+    subtract: bool = False                 # a - b instead of a + b
+    sum_type: FixedType | None = None
+    input_depths: list | None = None       # FIFO depth of each input stream (passes/size_fifos.py)
+
+    def describe(self) -> str:
+        return "Sub" if self.subtract else "Add"
+
+    def infer_shapes(self, shapes):
+        a, b = shapes
+        if tuple(a) != tuple(b):
+            raise ValueError(f"inputs of shapes {a} and {b} (broadcasting is not supported)")
+        return [tuple(a)]
+
+    def reference(self, xs):
+        return [xs[0] - xs[1] if self.subtract else xs[0] + xs[1]]
+
+    def bounds(self, ins):
+        a, b = ins
+        if self.subtract:
+            return [Bounds(a.lo - b.hi, a.hi - b.lo)]
+        return [Bounds(a.lo + b.lo, a.hi + b.hi)]
+
+    def rescale(self, in_scales):
+        a, b = in_scales
+        if same_scale(a, b):
+            return [a]
+        raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        ta, tb = (t.type for t in ctx.inputs)
+        self.sum_type = aligned_type([ta, tb], [1, -1 if self.subtract else 1])
+        out = ctx.outputs[0]
+        if out.type is None:
+            if all(t.model_typed for t in ctx.inputs):
+                out.type, out.model_typed = self.sum_type, True
+            else:
+                out.type = ctx.narrowed()
+
+    def simulator(self, in_types, out_types):
+        (ta, tb), (y_type,) = in_types, out_types
+        st = self.sum_type
+        sa, sb = float(2 ** (st.frac_bits - ta.frac_bits)), float(2 ** (st.frac_bits - tb.frac_bits))
+        sign = -1.0 if self.subtract else 1.0
+        if st.width <= FLOAT_EXACT:
+            def run(ins):
+                return [y_type.cast(ins[0] * sa + sign * sb * ins[1], st)]
+        else:
+            ia, ib = st.frac_bits - ta.frac_bits, st.frac_bits - tb.frac_bits
+
+            def run(ins):
+                s = (ins[0].astype(np.int64) << ia) + int(sign) * (ins[1].astype(np.int64) << ib)
+                return [y_type.cast(s, st).astype(np.float64)]
+        return run
+
+    def cost(self, ctx: CostContext):
+        from ..cost.cnn_kernels import merge_cost
+
+        return merge_cost(ctx.target, "add", ctx.inputs, ctx.outputs[0], self.input_depths,
+                          adder_bits=self.sum_type.width)
+
+    def hls(self, ctx: HlsContext) -> dict:
+        y = ctx.outputs[0]
+        return {"channels": y.shape[-1], "items": items(y), "sum_type": self.sum_type, "subtract": self.subtract}
+
+    def items_needed(self, in_shapes, out_shape):
+        k = np.arange(1, items_of(out_shape) + 1)
+        return [k, k]
+
+
+def items_of(shape) -> int:
+    return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1

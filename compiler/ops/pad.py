@@ -1,0 +1,111 @@
+"""Pad: constant padding of a channels-last tensor along any of its axes (spatial borders
+and extra channels). The value is exact in the output type: the input type when it holds
+the value, else a type chosen for both."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import register
+from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, is_unit
+from .movement import items
+
+
+def _as_3d(shape):
+    """IR shape (C,), (W, C) or (H, W, C) -> (H, W, C)."""
+    return (1,) * (3 - len(shape)) + tuple(shape)
+
+
+@register
+@dataclass
+class Pad(Op):
+    kind = "Pad"
+    template = "pad"
+
+    pads: tuple[int, ...] = ()      # per IR axis: begins, then ends
+    value: float = 0.0
+
+    def __post_init__(self):
+        self.pads = tuple(int(p) for p in self.pads)
+        self.value = float(self.value)
+
+    @property
+    def rank(self) -> int:
+        return len(self.pads) // 2
+
+    def describe(self) -> str:
+        return f"Pad {self.pads}" + (f" ={self.value:g}" if self.value else "")
+
+    def infer_shapes(self, shapes):
+        (shape,) = shapes
+        if len(shape) != self.rank:
+            raise ValueError(f"pads {self.pads} do not fit shape {shape}")
+        r = self.rank
+        return [tuple(d + self.pads[i] + self.pads[r + i] for i, d in enumerate(shape))]
+
+    def _widths(self):
+        r = self.rank
+        return [(0, 0)] + [(self.pads[i], self.pads[r + i]) for i in range(r)]
+
+    def reference(self, xs):
+        return [np.pad(xs[0], self._widths(), constant_values=self.value)]
+
+    def bounds(self, ins):
+        w = self._widths()[1:]
+        return [Bounds(np.pad(ins[0].lo, w, constant_values=self.value),
+                       np.pad(ins[0].hi, w, constant_values=self.value))]
+
+    def rescale(self, in_scales):
+        """The padding value is real: in fixed units it is value / scale."""
+        s = in_scales[0]
+        if np.ndim(s) and (self.value != 0 or self.pads[self.rank - 1] or self.pads[-1]):
+            raise NeedsUnitScale([0])
+        if not is_unit(s) and not np.ndim(s):
+            self.value = self.value / float(s)
+        return [s]
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        x, out = ctx.inputs[0], ctx.outputs[0]
+        if out.type is None:
+            t = x.type
+            exact = t.min_value <= self.value <= t.max_value and float(t.to_float(t.quantize(self.value))) == self.value
+            if exact:
+                out.type, out.model_typed = t, x.model_typed
+            else:
+                out.type = ctx.narrowed()
+
+    def simulator(self, in_types, out_types):
+        (x_type,), (y_type,) = in_types, out_types
+        fill = float(y_type.quantize(self.value))
+        widths = self._widths()
+
+        def run(ins):
+            x = ins[0] if x_type == y_type else y_type.cast(ins[0], x_type).astype(np.float64)
+            return [np.pad(x, widths, constant_values=fill)]
+
+        return run
+
+    def cost(self, ctx: CostContext):
+        from ..cost.cnn_kernels import pad_cost
+
+        return pad_cost(ctx.target, ctx.inputs[0], ctx.outputs[0])
+
+    def hls(self, ctx: HlsContext) -> dict:
+        h, w, c = _as_3d(ctx.inputs[0].shape)
+        hp, wp, cp = _as_3d(ctx.outputs[0].shape)
+        b = _as_3d(self.pads[:self.rank])
+        y_type = ctx.outputs[0].type
+        return {"in_h": h, "in_w": w, "in_c": c, "out_h": hp, "out_w": wp, "out_c": cp,
+                "pt": b[0], "pl": b[1], "pc": b[2], "in_items": items(ctx.inputs[0]),
+                "value": repr(float(y_type.to_float(y_type.quantize(self.value))))}
+
+    def items_needed(self, in_shapes, out_shape):
+        h, w, _ = _as_3d(in_shapes[0])
+        hp, wp, _ = _as_3d(out_shape)
+        pt, pl, _ = _as_3d(self.pads[:self.rank])
+        r, c = np.arange(hp)[:, None], np.arange(wp)[None, :]
+        full_rows = np.clip(r - pt, 0, h)
+        in_row = (r >= pt) & (r < pt + h)
+        need = full_rows * w + in_row * np.clip(c - pl + 1, 0, w)
+        return [np.maximum(need, 0).ravel()]

@@ -1,0 +1,111 @@
+"""PRelu and LeakyRelu: y = x < 0 ? x * slope : x, one slope per channel (last axis) or one
+for all (LeakyRelu's alpha).
+
+Exact integer arithmetic: the slope is a fixed-point constant (exact when it sits on a
+grid no finer than needed, e.g. QONNX's 13/128; otherwise quantized so that
+|x| * |slope - slope_q| <= lsb(y)/4 over the input type's negative range, see
+_activation.constant_type), the product is exact, and the only rounding is the final cast.
+On a model-quantized input with exact slopes, or when only quantizers read the output, the
+output keeps every bit (model_typed), like the Dense layer's exact path. Positively
+homogeneous, so it takes a scaled input as it is (output scale = input scale); the stated
+`max_error` is then in the tensor's fixed units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..numerics import FixedType, exact_type
+from . import register
+from ._activation import (constant_type, describe_constant, items_channels, max_abs_error, monotone_pieces_bounds,
+                          probe_codes, pwl_cost, saturating_type, widened)
+from ..numerics.fixed import FLOAT_EXACT
+from .base import CostContext, HlsContext, Op, TypingContext
+
+MEASURE_CHANNELS = 64   # distinct slopes measured at once (bounds memory)
+
+
+@register
+@dataclass
+class PRelu(Op):
+    kind = "PRelu"
+    template = "prelu"
+
+    slope: np.ndarray                       # (C,) per channel, or (1,) for all channels
+    slope_type: FixedType | None = None
+    accum_type: FixedType | None = None     # holds x * slope_q and x exactly
+    max_error: float | None = None          # measured when typed
+
+    def describe(self) -> str:
+        s = np.asarray(self.slope, dtype=np.float64)
+        if s.size == 1:
+            text = f"LeakyRelu alpha={float(s[0]):.6g}"
+            if self.slope_type is not None:
+                text = f"LeakyRelu alpha={describe_constant(float(s[0]), self.slope_type)}"
+            return text
+        grid = f", slopes on 2^-{self.slope_type.frac_bits}" if self.slope_type is not None else ""
+        return f"PRelu x{s.size}{grid}"
+
+    def _f(self, x):
+        return np.where(x < 0, x * self.slope, x)
+
+    def reference(self, xs):
+        return [self._f(xs[0])]
+
+    def bounds(self, ins):
+        return [widened(monotone_pieces_bounds(self._f, ins[0]), self.max_error)]
+
+    def rescale(self, in_scales):
+        return [in_scales[0]]  # scales are positive: prelu(s * x) == s * prelu(x), slopes unchanged
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        x_type, out = ctx.inputs[0].type, ctx.outputs[0]
+        provisional = out.type if out.type is not None else saturating_type(ctx)
+        slope = np.asarray(self.slope, dtype=np.float64)
+        self.slope_type = constant_type(slope, max(-x_type.min_value, 0.0), provisional.frac_bits)
+        sq = self.slope_type.quantize(slope)
+        fs = self.slope_type.frac_bits
+        xl, xh = x_type.min_code, x_type.max_code
+        prods = [0, xh << fs] + ([xl * int(sq.min()), xl * int(sq.max())] if xl < 0 else [])
+        self.accum_type = exact_type(min(prods), max(prods), x_type.frac_bits + fs)
+        if out.type is None:
+            exact_slopes = np.array_equal(self.slope_type.to_float(sq), slope)
+            keep_all = (ctx.inputs[0].model_typed and exact_slopes) or ctx.output_is_requantized
+            if keep_all and self.accum_type.width <= FLOAT_EXACT:  # the model's arithmetic, or a quantizer next
+                out.type, out.model_typed = self.accum_type, True
+            else:
+                out.type = provisional
+        self.max_error = self._measure(x_type, out.type)
+
+    def _measure(self, x_type: FixedType, y_type: FixedType) -> float:
+        codes, _ = probe_codes(x_type)
+        uniq = np.unique(np.asarray(self.slope, dtype=np.float64))
+        err = 0.0
+        for i in range(0, uniq.size, MEASURE_CHANNELS):
+            part = PRelu(slope=uniq[i:i + MEASURE_CHANNELS], slope_type=self.slope_type, accum_type=self.accum_type)
+            err = max(err, max_abs_error(part.simulator([x_type], [y_type]), part.reference, x_type, y_type, codes))
+        return err
+
+    def simulator(self, in_types, out_types):
+        (x_type,), (y_type,) = in_types, out_types
+        sq = self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64))
+        fs, acc = self.slope_type.frac_bits, self.accum_type
+
+        def run(ins):
+            c = ins[0].astype(np.int64)
+            v = np.where(c < 0, c * sq, c << fs)
+            return [y_type.cast(v, acc).astype(np.float64)]
+
+        return run
+
+    def cost(self, ctx: CostContext):
+        return pwl_cost(ctx, compare_bits=self.accum_type.width, mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
+                        detail={"function": "prelu", "slope_type": self.slope_type.cpp(),
+                                "slopes": int(np.asarray(self.slope).size)})
+
+    def hls(self, ctx: HlsContext) -> dict:
+        items, lanes = items_channels(ctx.inputs[0])
+        sq = self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64))
+        return {"channels": lanes, "items": items, "per_channel": sq.size > 1, "slope_type": self.slope_type,
+                "accum_type": self.accum_type, "slope": ctx.constant("slope", self.slope_type, sq)}

@@ -1,0 +1,71 @@
+"""Transpose: reorder the values of a tensor (out_flat = in_flat[order]) through a frame
+buffer. The importer adds it where a layout-sensitive op needs another element order than
+its input's and no cheaper way exists (a graph input's layout is chosen freely, a Flatten
+feeding a Dense permutes the weights instead)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import register
+from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from .movement import index_type, items, keep_type, pass_scale, with_cast
+
+
+@register
+@dataclass
+class Transpose(Op):
+    kind = "Transpose"
+    template = "transpose"
+
+    out_shape: tuple[int, ...] = ()
+    order: np.ndarray | None = None   # out_flat = in_flat[order]
+
+    def __post_init__(self):
+        self.out_shape = tuple(int(d) for d in self.out_shape)
+        self.order = np.asarray(self.order, dtype=np.int64)
+
+    def describe(self) -> str:
+        return f"Transpose ->{'x'.join(map(str, self.out_shape))}"
+
+    def infer_shapes(self, shapes):
+        if math.prod(shapes[0]) != math.prod(self.out_shape) or self.order.size != math.prod(self.out_shape):
+            raise ValueError(f"cannot reorder {shapes[0]} to {self.out_shape}")
+        return [self.out_shape]
+
+    def _move(self, x):
+        return x.reshape(len(x), -1)[:, self.order].reshape((len(x),) + self.out_shape)
+
+    def reference(self, xs):
+        return [self._move(xs[0])]
+
+    def bounds(self, ins):
+        return [Bounds(self._move(ins[0].lo[None])[0], self._move(ins[0].hi[None])[0])]
+
+    def rescale(self, in_scales):
+        return pass_scale(in_scales, per_channel_ok=False)
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        keep_type(ctx)
+
+    def simulator(self, in_types, out_types):
+        return with_cast(in_types[0], out_types[0], self._move)
+
+    def cost(self, ctx: CostContext):
+        from ..cost.cnn_kernels import transpose_cost
+
+        return transpose_cost(ctx.target, ctx.inputs[0], ctx.outputs[0])
+
+    def hls(self, ctx: HlsContext) -> dict:
+        x, y = ctx.inputs[0], ctx.outputs[0]
+        it = index_type(x.size)
+        return {"in_items": items(x), "in_channels": x.shape[-1], "out_items": items(y),
+                "out_channels": y.shape[-1], "size": x.size, "index_type": it,
+                "order": ctx.constant("order", it, self.order)}
+
+    def items_needed(self, in_shapes, out_shape):
+        """The frame buffer is full before the first value goes out."""
+        n_in = math.prod(in_shapes[0]) // in_shapes[0][-1]
+        return [np.full(math.prod(out_shape) // out_shape[-1], n_in)]

@@ -1,0 +1,81 @@
+"""Size the input FIFOs of multi-input stages (Add, Concat) so the dataflow cannot deadlock.
+
+A tensor read by two paths that meet again (a residual block) is copied by a fork stage that
+writes both copies in lockstep. If the join waits for item k of the slow path while the
+fast path's FIFO is full, the fork stalls and the slow path starves: a deadlock. The depth
+each join input needs follows from data dependencies alone, counted in items:
+    N_X(k)  = items of a graph input needed before item k of tensor X can exist
+              (composed along the graph from each op's items_needed: a line buffer needs
+              whole rows before its first window, a frame buffer everything, ...);
+    D(k)    = max_i N_i(k): graph-input items delivered before the join can take item k;
+    P_i(k)  = items of input i producible by then = #{j : N_i(j) <= D(k)};
+    depth_i = max_k (P_i(k) - k) + 2 (those items wait in the FIFO, plus the usual slack).
+Timing does not enter, so the depths hold for every reuse factor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph
+from ..options import CompileOptions
+
+DEFAULT_DEPTH = 2
+
+
+def _items(shape) -> int:
+    return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+
+
+def _needed(op, in_shapes, out_shape) -> list[np.ndarray]:
+    """Per input: input items needed for each output item (1-based counts)."""
+    fn = getattr(op, "items_needed", None)
+    if fn is not None:
+        return [np.asarray(a, dtype=np.int64) for a in fn(in_shapes, out_shape)]
+    n_out = _items(out_shape)
+    res = []
+    for s in in_shapes:  # item-for-item streams, or a stage that reads everything first
+        n_in = _items(s)
+        res.append(np.arange(1, n_out + 1) if n_in == n_out else np.full(n_out, n_in))
+    return res
+
+
+def size_fifos(graph: Graph, options: CompileOptions | None = None) -> Graph:
+    """Pre: shapes final. Post: every op with an `input_depths` field and several inputs has
+    one FIFO depth per input (DEFAULT_DEPTH where no skew exists)."""
+    joins = [n for n in graph.nodes() if hasattr(n.op, "input_depths") and len(n.inputs) > 1]
+    if not joins:
+        return graph
+    depths = {n.name: [DEFAULT_DEPTH] * len(n.inputs) for n in joins}
+    for ref in graph.inputs:
+        need: dict[str, np.ndarray | None] = {t: None for t in graph.inputs}  # None: independent of ref
+        need[ref] = np.arange(1, _items(graph.tensors[ref].shape) + 1)
+        for node in graph.nodes():
+            ins = [need.get(t) for t in node.inputs]
+            out_shape = graph.tensors[node.outputs[0]].shape
+            if node.name in depths:
+                _size_join(node, ins, depths[node.name])
+            if all(a is None for a in ins):
+                for t in node.outputs:
+                    need[t] = None
+                continue
+            per_input = _needed(node.op, [graph.tensors[t].shape for t in node.inputs], out_shape)
+            n_out = np.zeros(_items(out_shape), dtype=np.int64)
+            for a, k in zip(ins, per_input):
+                if a is not None:
+                    np.maximum(n_out, a[np.clip(k, 1, len(a)) - 1], out=n_out)
+            for t in node.outputs:
+                need[t] = n_out
+    for node in joins:
+        node.op.input_depths = [int(d) for d in depths[node.name]]
+    return graph
+
+
+def _size_join(node, ins, depth) -> None:
+    live = [(i, a) for i, a in enumerate(ins) if a is not None]
+    if len(live) < 2:
+        return
+    d = np.max(np.stack([a for _, a in live]), axis=0)        # D(k)
+    k = np.arange(len(d))
+    for i, a in live:
+        produced = np.searchsorted(a, d, side="right")         # P_i(k); a is non-decreasing
+        depth[i] = max(depth[i], int((produced - k).max()) + DEFAULT_DEPTH)

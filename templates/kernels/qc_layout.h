@@ -1,0 +1,163 @@
+// qcompile: data movement between stream layouts: regrouping items (repack), reordering
+// through a frame buffer (transpose), constant padding, nearest-neighbour resizing and
+// depth-to-space. Values are only moved; an assignment to the output type is the cast of a
+// model quantizer fused onto the output (if any).
+#ifndef QC_LAYOUT_H
+#define QC_LAYOUT_H
+
+#include "qc_common.h"
+
+namespace qc {
+
+// Items of CI values -> items of CO values, same value order. Whole items move per cycle
+// when one size divides the other, single values otherwise.
+template <class CFG, class IN_V, class OUT_V>
+void repack(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
+    const unsigned CI = CFG::in_channels, CO = CFG::out_channels;
+    if (CO % CI == 0) {
+    Gather:
+        for (unsigned o = 0; o < CFG::out_items; o++) {
+            OUT_V y;
+            for (unsigned k = 0; k < CO / CI; k++) {
+#pragma HLS PIPELINE II=1
+                IN_V x = in.read();
+                for (unsigned c = 0; c < CI; c++) y.data[k * CI + c] = x.data[c];
+            }
+            out.write(y);
+        }
+    } else if (CI % CO == 0) {
+    Split:
+        for (unsigned i = 0; i < CFG::in_items; i++) {
+            IN_V x = in.read();
+            for (unsigned k = 0; k < CI / CO; k++) {
+#pragma HLS PIPELINE II=1
+                OUT_V y;
+                for (unsigned c = 0; c < CO; c++) y.data[c] = x.data[k * CO + c];
+                out.write(y);
+            }
+        }
+    } else {
+        IN_V x;
+        OUT_V y;
+        unsigned ic = CI, oc = 0;
+    Values:
+        for (unsigned e = 0; e < CFG::in_items * CI; e++) {
+#pragma HLS PIPELINE II=1
+            if (ic == CI) {
+                x = in.read();
+                ic = 0;
+            }
+            y.data[oc] = x.data[ic];
+            ic++;
+            oc++;
+            if (oc == CO) {
+                out.write(y);
+                oc = 0;
+            }
+        }
+    }
+}
+
+// out_flat[i] = in_flat[order[i]]: the whole tensor is buffered first.
+template <class CFG, class IN_V, class OUT_V>
+void transpose(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::index_t order[CFG::size]) {
+    typename CFG::x_t buf[CFG::size];
+Fill:
+    for (unsigned i = 0; i < CFG::in_items; i++) {
+#pragma HLS PIPELINE II=1
+        IN_V x = in.read();
+        for (unsigned c = 0; c < CFG::in_channels; c++) buf[i * CFG::in_channels + c] = x.data[c];
+    }
+Drain:
+    for (unsigned o = 0; o < CFG::out_items; o++) {
+        OUT_V y;
+        for (unsigned c = 0; c < CFG::out_channels; c++) {
+#pragma HLS PIPELINE II=1
+            y.data[c] = buf[order[o * CFG::out_channels + c].to_uint()];
+        }
+        out.write(y);
+    }
+}
+
+// Constant padding of an (H, W, C) image on every side and in the channels.
+template <class CFG, class IN_V, class OUT_V>
+void pad(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::y_t value) {
+Rows:
+    for (unsigned h = 0; h < CFG::out_h; h++) {
+    Cols:
+        for (unsigned w = 0; w < CFG::out_w; w++) {
+#pragma HLS PIPELINE II=1
+            const bool inside = h >= CFG::pt && h < CFG::pt + CFG::in_h && w >= CFG::pl && w < CFG::pl + CFG::in_w;
+            IN_V x;
+            if (inside) x = in.read();
+            OUT_V y;
+            for (unsigned c = 0; c < CFG::out_c; c++) {
+                const bool real = inside && c >= CFG::pc && c < CFG::pc + CFG::in_c;
+                y.data[c] = real ? typename CFG::y_t(x.data[real ? c - CFG::pc : 0]) : value;
+            }
+            out.write(y);
+        }
+    }
+}
+
+// Nearest-neighbour resize: output row h copies input row rows[h] (non-decreasing), whose
+// pixels are buffered; output column w takes pixel cols[w].
+template <class CFG, class IN_V, class OUT_V>
+void resize_nearest(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::row_t rows[CFG::out_h],
+                    const typename CFG::col_t cols[CFG::out_w]) {
+    IN_V line[CFG::in_w];
+    unsigned have = 0;  // input rows read so far
+Rows:
+    for (unsigned h = 0; h < CFG::out_h; h++) {
+        const unsigned want = rows[h].to_uint();
+    Fetch:
+        while (have <= want) {
+            for (unsigned w = 0; w < CFG::in_w; w++) {
+#pragma HLS PIPELINE II=1
+                line[w] = in.read();
+            }
+            have++;
+        }
+    Cols:
+        for (unsigned w = 0; w < CFG::out_w; w++) {
+#pragma HLS PIPELINE II=1
+            IN_V x = line[cols[w].to_uint()];
+            OUT_V y;
+            for (unsigned c = 0; c < CFG::channels; c++) y.data[c] = x.data[c];
+            out.write(y);
+        }
+    }
+Rest:  // input rows no output row uses
+    for (; have < CFG::in_h; have++)
+        for (unsigned w = 0; w < CFG::in_w; w++) in.read();
+}
+
+// (H, W, C*B*B) -> (H*B, W*B, C): one input row is buffered and written as B output rows.
+template <class CFG, class IN_V, class OUT_V>
+void depth_to_space(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
+    const unsigned B = CFG::block, CO = CFG::out_c;
+    IN_V line[CFG::in_w];
+Rows:
+    for (unsigned h = 0; h < CFG::in_h; h++) {
+        for (unsigned w = 0; w < CFG::in_w; w++) {
+#pragma HLS PIPELINE II=1
+            line[w] = in.read();
+        }
+        for (unsigned i = 0; i < B; i++) {
+            for (unsigned w = 0; w < CFG::in_w * B; w++) {
+#pragma HLS PIPELINE II=1
+                const unsigned j = w % B;
+                OUT_V y;
+                for (unsigned c = 0; c < CO; c++) {
+                    const unsigned ch = CFG::dcr ? (i * B + j) * CO + c : (c * B + i) * B + j;
+                    y.data[c] = line[w / B].data[ch];
+                }
+                out.write(y);
+            }
+        }
+    }
+}
+
+}  // namespace qc
+
+#endif
