@@ -87,6 +87,7 @@ def _sample_inputs(design, n: int, data=None, seed: int = 0):
 def cmd_compile(args) -> int:
     import compiler
 
+    from .backend.csim import testbench_rows
     from .backend.emit import write_project
     from .report import build_report, format_table
 
@@ -96,7 +97,7 @@ def cmd_compile(args) -> int:
     design = _compile(args)
     tb = _sample_inputs(design, 16, _load_array(args.data, "data") if args.data else None)
     doc = build_report(design, compiler.estimate(design))
-    write_project(design, out, doc, force=args.force, tb_inputs=tb.reshape(len(tb), -1))
+    write_project(design, out, doc, force=args.force, tb_inputs=testbench_rows(design, tb))
     print(format_table(doc))
     print(f"wrote {out}/ (HLS project, report.json, design/)")
     if args.csim:

@@ -61,6 +61,9 @@ class Design:
         doc = {"format": FORMAT_VERSION, "name": self.graph.name, "model_path": self.model_path,
                "options": self.options, "inputs": self.graph.inputs, "outputs": self.graph.outputs,
                "tensors": tensors, "nodes": nodes,
+               "input_quantizers": {k: {f.name: _encode(getattr(q, f.name), f"inq/{k}/{f.name}", arrays)
+                                        for f in dataclasses.fields(q)}
+                                    for k, q in self.graph.input_quantizers.items()},
                "input_layouts": [_encode_layout(v, f"layout/in{i}", arrays)
                                  for i, v in enumerate(self.graph.input_layouts)],
                "output_layouts": [_encode_layout(v, f"layout/out{i}", arrays)
@@ -89,6 +92,8 @@ class Design:
             g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,
                                 t["model_typed"], _decode(t["scale"], arrays)))
         g.inputs, g.outputs = list(doc["inputs"]), list(doc["outputs"])
+        g.input_quantizers = {k: REGISTRY["Quant"](**{f: _decode(v, arrays) for f, v in q.items()})
+                              for k, q in doc.get("input_quantizers", {}).items()}
         if "input_layouts" in doc:
             g.input_layouts = [_decode_layout(v, arrays) for v in doc["input_layouts"]]
             g.output_layouts = [_decode_layout(v, arrays) for v in doc["output_layouts"]]

@@ -55,6 +55,14 @@ def run(out_dir: Path, rows: np.ndarray, n_outputs_values: int) -> np.ndarray:
     return values
 
 
+def testbench_rows(design, x: np.ndarray, codes=None) -> np.ndarray:
+    """Testbench input lines for real inputs x: the values the input type holds exactly
+    (converting real data is the host's job: the simulator's quantize_inputs)."""
+    sim = design.simulator()
+    codes = sim.quantize_inputs([x]) if codes is None else codes
+    return sim.input_types[0].to_float(codes[0]).reshape(len(x), -1)
+
+
 def compare(design, out_dir: Path, x: np.ndarray) -> CsimResult:
     """Run both the C++ testbench and the simulator on inputs x (IR layout) and count
     every sample whose outputs differ in any bit."""
@@ -64,8 +72,9 @@ def compare(design, out_dir: Path, x: np.ndarray) -> CsimResult:
     t0 = time.perf_counter()
     build(out_dir)
     t1 = time.perf_counter()
-    rows = x.reshape(len(x), -1)
-    codes = sim.run_codes(sim.quantize_inputs([x]))
+    in_codes = sim.quantize_inputs([x])
+    rows = testbench_rows(design, x, in_codes)
+    codes = sim.run_codes(in_codes)
     expected = np.concatenate([t.to_float(c).reshape(len(x), -1) for t, c in zip(sim.output_types, codes)], axis=1)
     got = run(out_dir, rows, expected.shape[1])
     t2 = time.perf_counter()

@@ -45,15 +45,23 @@ def adder_tree_depth(target: Target, terms: int) -> int:
 
 def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse: int, items: int,
                    x_type: FixedType, w_type: FixedType, acc_type: FixedType, y_type: FixedType,
-                   activation: str | None) -> LayerCost:
+                   activation: str | None, kernel: str = "mac") -> LayerCost:
     """Dense MAC array folded by `reuse`: ceil(products / reuse) multipliers, each used
     `reuse` times per input vector. Fully unrolled (reuse 1), weights are constants and
-    zero weights need no multiplier; folded, weights sit in ROM banks, zeros included."""
+    zero weights need no multiplier; folded, weights sit in ROM banks, zeros included.
+    Multiplier-free kernels: "signed" (weights in {-1,0,1}) selects x or -x into the adder,
+    "xnor" (bipolar inputs too) adds +-1 from one XNOR gate; neither uses a DSP."""
     c = target.coeff
     products = nonzero if reuse == 1 else n_in * n_out
     mults = _ceil_div(products, reuse)
-    m_dsp, m_lut, m_ff = multiplier(target, x_type.width, w_type.width)
-    lut = mults * (m_lut + acc_type.width * c["lut_per_adder_bit"]) + c["lut_fixed"]
+    adder_bits = acc_type.width
+    if kernel == "signed":
+        m_dsp, m_lut, m_ff = 0.0, float(x_type.width) * c["lut_per_adder_bit"], 0.0
+    elif kernel == "xnor":  # one XNOR and a share of a popcount compressor tree per product
+        m_dsp, m_lut, m_ff, adder_bits = 0.0, 1.0, 0.0, c["lut_per_popcount_bit"] / c["lut_per_adder_bit"]
+    else:
+        m_dsp, m_lut, m_ff = multiplier(target, x_type.width, w_type.width)
+    lut = mults * (m_lut + adder_bits * c["lut_per_adder_bit"]) + c["lut_fixed"]
     ff = mults * m_ff + n_out * acc_type.width * c["ff_per_adder_bit"] + c["ff_fixed"]
     bram = 0.0
     if reuse > 1:
@@ -63,12 +71,14 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
     depth = int(c["mult_latency"]) + adder_tree_depth(target, _ceil_div(max(nonzero, 1), n_out)) + 1
     per_item = reuse
     ii = items * per_item
-    return LayerCost(style="dense_unrolled" if reuse == 1 else "dense_folded", ii=ii,
+    style = ("dense_unrolled" if reuse == 1 else "dense_folded") + ("" if kernel == "mac" else f"_{kernel}")
+    return LayerCost(style=style, ii=ii,
                      latency=ii + depth, first_out=per_item + depth,
                      dsp=mults * m_dsp, lut=lut, ff=ff, bram_18k=bram,
                      detail={"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
                              "sparsity": 1 - nonzero / max(n_in * n_out, 1),
-                             "multipliers_saved": n_in * n_out - products, "reuse_factor": reuse})
+                             "multipliers_saved": n_in * n_out - products, "reuse_factor": reuse,
+                             "kernel": kernel})
 
 
 def elementwise_mac_cost(target: Target, *, channels: int, items: int, x_type: FixedType, w_type: FixedType,

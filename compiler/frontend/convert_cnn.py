@@ -110,7 +110,7 @@ def _conv(imp, ctx, ins):
     strides, dilations, pads = _geometry(ctx, spatial, kernel)
     # (C_out, C_in/g, *k) -> rows (tap, input channel of the group), one column per output channel
     weight = np.moveaxis(value, (0, 1), (-1, -2)).reshape(-1, c_out)
-    op = Conv(weight=weight, kernel=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations),
+    op = Conv(weight=weight, kernel_shape=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations),
               pads=tuple(pads), groups=groups)
     if w.qtype is not None:
         op.weight_type, op.weights_from_model = w.qtype, True
@@ -164,7 +164,7 @@ def _pool(imp, ctx, ins):
                     raise ctx.error("ceil_mode=1 that adds a partial window is not supported for AveragePool "
                                     "(supported: MaxPool, or sizes where it changes nothing)")
                 pads[r + i] += extra  # max ignores padding
-    op = Pool(mode=mode, kernel=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations), pads=tuple(pads),
+    op = Pool(mode=mode, kernel_shape=tuple(kernel), strides=tuple(strides), dilations=tuple(dilations), pads=tuple(pads),
               count_include_pad=bool(int(ctx.attrs.get("count_include_pad", 0))))
     win = op.window(imp.graph.tensors[x.tensor].shape)
     _check_window(ctx, win)
@@ -268,22 +268,25 @@ _NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
 def nearest_indices(n_in: int, n_out: int, scale: float, coordinate_mode: str, nearest_mode: str) -> np.ndarray:
-    """The input index each output index copies, by ONNX Resize's nearest-neighbour rules."""
-    x = np.arange(n_out, dtype=np.float64)
+    """The input index each output index copies, by ONNX Resize's nearest-neighbour rules,
+    computed in float32 as onnxruntime does (a scale of 0.6 is 0.6000000238f there)."""
+    f = np.float32
+    x, scale = np.arange(n_out, dtype=f), f(scale)
+    half = f(0.5)
     if coordinate_mode == "half_pixel":
-        orig = (x + 0.5) / scale - 0.5
+        orig = (x + half) / scale - half
     elif coordinate_mode == "pytorch_half_pixel":
-        orig = (x + 0.5) / scale - 0.5 if n_out > 1 else np.zeros_like(x)
+        orig = (x + half) / scale - half if n_out > 1 else np.zeros_like(x)
     elif coordinate_mode == "align_corners":
-        orig = x * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros_like(x)
+        orig = x * f(n_in - 1) / f(n_out - 1) if n_out > 1 else np.zeros_like(x)
     elif coordinate_mode == "asymmetric":
         orig = x / scale
     else:  # tf_half_pixel_for_nn
-        orig = (x + 0.5) / scale
+        orig = (x + half) / scale
     if nearest_mode == "round_prefer_floor":
-        idx = np.where(orig - np.floor(orig) == 0.5, np.floor(orig), np.round(orig))
+        idx = np.where(orig - np.floor(orig) == half, np.floor(orig), np.round(orig))
     elif nearest_mode == "round_prefer_ceil":
-        idx = np.floor(orig + 0.5)
+        idx = np.floor(orig + half)
     elif nearest_mode == "floor":
         idx = np.floor(orig)
     else:

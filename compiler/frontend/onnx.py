@@ -39,7 +39,20 @@ _load_converters()
 def load_onnx(source, name: str | None = None) -> Graph:
     """Read an ONNX file (or ModelProto) and convert it to an IR graph."""
     model = _read(source)
-    return _Importer(model, name or _model_name(source)).run()
+    presets: dict = {}
+    while True:  # at most once more per graph input (see _Importer.to_layout)
+        try:
+            return _Importer(model, name or _model_name(source), presets).run()
+        except _InputLayout as want:
+            presets[want.input] = (want.order, want.shape)
+
+
+class _InputLayout(Exception):
+    """Raised by the importer: a graph input should have had this layout from the start."""
+
+    def __init__(self, input: str, order: np.ndarray, shape: tuple[int, ...]):
+        super().__init__(input)
+        self.input, self.order, self.shape = input, order, shape
 
 
 def _model_name(source) -> str:
@@ -94,7 +107,7 @@ def _load_external_data(model, base: Path) -> None:
 
 # ---------------------------------------------------------------------------------------
 class _Importer:
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, input_layouts: dict | None = None):
         import onnx
         from onnx import numpy_helper
 
@@ -105,6 +118,11 @@ class _Importer:
         self.env: dict[str, Const | Act] = {}
         self.used_names: set[str] = set()
         self._relayouts: dict = {}   # (tensor, order bytes, shape) -> Act: one data-movement op each
+        # graph input -> (gather order, IR shape) chosen by an earlier attempt of this import
+        self.input_presets = dict(input_layouts or {})
+        # IR tensors that are a graph input seen through element-wise stages only (same
+        # layout, same positions): tensor -> graph input
+        self.origin: dict[str, str] = {}
 
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Graph:
@@ -116,10 +134,16 @@ class _Importer:
                 continue  # IR < 4 lists initializers as inputs too
             shape = self._input_shape(inp)
             # channels-last until a first use asks for another order (see to_layout)
-            self.graph.add_tensor(Tensor(inp.name, ir_shape(shape)))
+            act = Act(inp.name, shape, perm=Layout.channels_last(shape).perm)
+            ir = ir_shape(shape)
+            if inp.name in self.input_presets:
+                order, ir = self.input_presets[inp.name]
+                act = make_act(inp.name, shape, order)
+            self.graph.add_tensor(Tensor(inp.name, tuple(ir)))
             self.graph.inputs.append(inp.name)
-            self.graph.input_layouts.append(Layout.channels_last(shape))
-            self.env[inp.name] = Act(inp.name, shape, perm=Layout.channels_last(shape).perm)
+            self.graph.input_layouts.append(Layout(shape, act.perm, act.flat_order))
+            self.env[inp.name] = act
+            self.origin[inp.name] = inp.name
         if not self.graph.inputs:
             raise ModelError("the model has no (non-constant) input")
         for node in self._sorted_nodes():
@@ -277,6 +301,8 @@ class _Importer:
         if perm == "auto":
             a = acts[0]
             if tuple(onnx_shape) == a.shape and tuple(out_shape) == in_shapes[0]:
+                if len(acts) == 1 and a.tensor in self.origin:
+                    self.origin[out_name] = self.origin[a.tensor]
                 return Act(out_name, a.shape, a.perm, a.flat_order)
             perm = None
         return Act(out_name, tuple(onnx_shape), perm=perm)
@@ -308,6 +334,7 @@ class _Importer:
         if self._free_input(act.tensor):
             self._relayout_input(act, want, want_shape)
             return Act(act.tensor, act.shape, perm=perm)
+        self._prefer_input_layout(act, want, want_shape)
         gather = None if same else inverse(have)[want]   # ir_new = ir_old[gather]
         key = (act.tensor, want_shape, b"" if same else gather.tobytes())
         if key not in self._relayouts:
@@ -357,6 +384,19 @@ class _Importer:
             act, index = self.as_vector(ctx, act)
             return act, (v if index is None else v[index])
         return self.channels_last(ctx, act), v
+
+    def _prefer_input_layout(self, act: Act, want: np.ndarray, want_shape) -> None:
+        """`act` only reaches a graph input through element-wise stages that keep positions
+        (a quantizer, an activation): the first layout-sensitive use would be free had the
+        input been in the wanted layout from the start, so the import starts over with that
+        (once per input; correctness never depends on it)."""
+        src = self.origin.get(act.tensor)
+        if src is None or src in self.input_presets:
+            return
+        k = self.graph.inputs.index(src)
+        old = self.graph.input_layouts[k].index()
+        old = np.arange(want.size) if old is None else old
+        raise _InputLayout(src, old[inverse(act.order())[want]], tuple(want_shape))
 
     def _free_input(self, tensor: str) -> bool:
         """A graph input that no IR node reads yet: its layout can still be chosen freely."""

@@ -60,6 +60,9 @@ class Graph:
     # model's tensor, to convert user data between the model's layout and the IR's
     input_layouts: list["Layout"] = field(default_factory=list)
     output_layouts: list["Layout"] = field(default_factory=list)
+    # a model quantizer applied to a graph input on the host (input name -> Quant op): the
+    # hardware input is then its integer codes
+    input_quantizers: dict = field(default_factory=dict)
     _dag: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 
     @property

@@ -6,8 +6,8 @@ measured over the whole input domain rather than on random samples: `max_abs_err
 the op's own bit-accurate simulator on every code of the input type when it has at most
 EXHAUSTIVE_BITS bits, and otherwise on the codes where the error peaks (the ops pass
 those: table-interval ends, clamp edges, extremes) plus a dense sweep around zero and a
-coarse sweep of the whole range. It counts the inputs whose float result the output type
-can hold: the stated error is the approximation and rounding error; beyond the output
+coarse sweep of the whole range. It counts the inputs whose float result rounds into the
+output type's range: the stated error is the approximation and rounding error; beyond the output
 type's range results saturate by that range's choice.
 
 Constants that multiply the input (PRelu slopes, HardSigmoid's alpha, Selu's gamma) are
@@ -123,7 +123,7 @@ def probe_codes(x_type: FixedType, extra=None) -> tuple[np.ndarray, bool]:
 def max_abs_error(sim, ref, x_type: FixedType, y_type: FixedType, codes: np.ndarray) -> float:
     """Largest |simulated - float reference| over the given input codes (shape (N,) or (N, 1)
     broadcast against the op's channels) whose float result the output type can hold (to
-    within one lsb): the approximation and rounding error. Results beyond the output type's
+    within half an lsb, i.e. rounds into it): the approximation and rounding error. Results beyond the output type's
     range saturate by the choice of that range (for interval-typed outputs such inputs are
     unreachable; quantizer-typed outputs clip like the model's quantizer)."""
     c = np.asarray(codes, dtype=np.float64)
@@ -132,7 +132,7 @@ def max_abs_error(sim, ref, x_type: FixedType, y_type: FixedType, codes: np.ndar
     got = y_type.to_float(sim([c])[0])
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         want = np.broadcast_to(ref([x_type.to_float(c)])[0], got.shape)
-    held = (want >= y_type.min_value - y_type.lsb) & (want <= y_type.max_value + y_type.lsb)
+    held = (want >= y_type.min_value - y_type.lsb / 2) & (want <= y_type.max_value + y_type.lsb / 2)
     return float(np.abs(got - want)[held].max(initial=0.0))
 
 

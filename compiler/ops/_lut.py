@@ -202,7 +202,8 @@ class LutActivation(Op):
     def describe(self) -> str:
         if self.table_entries is None:
             return f"{self.function_name()} (LUT)"
-        span = f"|x|<2^{self.lut_range_bits}" if not self.lut_full else f"-2^{self.lut_range_bits}<=x<2^{self.lut_range_bits}"
+        r = self.lut_range_bits
+        span = f"-2^{r}<=x<2^{r}" if self.lut_full else f"|x|<2^{r}"
         return f"{self.function_name()} (LUT {self.table_entries}, {span})"
 
     # ---- table design ------------------------------------------------------------------

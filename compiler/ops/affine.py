@@ -44,11 +44,14 @@ class Affine(Op):
         return bool(np.all(self.scale == 1.0) and np.all(self.shift == 0.0))
 
     def rescale(self, in_scales):
-        """On a scaled (integer) tensor a positive per-channel scale is free: it moves into
-        the tensor's scale and only the shift remains (usually folded into a bias next).
-        Otherwise the input scale is absorbed into the multiply."""
+        """A positive scale is free: it moves into the tensor's scale and only the shift
+        remains (usually folded into a bias next). Otherwise the input scale is absorbed
+        into the multiply."""
         s_x = np.asarray(in_scales[0], dtype=np.float64)
-        if not is_unit(s_x) and np.all(self.scale > 0):
+        uniform = bool(np.all(self.scale == self.scale.reshape(-1)[0]))
+        # A uniform scale is free anywhere; per-channel ones only on scaled (integer) tensors,
+        # since on dynamic-fixed-point tensors they would stretch one shared format.
+        if (not is_unit(s_x) or uniform) and np.all(self.scale > 0):
             out = collapse_scale(s_x * self.scale)
             self.shift = self.shift / out
             self.scale = np.ones_like(self.scale)

@@ -73,9 +73,10 @@ class Clip(Op):
 
     # ---- formats -----------------------------------------------------------------
     def active(self, x_type: FixedType) -> tuple[bool, bool]:
-        """Which bounds can ever act on inputs of this type."""
-        return (self.lo is not None and self.lo > x_type.min_value,
-                self.hi is not None and self.hi < x_type.max_value)
+        """Which bounds can ever act on inputs of this type (hi acts on max(x, lo))."""
+        has_lo = self.lo is not None and self.lo > x_type.min_value
+        top = max(x_type.max_value, self.lo) if has_lo else x_type.max_value
+        return has_lo, self.hi is not None and self.hi < top
 
     def assign_types(self, ctx: TypingContext) -> None:
         x_type, out = ctx.inputs[0].type, ctx.outputs[0]

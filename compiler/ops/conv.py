@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType, grid_codes
+from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
 from .dense import Dense
@@ -62,15 +62,16 @@ class Conv(Op):
     accum_type: FixedType | None = None
     weights_from_model: bool = False
     weight_scale: float | np.ndarray = 1.0  # real weight = weight * weight_scale (per output channel)
-    kernel: tuple[int, ...] = (1, 1)
+    kernel_shape: tuple[int, ...] = (1, 1)
     strides: tuple[int, ...] = (1, 1)
     dilations: tuple[int, ...] = (1, 1)
     pads: tuple[int, ...] = (0, 0, 0, 0)   # ONNX order: begins, then ends
     groups: int = 1
+    kernel: str = "mac"                    # the MAC array (Dense's multiplier-free variants are not here yet)
 
     def __post_init__(self):
-        self.kernel, self.strides, self.dilations, self.pads = (
-            tuple(int(v) for v in a) for a in (self.kernel, self.strides, self.dilations, self.pads))
+        self.kernel_shape, self.strides, self.dilations, self.pads = (
+            tuple(int(v) for v in a) for a in (self.kernel_shape, self.strides, self.dilations, self.pads))
         self.groups = int(self.groups)
 
     # a window is a Dense layer's input vector: the same exact typing
@@ -89,9 +90,12 @@ class Conv(Op):
     def nonzero(self) -> int:
         return int(np.count_nonzero(self.weight))
 
+    def choose_kernel(self, input_bipolar: bool) -> str:
+        return "mac"
+
     @property
     def taps(self) -> int:
-        return int(np.prod(self.kernel))
+        return int(np.prod(self.kernel_shape))
 
     @property
     def cin_per_group(self) -> int:
@@ -102,27 +106,27 @@ class Conv(Op):
         return self.cin_per_group * self.groups
 
     def window(self, in_shape) -> Window:
-        return Window.of(in_shape, self.kernel, self.strides, self.dilations, self.pads)
+        return Window.of(in_shape, self.kernel_shape, self.strides, self.dilations, self.pads)
 
     def describe(self) -> str:
-        k = "x".join(map(str, self.kernel))
+        k = "x".join(map(str, self.kernel_shape))
         s = "" if set(self.strides) == {1} else f"/s{'x'.join(map(str, self.strides))}"
         d = "" if set(self.dilations) == {1} else f"/d{'x'.join(map(str, self.dilations))}"
         g = "" if self.groups == 1 else (" dw" if self.cin_per_group == 1 else f" g{self.groups}")
         act = f"+{self.activation}" if self.activation else ""
-        return f"Conv{len(self.kernel)}D {k}{s}{d}{g} {self.in_channels}->{self.n_out}{act}"
+        return f"Conv{len(self.kernel_shape)}D {k}{s}{d}{g} {self.in_channels}->{self.n_out}{act}"
 
     def infer_shapes(self, shapes):
         (shape,) = shapes
-        if len(shape) != len(self.kernel) + 1 or shape[-1] != self.in_channels:
-            raise ValueError(f"input {shape} does not fit a {len(self.kernel)}-D kernel over {self.in_channels} channels")
-        return [self.window(shape).out_shape(len(self.kernel), self.n_out)]
+        if len(shape) != len(self.kernel_shape) + 1 or shape[-1] != self.in_channels:
+            raise ValueError(f"input {shape} does not fit a {len(self.kernel_shape)}-D kernel over {self.in_channels} channels")
+        return [self.window(shape).out_shape(len(self.kernel_shape), self.n_out)]
 
     # ---- float semantics -----------------------------------------------------------
     def _run(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dtype=np.float64) -> np.ndarray:
         """Convolution of a batch x (N, *spatial, C) in `dtype`; b (C_out,) starts the sums."""
         win = self.window(x.shape[1:])
-        out_shape = win.out_shape(len(self.kernel), self.n_out)
+        out_shape = win.out_shape(len(self.kernel_shape), self.n_out)
         n = len(x)
         out = np.empty((n,) + out_shape, dtype=dtype)
         per_sample = win.out_h * win.out_w * (x.shape[-1] + self.n_out)
@@ -210,12 +214,19 @@ class Conv(Op):
                          ctx.outputs[0].type)
 
     def hls(self, ctx: HlsContext) -> dict:
-        L = Dense.hls(self, ctx)   # weights, bias and MAC parameters exactly as Dense's
+        w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
+        if self.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
+            bias_type = exact_type(0, 0, self.accum_type.frac_bits)
+            b = ctx.constant("b", bias_type, np.zeros(self.n_out, dtype=np.int64))
+        else:
+            bias_type = self.bias_type
+            b = ctx.constant("b", bias_type, bias_type.quantize(self.bias))
         win = self.window(ctx.inputs[0].shape)
-        L.update(window_context(win), items=win.out_h * win.out_w, groups=self.groups,
-                 cin_g=self.cin_per_group, cout_g=self.n_out // self.groups, taps=self.taps,
-                 win_size=self.taps * win.channels)
-        return L
+        return dict(window_context(win), n_in=self.n_in, n_out=self.n_out, reuse=self.reuse_factor,
+                    block=-(-self.n_in * self.n_out // self.reuse_factor), relu=self.activation == "relu",
+                    weight_type=self.weight_type, bias_type=bias_type, accum_type=self.accum_type, w=w, b=b,
+                    items=win.out_h * win.out_w, cin_g=self.cin_per_group, cout_g=self.n_out // self.groups,
+                    win_size=self.taps * win.channels)
 
     def items_needed(self, in_shapes, out_shape):
         return [self.window(in_shapes[0]).items_needed()]

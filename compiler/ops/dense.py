@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import at_node
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
@@ -37,6 +36,7 @@ class Dense(Op):
     accum_type: FixedType | None = None
     weights_from_model: bool = False   # weights quantized by the model itself
     weight_scale: float | np.ndarray = 1.0  # real weight = weight * weight_scale (per output channel)
+    kernel: str = "mac"                # "mac", "signed" (weights in {-1,0,1}: no multiplier), "xnor"
 
     @property
     def n_in(self) -> int:
@@ -50,9 +50,22 @@ class Dense(Op):
     def nonzero(self) -> int:
         return int(np.count_nonzero(self.weight))
 
+    KERNELS = ("mac", "signed", "xnor")
+
     def describe(self) -> str:
         act = f"+{self.activation}" if self.activation else ""
-        return f"Dense {self.n_in}->{self.n_out}{act}"
+        style = "" if self.kernel == "mac" else f" [{self.kernel}]"
+        return f"Dense {self.n_in}->{self.n_out}{act}{style}"
+
+    def choose_kernel(self, input_bipolar: bool) -> str:
+        """Weights in {-1, 0, +1} need no multiplier; with bipolar (+-1) inputs as well,
+        {-1, +1} weights make each product an XNOR."""
+        codes = set(np.unique(self.weight_type.quantize(self.weight)).tolist())
+        if codes <= {-1, 1} and input_bipolar:
+            return "xnor"
+        if codes <= {-1, 0, 1}:
+            return "signed"
+        return "mac"
 
     def infer_shapes(self, shapes):
         (shape,) = shapes
@@ -181,7 +194,8 @@ class Dense(Op):
         items = ctx.inputs[0].size // self.n_in
         return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=self.nonzero,
                               reuse=self.reuse_factor, items=items, x_type=x_type, w_type=self.weight_type,
-                              acc_type=self.accum_type, y_type=y_type, activation=self.activation)
+                              acc_type=self.accum_type, y_type=y_type, activation=self.activation,
+                              kernel=self.kernel)
 
     def hls(self, ctx: HlsContext) -> dict:
         w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
@@ -195,4 +209,5 @@ class Dense(Op):
         return {"n_in": self.n_in, "n_out": self.n_out, "reuse": self.reuse_factor,
                 "block": -(-n // self.reuse_factor), "relu": self.activation == "relu",
                 "weight_type": self.weight_type, "bias_type": bias_type, "accum_type": self.accum_type,
-                "w": w, "b": b, "items": ctx.inputs[0].size // self.n_in}
+                "w": w, "b": b, "items": ctx.inputs[0].size // self.n_in,
+                "kernel": self.kernel, "kernel_id": self.KERNELS.index(self.kernel)}

@@ -115,7 +115,7 @@ class HardSigmoid(Op):
 
     # ---- bit-accurate simulation -------------------------------------------------------
     def simulator(self, in_types, out_types):
-        (x_type,), (y_type,) = in_types, out_types
+        (y_type,) = out_types
         aq = int(self.alpha_type.quantize(self.alpha))
         bq = int(self.beta_type.quantize(self.beta))
         one = 1 << self.clamp_type.frac_bits

@@ -12,6 +12,10 @@ from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingCon
 from .movement import items
 
 
+def _code(t, value: float) -> int:
+    return int(t.quantize(np.array([value]))[0])
+
+
 def _as_3d(shape):
     """IR shape (C,), (W, C) or (H, W, C) -> (H, W, C)."""
     return (1,) * (3 - len(shape)) + tuple(shape)
@@ -69,7 +73,7 @@ class Pad(Op):
         x, out = ctx.inputs[0], ctx.outputs[0]
         if out.type is None:
             t = x.type
-            exact = t.min_value <= self.value <= t.max_value and float(t.to_float(t.quantize(self.value))) == self.value
+            exact = t.min_value <= self.value <= t.max_value and _code(t, self.value) * t.lsb == self.value
             if exact:
                 out.type, out.model_typed = t, x.model_typed
             else:
@@ -77,7 +81,7 @@ class Pad(Op):
 
     def simulator(self, in_types, out_types):
         (x_type,), (y_type,) = in_types, out_types
-        fill = float(y_type.quantize(self.value))
+        fill = float(_code(y_type, self.value))
         widths = self._widths()
 
         def run(ins):
@@ -98,7 +102,7 @@ class Pad(Op):
         y_type = ctx.outputs[0].type
         return {"in_h": h, "in_w": w, "in_c": c, "out_h": hp, "out_w": wp, "out_c": cp,
                 "pt": b[0], "pl": b[1], "pc": b[2], "in_items": items(ctx.inputs[0]),
-                "value": repr(float(y_type.to_float(y_type.quantize(self.value))))}
+                "value": repr(_code(y_type, self.value) * y_type.lsb)}
 
     def items_needed(self, in_shapes, out_shape):
         h, w, _ = _as_3d(in_shapes[0])

@@ -34,7 +34,7 @@ class Pool(Op):
     template = "pool"
 
     mode: str = "max"
-    kernel: tuple[int, ...] = (1, 1)     # ignored when is_global
+    kernel_shape: tuple[int, ...] = (1, 1)     # ignored when is_global
     strides: tuple[int, ...] = (1, 1)
     dilations: tuple[int, ...] = (1, 1)
     pads: tuple[int, ...] = (0, 0, 0, 0)
@@ -45,26 +45,26 @@ class Pool(Op):
     prod_type: FixedType | None = None
 
     def __post_init__(self):
-        self.kernel, self.strides, self.dilations, self.pads = (
-            tuple(int(v) for v in a) for a in (self.kernel, self.strides, self.dilations, self.pads))
+        self.kernel_shape, self.strides, self.dilations, self.pads = (
+            tuple(int(v) for v in a) for a in (self.kernel_shape, self.strides, self.dilations, self.pads))
 
     def window(self, in_shape) -> Window:
         if self.is_global:
             rank = len(in_shape) - 1
             return Window.of(in_shape, in_shape[:-1], (1,) * rank, (1,) * rank, (0,) * (2 * rank))
-        return Window.of(in_shape, self.kernel, self.strides, self.dilations, self.pads)
+        return Window.of(in_shape, self.kernel_shape, self.strides, self.dilations, self.pads)
 
     def describe(self) -> str:
         name = {"max": "MaxPool", "avg": "AvgPool"}[self.mode]
         if self.is_global:
             return f"Global{name}"
-        s = "" if self.strides == self.kernel else f"/s{'x'.join(map(str, self.strides))}"
-        return f"{name} {'x'.join(map(str, self.kernel))}{s}"
+        s = "" if self.strides == self.kernel_shape else f"/s{'x'.join(map(str, self.strides))}"
+        return f"{name} {'x'.join(map(str, self.kernel_shape))}{s}"
 
     def infer_shapes(self, shapes):
         (shape,) = shapes
-        if not self.is_global and len(shape) != len(self.kernel) + 1:
-            raise ValueError(f"input {shape} does not fit a {len(self.kernel)}-D pooling window")
+        if not self.is_global and len(shape) != len(self.kernel_shape) + 1:
+            raise ValueError(f"input {shape} does not fit a {len(self.kernel_shape)}-D pooling window")
         win = self.window(shape)
         return [win.out_shape(len(shape) - 1, shape[-1])]
 

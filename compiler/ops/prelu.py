@@ -88,7 +88,7 @@ class PRelu(Op):
         return err
 
     def simulator(self, in_types, out_types):
-        (x_type,), (y_type,) = in_types, out_types
+        (y_type,) = out_types
         sq = self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64))
         fs, acc = self.slope_type.frac_bits, self.accum_type
 
@@ -100,7 +100,8 @@ class PRelu(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        return pwl_cost(ctx, compare_bits=self.accum_type.width, mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
+        return pwl_cost(ctx, compare_bits=self.accum_type.width,
+                        mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
                         detail={"function": "prelu", "slope_type": self.slope_type.cpp(),
                                 "slopes": int(np.asarray(self.slope).size)})
 

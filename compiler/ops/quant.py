@@ -115,6 +115,17 @@ class Quant(Op):
                     return t
         return None
 
+    def host_codes(self, x_real: np.ndarray) -> np.ndarray:
+        """Output codes for a real model input, computed as the model defines its input
+        quantizer: in float32, as the float32 input tensor would be (this runs on the host,
+        so the hardware input is the integer codes)."""
+        x32 = np.asarray(x_real, dtype=np.float32)
+        if self.bipolar:
+            return self._real_out(x32.astype(np.float64))  # comparisons with the thresholds
+        q = round_real((x32 / np.asarray(self.scale, dtype=np.float32)).astype(np.float64)
+                       + np.asarray(self.zero_point, dtype=np.float64), self.rounding)
+        return np.clip(q, self.qmin, self.qmax) - np.asarray(self.zero_point, dtype=np.float64)
+
     # ---- float semantics (on fixed values: real = fixed * scale) ---------------------------
     def rescale(self, in_scales):
         self.in_scale = in_scales[0]

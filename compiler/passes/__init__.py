@@ -11,12 +11,13 @@ from .fold_affine import fold_affine
 from .fold_into_quant import fold_into_quant
 from .fold_thresholds import fold_thresholds
 from .fuse_activation import fuse_activation
+from .lower_binary import lower_binary
 from .propagate_scales import propagate_scales
 from .size_fifos import size_fifos
 
 # fold_affine and fuse_activation run again after the scales are known: a BatchNormalization
 # after a quantized layer only becomes a foldable shift once its scale moved into the tensor.
-PIPELINE = [cleanup, fold_affine, fuse_activation, propagate_scales, fold_affine, fuse_activation, fold_thresholds,
+PIPELINE = [cleanup, lower_binary, fold_affine, fuse_activation, propagate_scales, fold_affine, fuse_activation, fold_thresholds,
             fold_into_quant, absorb_quant, assign_formats, choose_parallelism, size_fifos]
 
 

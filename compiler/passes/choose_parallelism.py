@@ -1,4 +1,5 @@
-"""Set each MAC layer's reuse factor from the options (global default, per-layer overrides)."""
+"""Set each MAC layer's microarchitecture: its reuse factor from the options (global
+default, per-layer overrides) and its kernel (multiplier-free for binary/ternary weights)."""
 from __future__ import annotations
 
 from ..errors import CompileError, at_node
@@ -9,8 +10,9 @@ from ..options import CompileOptions
 
 
 def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
-    """Pre: typed graph. Post: every Dense has 1 <= reuse_factor <= n_in * n_out. Unknown
-    layer names in the per-layer table are an error, so a typo is never silently ignored."""
+    """Pre: typed graph. Post: every Dense has 1 <= reuse_factor <= n_in * n_out and the
+    cheapest exact kernel for its weights and inputs. Unknown layer names in the per-layer
+    table are an error, so a typo is never silently ignored."""
     names = {n.name for n in graph.nodes()}
     unknown = sorted(set(options.layer_reuse) - names)
     if unknown:
@@ -27,4 +29,9 @@ def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
             raise at_node(node.name, node.kind, f"reuse factor {rf} is outside 1..{limit} (n_in*n_out)",
                           CompileError)
         node.op.reuse_factor = rf
+        src = node.inputs[0]
+        prod = graph.producer(src)
+        quantizer = prod.op if prod is not None else graph.input_quantizers.get(src)
+        bipolar = getattr(quantizer, "bipolar", False)
+        node.op.kernel = node.op.choose_kernel(input_bipolar=bipolar)
     return graph

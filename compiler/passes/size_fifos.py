@@ -7,9 +7,11 @@ each join input needs follows from data dependencies alone, counted in items:
     N_X(k)  = items of a graph input needed before item k of tensor X can exist
               (composed along the graph from each op's items_needed: a line buffer needs
               whole rows before its first window, a frame buffer everything, ...);
-    D(k)    = max_i N_i(k): graph-input items delivered before the join can take item k;
-    P_i(k)  = items of input i producible by then = #{j : N_i(j) <= D(k)};
-    depth_i = max_k (P_i(k) - k) + 2 (those items wait in the FIFO, plus the usual slack).
+    D(k)    = max_i N_i(k): graph-input items needed before the join can take item k;
+    with n graph-input items delivered, input i has produced P_i(n) = #{j : N_i(j) <= n}
+    items and the join has consumed C(n) = #{k : D(k) <= n}; the difference waits in the
+    FIFO, which must hold it or the input stalls: depth_i = max over n < total of
+    (P_i(n) - C(n)) + 2 (the usual slack).
 Timing does not enter, so the depths hold for every reuse factor.
 """
 from __future__ import annotations
@@ -74,8 +76,10 @@ def _size_join(node, ins, depth) -> None:
     live = [(i, a) for i, a in enumerate(ins) if a is not None]
     if len(live) < 2:
         return
-    d = np.max(np.stack([a for _, a in live]), axis=0)        # D(k)
-    k = np.arange(len(d))
+    d = np.max(np.stack([a for _, a in live]), axis=0)          # D(k), non-decreasing
+    total = int(max(a.max() for _, a in live))
+    n = np.arange(total)                                        # input items delivered so far
+    taken = np.searchsorted(d, n, side="right")                 # items the join has consumed
     for i, a in live:
-        produced = np.searchsorted(a, d, side="right")         # P_i(k); a is non-decreasing
-        depth[i] = max(depth[i], int((produced - k).max()) + DEFAULT_DEPTH)
+        produced = np.searchsorted(a, n, side="right")          # P_i(n); a is non-decreasing
+        depth[i] = max(depth[i], int((produced - taken).max(initial=0)) + DEFAULT_DEPTH)

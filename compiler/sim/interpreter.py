@@ -19,8 +19,13 @@ class Simulator:
         self.output_types = [graph.tensors[n].type for n in graph.outputs]
 
     def quantize_inputs(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Real inputs -> input codes, exactly as the testbench's ap_fixed(double) does."""
-        return [t.quantize(x, np.float64) for t, x in zip(self.input_types, xs)]
+        """Real inputs -> input codes: the model's own input quantizer where it has one (the
+        host applies it), else ap_fixed(double) conversion to the input type."""
+        out = []
+        for name, t, x in zip(self.graph.inputs, self.input_types, xs):
+            q = self.graph.input_quantizers.get(name)
+            out.append(q.host_codes(x) if q is not None else t.quantize(x, np.float64))
+        return out
 
     def run_codes(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         n = codes[0].shape[0]

@@ -1,0 +1,131 @@
+"""QOperator ops (integer tensors between ops): QLinearMatMul, MatMulInteger, QGemm, and
+the Cast that turns an integer result back into float.
+
+An integer ONNX tensor q with scale s and zero point z is, in the IR, the tensor holding
+codes q - z with scale s (what a QuantizeLinear produces), so these ops reuse Dense and
+Quant: the input must come from a quantizer with the same scale and zero point, weights
+become codes with their scales, the output quantizer is a Quant.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..numerics import exact_type
+from ..ops.affine import Affine
+from ..ops.quant import Quant
+from .convert_dense import _dense
+from .convert_quant import QDQ_RANGES, _Spec
+from .values import Const, converter
+
+
+def _int_input(imp, ctx, x, scale, zero, what):
+    """Check that activation x is the integer tensor (scale, zero) a quantizer produced."""
+    x = ctx.act(x, what)
+    prod = imp.graph.producer(x.tensor)
+    op = prod.op if prod is not None else None
+    if not isinstance(op, Quant) or op.bipolar or op.scale is None:
+        raise ctx.error(f"{what} must come from a QuantizeLinear (integer model inputs are not supported yet)")
+    s = ctx.const(scale, f"{what} scale").value
+    z = ctx.const(zero, f"{what} zero point").value if zero is not None else 0
+    if not (_same(op.scale, s) and _same(op.zero_point, z)):
+        raise ctx.error(f"{what}'s scale or zero point differs from the quantizer that produced it; "
+                        "mixing these formats is not supported")
+    return x
+
+
+def _same(a, b) -> bool:
+    a, b = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (a, b))
+    try:
+        a, b = np.broadcast_arrays(a, b)
+    except ValueError:
+        return False
+    return bool(np.array_equal(a, b))
+
+
+def _int_weights(ctx, w, scale, zero, what="weight B"):
+    """Integer weight constant -> Const codes (w - zero) with its real scale per column."""
+    q = np.asarray(ctx.const(w, what).value, dtype=np.float64)
+    z = np.asarray(ctx.const(zero, f"{what} zero point").value, dtype=np.float64) if zero is not None else np.zeros(1)
+    s = np.asarray(ctx.const(scale, f"{what} scale").value, dtype=np.float64) if scale is not None else np.ones(1)
+    if q.ndim != 2:
+        raise ctx.error(f"{what} of rank {q.ndim} is not supported (supported: 2-D)")
+    # per-column parameters broadcast along the output (last) axis of a (K, N) matrix
+    fixed = q - (z.reshape(1, -1) if z.size > 1 else z.reshape(-1)[0])
+    full = np.broadcast_to(s.reshape(1, -1) if s.size > 1 else s.reshape(-1)[0], q.shape).copy()
+    return Const.quantized(fixed, exact_type(int(min(fixed.min(), 0)), int(max(fixed.max(), 0)), 0), full)
+
+
+def _output_quant(imp, ctx, y, y_scale, y_zero):
+    zc = ctx.const(y_zero, "output zero point") if y_zero is not None else None
+    dtype = str(zc.value.dtype) if zc is not None else "uint8"
+    if dtype not in QDQ_RANGES:
+        raise ctx.error(f"output integer type {dtype} is not supported (supported: {', '.join(QDQ_RANGES)})")
+    qmin, qmax = QDQ_RANGES[dtype]
+    spec = _Spec(np.asarray(ctx.const(y_scale, "output scale").value), 0 if zc is None else zc.value, qmin, qmax,
+                 "AP_RND_CONV").check(ctx)
+    return spec.on_act(imp, ctx, y)
+
+
+@converter("QLinearMatMul")
+def _qlinear_matmul(imp, ctx, ins):
+    a, a_s, a_z, b, b_s, b_z, y_s, y_z = (list(ins) + [None] * 8)[:8]
+    x = _int_input(imp, ctx, a, a_s, a_z, "input A")
+    if len(x.shape) != 1:
+        raise ctx.error("input A must be (N, features)")
+    op = _dense(ctx, _int_weights(ctx, b, b_s, b_z), x.shape[0])
+    acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
+    return _output_quant(imp, ctx, acc, y_s, y_z)
+
+
+@converter("QGemm", domains=("com.microsoft",))
+def _qgemm(imp, ctx, ins):
+    a, a_s, a_z, b, b_s, b_z, c, y_s, y_z = (list(ins) + [None] * 9)[:9]
+    if ctx.attrs.get("transA", 0):
+        raise ctx.error("transA=1 is not supported (supported: 0)")
+    x = _int_input(imp, ctx, a, a_s, a_z, "input A")
+    w = _int_weights(ctx, b, b_s, b_z)
+    if ctx.attrs.get("transB", 0):
+        w = Const.quantized(w.fixed.T, w.qtype, np.asarray(w.scale).T)
+    alpha = float(ctx.attrs.get("alpha", 1.0))
+    op = _dense(ctx, w, x.shape[0], alpha=alpha)
+    if c is not None:  # int32 bias with scale a_scale * b_scale
+        cq = np.asarray(ctx.const(c, "bias C").value, dtype=np.float64).reshape(-1)
+        a_scale = float(np.asarray(ctx.const(a_s, "input A scale").value).reshape(-1)[0])
+        op.bias = np.broadcast_to(cq, (op.n_out,)) * a_scale * np.asarray(w.scale)[0]
+    if y_s is None:  # float output
+        return imp.emit(ctx, op, x, (op.n_out,))
+    acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
+    return _output_quant(imp, ctx, acc, y_s, y_z)
+
+
+@converter("MatMulInteger")
+def _matmul_integer(imp, ctx, ins):
+    """int32 = (A - a_zero) @ (B - b_zero). The IR keeps the accumulator's real scale, so
+    an Affine with 1 / (A's scale) relabels it as the plain integer ONNX computes (a
+    following Cast and Mul by the scales fold back into the tensor's scale)."""
+    a, b, a_z, b_z = (list(ins) + [None] * 4)[:4]
+    x = ctx.act(a, "input A")
+    prod = imp.graph.producer(x.tensor)
+    q = prod.op if prod is not None else None
+    if not isinstance(q, Quant) or q.scale is None or q.bipolar or np.ndim(q.scale):
+        raise ctx.error("input A must come from a per-tensor QuantizeLinear")
+    z = 0.0 if a_z is None else float(np.asarray(ctx.const(a_z, "A zero point").value).reshape(-1)[0])
+    if z != float(np.asarray(q.zero_point).reshape(-1)[0]):
+        raise ctx.error("A's zero point differs from its quantizer's; mixing these formats is not supported")
+    op = _dense(ctx, _int_weights(ctx, b, None, b_z), x.shape[0])
+    acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
+    scale = 1.0 / float(q.scale)
+    return imp.emit(ctx, Affine(scale=np.full(op.n_out, scale), shift=np.zeros(op.n_out)), acc, acc.shape)
+
+
+@converter("Cast")
+def _cast(imp, ctx, ins):
+    """Casts between numeric types are value-preserving here (the IR holds exact values);
+    casting a computed tensor to a narrower integer type would wrap, which is refused."""
+    to = int(ctx.attrs.get("to", 1))
+    x = ins[0]
+    if isinstance(x, Const):
+        return x
+    if to not in (1, 10, 11, 16, 6, 7):  # float, float16, double, bfloat16, int32, int64
+        raise ctx.error(f"cast to ONNX type {to} is not supported (supported: float types, int32, int64)")
+    return ctx.act(x)
