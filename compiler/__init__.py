@@ -30,8 +30,12 @@ def load_onnx(path):
 
 def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float | None = None, width: int = 16,
                   weight_width: int = 16, reuse_factor: int = 1, layer_reuse: dict | None = None,
-                  input_type=None):
-    """Parse, run the passes and type the design for a target. Returns a Design."""
+                  input_type=None, fps: float | None = None, latency_us: float | None = None, fit: bool = False,
+                  caps: dict | None = None):
+    """Parse, run the passes and type the design for a target. Returns a Design.
+    fps / latency_us / fit (+ caps {resource: share of the device}) choose every layer's
+    reuse factor automatically (layers in layer_reuse keep theirs)."""
+    from .cost.folding import FoldRequest
     from .cost.target import load_target
     from .design import Design
     from .numerics import FixedType
@@ -44,14 +48,22 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     for what, w in (("width", width), ("weight width", weight_width)):
         if not 2 <= int(w) <= 32:
             raise CompileError(f"{what} {w} is outside the supported 2..32 bits")
+    for what, v in (("fps", fps), ("latency_us", latency_us)):
+        if v is not None and not v > 0:
+            raise CompileError(f"{what} must be positive, got {v}")
+    for k, v in (caps or {}).items():
+        if k not in ("lut", "ff", "dsp", "bram_18k", "uram") or not 0 < v <= 1:
+            raise CompileError(f"resource cap {k}={v}: expected lut/ff/dsp/bram_18k/uram with a share in (0, 1]")
     opts = CompileOptions(width=int(width), weight_width=int(weight_width), reuse_factor=int(reuse_factor),
                           layer_reuse=dict(layer_reuse or {}), input_type=input_type,
-                          calib=None if calib is None else np.asarray(calib))
+                          calib=None if calib is None else np.asarray(calib), target=tgt,
+                          fold=FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps))
     graph = load_onnx(model)
     if opts.calib is not None and len(graph.inputs) == 1:  # the model's layout -> the design's
         opts.calib = graph.input_to_ir(opts.calib, 0, "calibration data")
     graph = run_pipeline(graph, opts)
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
+               "fold": opts.fold.describe() if opts.fold.active else None,
                "layer_reuse": opts.layer_reuse, "calibrated": calib is not None,
                "input_type": None if input_type is None else input_type.cpp()}
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
@@ -69,11 +81,11 @@ def simulate(design, x) -> np.ndarray | list[np.ndarray]:
     return outs[0] if len(outs) == 1 else outs
 
 
-def estimate(design):
-    """The cost model's NetworkCost for the design (see compiler.cost)."""
-    from .cost import estimate_graph
-
-    return estimate_graph(design.graph, design.target)
+def estimate(design, overrides: dict | None = None):
+    """The cost model's NetworkCost for the design, optionally under per-layer what-if
+    overrides {layer: {"reuse_factor"|"weight_bits"|"act_bits"|"pruning": value}}, without
+    re-parsing or re-emitting (see compiler.cost.estimator). Fast: prepared once per design."""
+    return design.estimator().estimate(overrides)
 
 
 def write_project(design, out, force: bool = False, tb_inputs=None) -> Path:

@@ -59,6 +59,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
     p.add_argument("--reuse-factor", type=int, default=1, help="reuse factor of every MAC layer (1 = fully parallel)")
     p.add_argument("--config", default=None, help='JSON: {"reuse_factor": {"layer": N}} per-layer overrides')
+    p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
+    p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")
+    p.add_argument("--fit", action="store_true", help="fold to the fastest design within the resource caps")
+    p.add_argument("--caps", default=None, help="resource caps for --fit, e.g. 'dsp=0.5,lut=0.7' (default 0.8 each)")
 
 
 def _compile(args):
@@ -67,7 +71,21 @@ def _compile(args):
     return compiler.compile_model(args.model, args.target, calib=_load_array(args.calib, "calibration data"),
                                   clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
                                   reuse_factor=args.reuse_factor, layer_reuse=_layer_config(args.config),
-                                  input_type=args.input_type)
+                                  input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
+                                  fit=args.fit, caps=_caps(args.caps))
+
+
+def _caps(text: str | None) -> dict | None:
+    if not text:
+        return None
+    caps = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        try:
+            caps[key.strip()] = float(value)
+        except ValueError:
+            raise CompileError(f"--caps {text!r}: expected resource=share pairs like 'dsp=0.5,lut=0.7'") from None
+    return caps
 
 
 def _sample_inputs(design, n: int, data=None, seed: int = 0):

@@ -28,6 +28,7 @@ class Design:
     model_path: str = ""
     options: dict = dataclasses.field(default_factory=dict)   # JSON-able summary of the options
     _simulator: object = dataclasses.field(default=None, repr=False)
+    _estimator: object = dataclasses.field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -40,9 +41,17 @@ class Design:
             self._simulator = Simulator(self.graph)
         return self._simulator
 
+    def estimator(self):
+        from .cost.estimator import Estimator
+
+        if self._estimator is None:
+            self._estimator = Estimator(self.graph, self.target)
+        return self._estimator
+
     def invalidate(self) -> None:
         """Call after changing the graph in place (e.g. a different reuse factor)."""
         self._simulator = None
+        self._estimator = None
 
     # ---- persistence -------------------------------------------------------------------
     def save(self, folder: Path) -> None:

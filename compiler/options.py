@@ -19,3 +19,5 @@ class CompileOptions:
     layer_reuse: dict[str, int] = field(default_factory=dict)  # per-layer overrides, by node name
     input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
     calib: np.ndarray | None = None      # calibration inputs (batch first), optional
+    fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
+    target: object | None = None         # the Target the design is for (folding needs its costs)

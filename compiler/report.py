@@ -1,4 +1,4 @@
-"""The design report: JSON document (schema in docs/report.schema.json) and printed table."""
+"""The design report: JSON document (schema: docs/report.schema.json, kept stable) and printed table."""
 from __future__ import annotations
 
 from . import __version__
@@ -39,8 +39,10 @@ def format_table(doc: dict) -> str:
     lines.append("-" * len(head))
     lines.append(f"{'total':<24} {'':<22} {'':<16} {doc['latency_cycles']:>8} {doc['ii_cycles']:>6} {r['dsp']:>6.0f} "
                  f"{r['lut']:>8.0f} {r['ff']:>8.0f} {r['bram_18k']:>7.1f} {r['uram']:>5.0f}")
-    lines.append(f"{'% of device':<24} {'':<22} {'':<16} {'':>8} {'':>6} {u['dsp']:>5.1f}% {u['lut']:>7.1f}% "
-                 f"{u['ff']:>7.1f}% {u['bram_18k']:>6.1f}% {u['uram']:>4.1f}%")
+    def pct(k, w):
+        return f"{u[k]:>{w - 1}.1f}%" if u[k] is not None else f"{'none':>{w}}"
+    lines.append(f"{'% of device':<24} {'':<22} {'':<16} {'':>8} {'':>6} {pct('dsp', 6)} {pct('lut', 8)} "
+                 f"{pct('ff', 8)} {pct('bram_18k', 7)} {pct('uram', 5)}")
     lines.append(f"latency {doc['latency_cycles']} cycles = {doc['latency_us']:.3f} us; II {doc['ii_cycles']} cycles; "
                  f"throughput {doc['throughput_per_s']:,.0f} inferences/s; bottleneck {doc['bottleneck']}; "
                  f"{'fits' if doc['fits'] else 'DOES NOT FIT'} the device")

@@ -326,3 +326,28 @@ ALL = [conv2d_basic, conv2d_strided_odd, conv2d_dilated, conv2d_depthwise_multip
        resize_nearest_2x, resize_fractional_asymmetric, resize_align_corners_ceil, upsample_1d, depth_to_space, depth_to_space_crd, nhwc_transposes,
        flatten_chw_dense, transpose_moves_data, residual_add, sub_two_branches, concat_mixed_formats,
        concat_nhwc_last_axis]
+
+
+def quantized_residual_concat(rng, c=3):
+    """QONNX: quantized input, a quantized-weight Conv requantized on one path, the input on
+    the other; their sum and their concatenation. Different power-of-two scales meet, and
+    every value is exact (the binary points are aligned, nothing is rounded)."""
+    from .onnx_builders import QONNX, quant_node
+
+    qx, ix = quant_node("qx", "x", "xq", 2.0 ** -2, 5)
+    qw, iw = quant_node("qw", "Wf", "Wq", 2.0 ** -3, 4)
+    qa, ia = quant_node("qa", "conv", "a", 2.0 ** -4, 8)
+    nodes = [qx, qw, helper.make_node("Conv", ["xq", "Wq"], ["conv"], name="conv", kernel_shape=[3, 3],
+                                      pads=[1, 1, 1, 1]),
+             qa, helper.make_node("Add", ["a", "xq"], ["s"], name="add"),
+             helper.make_node("Concat", ["s", "a", "xq"], ["y"], name="cat", axis=1)]
+    m = model(nodes, (c, 6, 5), [], [("Wf", _w(rng, c, c, 3, 3))] + ix + iw + ia)
+    m.opset_import.append(helper.make_opsetid(QONNX, 1))
+    return m
+
+
+def concat_five(rng):
+    """Five inputs along the channel axis: chained Concat stages (each takes up to four)."""
+    nodes = [helper.make_node("Mul", ["x", f"k{i}"], [f"m{i}"], name=f"m{i}") for i in range(5)]
+    nodes.append(helper.make_node("Concat", [f"m{i}" for i in range(5)], ["y"], name="cat", axis=1))
+    return model(nodes, (2, 3, 4), [], [(f"k{i}", np.float32(i + 1)) for i in range(5)])

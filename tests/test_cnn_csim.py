@@ -16,6 +16,7 @@ CASES = {
     "mixed_graph": (C.mixed_graph, 1, {}, {"Pad", "Conv", "Add", "Pool", "Concat", "Resize", "DepthToSpace",
                                           "Transpose", "Reshape", "Dense"}),
     "mixed_1d": (C.mixed_1d, 2, {"c1": 5}, {"Conv", "Pool", "Resize", "Reshape", "Dense"}),
+    "quantized_residual_concat": (C.quantized_residual_concat, 1, {}, {"Conv", "Add", "Concat"}),
 }
 
 

@@ -23,8 +23,8 @@ DIFFERENTIAL = {
              C.conv2d_grouped, C.conv1d, C.conv_chlast],
     "Pool": [C.maxpool_padded_strided, C.avgpool_exclude_pad, C.global_avgpool, C.pool1d],
     "Pad": [C.pad_constant],
-    "Add": [C.residual_add, C.sub_two_branches],
-    "Concat": [C.concat_mixed_formats, C.concat_nhwc_last_axis],
+    "Add": [C.residual_add, C.sub_two_branches, C.quantized_residual_concat],
+    "Concat": [C.concat_mixed_formats, C.concat_nhwc_last_axis, C.quantized_residual_concat, C.concat_five],
     "Resize": [C.resize_nearest_2x, C.upsample_1d],
     "DepthToSpace": [C.depth_to_space, C.depth_to_space_crd],
     "Transpose": [C.transpose_moves_data],
@@ -76,7 +76,7 @@ def compare_with_reference(path, design, x):
     return float(np.abs(got.reshape(want.shape) - want).max()), want
 
 
-BUILDERS = sorted(set(C.ALL), key=lambda b: b.__name__)
+BUILDERS = sorted(set(C.ALL) | {C.concat_five}, key=lambda b: b.__name__)
 
 
 @pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
@@ -90,6 +90,19 @@ def test_op_against_reference(builder, tmp_path, rng):
     if builder in MOVEMENT:
         assert err == 0
     assert err <= bound
+
+
+def test_quantized_residual_and_concat_are_exact(tmp_path, rng):
+    """Model-quantized inputs of different formats: the Add aligns binary points in a type
+    that holds both exactly, the Concat casts into their union; both equal qonnx bit for bit."""
+    path = save(C.quantized_residual_concat(rng), tmp_path / "m.onnx")
+    design = compiler.compile_model(path, "zcu104")
+    g = design.graph
+    add, cat = (n for n in g.nodes() if n.kind in ("Add", "Concat"))
+    assert len({g.tensors[t].type for t in add.inputs}) == 2 and len({g.tensors[t].type for t in cat.inputs}) == 3
+    assert g.tensors[add.outputs[0]].model_typed and g.tensors[cat.outputs[0]].model_typed
+    x = rng.normal(size=(200, 3, 6, 5))
+    assert np.array_equal(compiler.simulate(design, x), run_reference(path, x)[0])
 
 
 def test_separable_and_channels_last_match_qonnx_layouts(tmp_path, rng):
@@ -171,14 +184,11 @@ def _dataflow_completes(graph, depth_of) -> bool:
     from compiler.passes.size_fifos import _items, _needed
 
     nodes = graph.nodes()
-    fifo = {}                                   # (tensor, reader) -> [items in the FIFO]
     readers = {t: [n.name for n in graph.consumers(t)] for t in graph.tensors}
     for t in graph.outputs:
         readers[t].append("<out>")
     total = {t: _items(graph.tensors[t].shape) for t in graph.tensors}
     written = {t: 0 for t in graph.tensors}
-    for t in graph.inputs:
-        written[t] = 0
     need = {n.name: _needed(n.op, [graph.tensors[t].shape for t in n.inputs], graph.tensors[n.outputs[0]].shape)
             for n in nodes}
     read = {(t, n.name): 0 for n in nodes for t in n.inputs}

@@ -2,7 +2,19 @@
 
 Each formula describes the microarchitecture the backend emits for that kernel style
 (templates/kernels/*.h); its coefficients come from the target's fabric table in
-hw_models/coefficients.toml.
+hw_models/coefficients.toml, fitted by benchmarks/fit_cost_model.py on the real synthesis
+reports in ../shared/groundtruth (benchmarks/groundtruth.py prints how far off they are).
+
+What the numbers mean. Resources are the HLS C-synthesis estimate (the csynth report of the
+top function, what build.tcl produces); Vivado logic synthesis typically lands lower
+(`post_synthesis()` converts with the fabric's fitted stage factors). Latencies are cycles
+from a stage's first input to its last output.
+
+Interfaces. qcompile's stages exchange hls::stream FIFOs; every stage that writes a stream
+pays a handshake share per bit it writes (`stream_io`). The ground-truth tooling also
+estimates designs whose layers pass plain arrays inside one pipelined function (hls4ml's
+io_parallel): it sets coeff['io_parallel'] = 1, which removes those interface costs and
+lets the operator chain run without stage registers. Nothing else changes between the two.
 """
 from __future__ import annotations
 
@@ -12,43 +24,102 @@ from ..numerics import FixedType
 from .model import LayerCost
 from .target import Target
 
+# BRAM_18K shapes in true-dual-port mode (ROMs read by two lanes, FIFOs): width x depth.
+# The 36-bit simple-dual-port mode is not used for ROMs (hls4ml and qcompile tables are
+# read on both ports).
+_BRAM_SHAPES = ((18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _k(target: Target, key: str, default: float) -> float:
+    """A coefficient with a default (for keys added after a fabric table was written)."""
+    v = target.coeff.get(key, default)
+    return float(v) if not isinstance(v, dict) else default
+
+
+def io_parallel(target: Target) -> bool:
+    return bool(target.coeff.get("io_parallel", 0.0))
+
+
+def stream_io(target: Target, bits: int) -> tuple[float, float]:
+    """(LUT, FF) of writing `bits` bits per item into the output stream(s) of a stage, plus
+    the stage's own handshake/start logic (0 when layers exchange plain arrays)."""
+    if io_parallel(target):
+        return 0.0, 0.0
+    return (bits * _k(target, "lut_per_stream_bit", 0.0) + _k(target, "lut_per_stream_stage", 0.0),
+            bits * _k(target, "ff_per_stream_bit", 0.0) + _k(target, "ff_per_stream_stage", 0.0))
+
+
+def stream_cycles(target: Target) -> int:
+    """Extra cycles a stage spends on its stream handshakes (read, then write)."""
+    return 0 if io_parallel(target) else int(round(_k(target, "stream_overhead_cycles", 1.0)))
+
+
+def post_synthesis(target: Target, resources: dict[str, float]) -> dict[str, float]:
+    """An HLS-estimate resource dict converted to what Vivado synthesis typically reports
+    (fitted stage factors; HLS over-estimates LUTs about 2x)."""
+    keys = {"lut": "synth_lut_factor", "ff": "synth_ff_factor", "dsp": "synth_dsp_factor",
+            "bram_18k": "synth_bram_factor"}
+    return {k: v * _k(target, keys[k], 1.0) if k in keys else v for k, v in resources.items()}
+
+
 def multiplier(target: Target, wa: int, wb: int) -> tuple[float, float, float]:
     """(DSP, LUT, FF) of one wa x wb multiplier: narrow products go to LUTs, wider ones to
-    as many DSP slices as the port widths need."""
+    as many DSP slices as the port widths need. A slice covers a dsp_a_width x dsp_b_width
+    partial product; a leftover of at most dsp_lut_leftover_bits bits on an operand is
+    added in LUTs instead of another slice (e.g. 32x32 = two 27x18 slices + a 5x32 LUT
+    product, as HLS builds it)."""
     c = target.coeff
     if wa * wb <= c["lut_mult_max_product"]:
-        return 0.0, c["lut_per_mult_bit2"] * wa * wb, float(wa + wb)
+        return 0.0, c["lut_per_mult_bit2"] * wa * wb, float(wa + wb) * _k(target, "ff_per_lut_mult_bit", 0.0)
     big, small = max(wa, wb), min(wa, wb)
-    dsp = _ceil_div(big, int(c["dsp_a_width"])) * _ceil_div(small, int(c["dsp_b_width"]))
-    return float(dsp), 0.0, 0.0
+    a, b = int(c["dsp_a_width"]), int(c["dsp_b_width"])
+    left = int(_k(target, "dsp_lut_leftover_bits", 0))
+    n_a = max(1, _ceil_div(big - left, a)) if big > a else 1
+    n_b = max(1, _ceil_div(small - left, b)) if small > b else 1
+    lut = c["lut_per_mult_bit2"] * (max(big - n_a * a, 0) * small + max(small - n_b * b, 0) * big)
+    return float(n_a * n_b), lut, 0.0
 
 
 def memory(target: Target, width_bits: int, depth: int, banks: int = 1) -> tuple[float, float]:
-    """(BRAM_18K, LUT) of `banks` read-only memories of width x depth: small or shallow
-    ones are built from LUTs (a BRAM for a few words would waste the whole block)."""
+    """(BRAM_18K, LUT) of `banks` read-only memories (or FIFOs) of width x depth: small or
+    shallow ones are built from LUTs (a BRAM for a few words would waste the whole block);
+    the others take the cheapest BRAM_18K aspect ratio (1024x18 ... 16384x1)."""
     c = target.coeff
+    width_bits, depth = max(int(width_bits), 1), max(int(depth), 1)
     bits = width_bits * depth
     if bits <= c["lutram_max_bits"] or depth < c["bram_min_depth"]:
         return 0.0, banks * bits * c["lut_per_rom_bit"]
-    per_bank = _ceil_div(width_bits, int(c["bram_width"])) * _ceil_div(depth, int(c["bram_depth"]))
+    bw, bd = int(c["bram_width"]), int(c["bram_depth"])
+    shapes = _BRAM_SHAPES if (bw, bd) == (18, 1024) else ((bw, bd),)
+    per_bank = min(_ceil_div(width_bits, w) * _ceil_div(depth, d) for w, d in shapes)
     return float(banks * per_bank), 0.0
 
 
 def adder_tree_depth(target: Target, terms: int) -> int:
+    """Pipeline stages of a tree adding `terms` values (at least one stage: the final add)."""
     return _ceil_div(max(math.ceil(math.log2(max(terms, 2))), 1), int(target.coeff["adds_per_stage"]))
 
 
 def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse: int, items: int,
                    x_type: FixedType, w_type: FixedType, acc_type: FixedType, y_type: FixedType,
                    activation: str | None, kernel: str = "mac") -> LayerCost:
-    """Dense MAC array folded by `reuse`: ceil(products / reuse) multipliers, each used
-    `reuse` times per input vector. Fully unrolled (reuse 1), weights are constants and
-    zero weights need no multiplier; folded, weights sit in ROM banks, zeros included.
+    """Dense MAC array folded by `reuse` (templates/kernels/qc_dense.h, like hls4ml's dense
+    latency/resource kernels): ceil(products / reuse) multipliers, each used `reuse` times
+    per input vector.
+
+    Fully unrolled (reuse 1): weights are constants, zero weights need no multiplier, and
+    a share (1 - dsp_const_share) of the DSP-sized constant products is built by HLS as
+    shift-and-add logic; every product feeds an adder tree (one acc-wide adder per
+    product) whose pipeline registers cost ff_per_mac_bit per product bit.
+    Folded: weights sit in ROMs (zeros included), one bank of `reuse` words per multiplier
+    (the template's cyclic partition); each multiplier picks its input from the n_in-vector and adds into one of n_out
+    accumulators chosen per cycle: the accumulators with their adders and write selection
+    cost lut/ff_per_fold_acc_bit per accumulator bit, the input selection
+    lut_per_fold_in_bit per input bit.
     Multiplier-free kernels: "signed" (weights in {-1,0,1}) selects x or -x into the adder,
     "xnor" (bipolar inputs too) adds +-1 from one XNOR gate; neither uses a DSP."""
     c = target.coeff
@@ -61,20 +132,41 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
         m_dsp, m_lut, m_ff, adder_bits = 0.0, 1.0, 0.0, c["lut_per_popcount_bit"] / c["lut_per_adder_bit"]
     else:
         m_dsp, m_lut, m_ff = multiplier(target, x_type.width, w_type.width)
-    lut = mults * (m_lut + adder_bits * c["lut_per_adder_bit"]) + c["lut_fixed"]
-    ff = mults * m_ff + n_out * acc_type.width * c["ff_per_adder_bit"] + c["ff_fixed"]
+    dsp = mults * m_dsp
+    lut = mults * m_lut
+    if reuse == 1 and m_dsp:  # constants with few nonzero digits become shift-and-add logic
+        share = min(max(_k(target, "dsp_const_share", 1.0), 0.0), 1.0)
+        moved = mults * (1.0 - share)
+        dsp -= moved * m_dsp
+        lut += moved * (x_type.width + w_type.width) * c["lut_per_adder_bit"]
+    if reuse == 1:
+        lut += mults * adder_bits * c["lut_per_adder_bit"]
+        ff = mults * (m_ff + adder_bits * _k(target, "ff_per_mac_bit", 0.0))
+    else:
+        acc_bits = n_out * acc_type.width
+        lut += (mults * adder_bits * c["lut_per_adder_bit"] + acc_bits * _k(target, "lut_per_fold_acc_bit", 1.0)
+                + n_in * x_type.width * _k(target, "lut_per_fold_in_bit", 0.0))
+        ff = mults * m_ff + acc_bits * _k(target, "ff_per_fold_acc_bit", 1.0) \
+            + n_in * x_type.width * _k(target, "ff_per_fold_in_bit", 0.0)
+    lut += c["lut_fixed"] + n_out * y_type.width * _k(target, "lut_per_out_bit", 0.5) * (2 if activation else 1)
+    ff += c["ff_fixed"]
     bram = 0.0
-    if reuse > 1:
-        w_bram, w_lut = memory(target, w_type.width * mults, reuse)
+    if reuse > 1:  # qc_dense.h partitions the weights cyclically: one ROM of `reuse` words per multiplier
+        w_bram, w_lut = memory(target, w_type.width, reuse, banks=mults)
         bram, lut = bram + w_bram, lut + w_lut
-    lut += n_out * y_type.width * (1 if activation else 0.5)
-    depth = int(c["mult_latency"]) + adder_tree_depth(target, _ceil_div(max(nonzero, 1), n_out)) + 1
+    s_lut, s_ff = stream_io(target, n_out * y_type.width)
+    lut, ff = lut + s_lut, ff + s_ff
+    # pipeline depth: multiplier, then the adder levels (the per-output tree when unrolled,
+    # the few products a cycle adds into one accumulator when folded), then the output cast
+    # (the last item enters at cycle ii - 1 and leaves `depth` cycles later)
+    fan_in = _ceil_div(max(nonzero, 1), n_out) if reuse == 1 else _ceil_div(mults, n_out) + 1
+    depth = int(c["mult_latency"]) + adder_tree_depth(target, fan_in) + stream_cycles(target)
     per_item = reuse
     ii = items * per_item
     style = ("dense_unrolled" if reuse == 1 else "dense_folded") + ("" if kernel == "mac" else f"_{kernel}")
     return LayerCost(style=style, ii=ii,
-                     latency=ii + depth, first_out=per_item + depth,
-                     dsp=mults * m_dsp, lut=lut, ff=ff, bram_18k=bram,
+                     latency=max(ii - 1 + depth, per_item - 1 + depth, 1), first_out=max(per_item - 1 + depth, 1),
+                     dsp=dsp, lut=lut, ff=ff, bram_18k=bram,
                      detail={"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
                              "sparsity": 1 - nonzero / max(n_in * n_out, 1),
                              "multipliers_saved": n_in * n_out - products, "reuse_factor": reuse,
@@ -86,20 +178,24 @@ def elementwise_mac_cost(target: Target, *, channels: int, items: int, x_type: F
     c = target.coeff
     m_dsp, m_lut, m_ff = multiplier(target, x_type.width, w_type.width)
     lut = channels * (m_lut + acc_type.width * c["lut_per_adder_bit"]) + c["lut_fixed"]
-    ff = channels * (m_ff + y_type.width) + c["ff_fixed"]
-    depth = int(c["mult_latency"]) + 2
+    ff = channels * (m_ff + acc_type.width * _k(target, "ff_per_mac_bit", 0.0)) + c["ff_fixed"]
+    s_lut, s_ff = stream_io(target, channels * y_type.width)
+    depth = int(c["mult_latency"]) + 1 + stream_cycles(target)
     return LayerCost(style="elementwise_mac", ii=items, latency=items + depth, first_out=1 + depth,
-                     dsp=channels * m_dsp, lut=lut, ff=ff)
+                     dsp=channels * m_dsp, lut=lut + s_lut, ff=ff + s_ff)
 
 
 def elementwise_cost(target: Target, kind: str, x, y) -> LayerCost:
-    """Comparators/casts per element (ReLU, requantization): LUTs only, one cycle."""
+    """Comparators/casts per element (ReLU, requantization): LUTs only (a sign test and a
+    select or cast per output bit), no pipeline registers of its own; one item per cycle."""
     c = target.coeff
-    channels = x.shape[-1]
+    channels = x.shape[-1] if x.shape else 1
     items = x.size // channels
-    lut = channels * y.type.width * c["lut_per_adder_bit"] * 0.5 + c["lut_fixed"]
-    ff = channels * y.type.width + c["ff_fixed"]
-    return LayerCost(style=f"elementwise_{kind}", ii=items, latency=items + 1, first_out=2, lut=lut, ff=ff)
+    lut = channels * y.type.width * _k(target, "lut_per_select_bit", 0.5) + c["lut_fixed"]
+    s_lut, s_ff = stream_io(target, channels * y.type.width)
+    depth = stream_cycles(target)
+    return LayerCost(style=f"elementwise_{kind}", ii=items, latency=max(items - 1 + depth, 1), first_out=max(depth, 1),
+                     lut=lut + s_lut, ff=c["ff_fixed"] + s_ff)
 
 
 def softmax_cost(target: Target, *, n: int, items: int, x_type: FixedType, y_type: FixedType,
@@ -117,10 +213,11 @@ def softmax_cost(target: Target, *, n: int, items: int, x_type: FixedType, y_typ
     table_entries = sum(exp_entries) + recip_entries
     lut = (2 * n * x_type.width + n * (18 + k)) * c["lut_per_adder_bit"] + 2 * n * m_lut + rom_lut \
         + 64 + c["lut_fixed"]
-    ff = 2 * n * (18 + 18) + n * y_type.width + c["ff_fixed"]
-    depth = 2 * adder_tree_depth(target, n) + 2 * int(c["mult_latency"]) + 4
+    ff = (2 * n * (18 + 18) + n * y_type.width) * _k(target, "ff_per_reg_bit", 1.0) + c["ff_fixed"]
+    s_lut, s_ff = stream_io(target, n * y_type.width)
+    depth = 2 * adder_tree_depth(target, n) + 2 * int(c["mult_latency"]) + 4 + stream_cycles(target)
     return LayerCost(style="softmax_lut", ii=items, latency=items + depth, first_out=1 + depth,
-                     dsp=2 * n * m_dsp, lut=lut, ff=ff, bram_18k=rom_bram,
+                     dsp=2 * n * m_dsp, lut=lut + s_lut, ff=ff + s_ff, bram_18k=rom_bram,
                      detail={"table_entries": table_entries})
 
 
@@ -131,14 +228,16 @@ def requant_cost(target: Target, *, channels: int, items: int, x_type: FixedType
     c = target.coeff
     if bipolar:
         lut = channels * x_type.width * c["lut_per_adder_bit"] + c["lut_fixed"]
-        return LayerCost(style="threshold", ii=items, latency=items + 1, first_out=2, lut=lut,
-                         ff=channels * 2 + c["ff_fixed"])
+        s_lut, s_ff = stream_io(target, channels)
+        return LayerCost(style="threshold", ii=items, latency=items + 1, first_out=2, lut=lut + s_lut,
+                         ff=channels * 2 + c["ff_fixed"] + s_ff)
     dsp, m_lut, m_ff = multiplier(target, x_type.width, mult_bits) if mult_bits else (0.0, 0.0, 0.0)
     prod = x_type.width + mult_bits
     lut = channels * (m_lut + prod * c["lut_per_adder_bit"] + 2 * y_type.width * c["lut_per_adder_bit"]) \
         + c["lut_fixed"]
-    ff = channels * (m_ff + prod + y_type.width) + c["ff_fixed"]
+    ff = channels * (m_ff + (prod + y_type.width) * _k(target, "ff_per_reg_bit", 1.0)) + c["ff_fixed"]
+    s_lut, s_ff = stream_io(target, channels * y_type.width)
     depth = (int(c["mult_latency"]) if mult_bits else 0) + 2
     return LayerCost(style="requant" if mult_bits else "requant_shift", ii=items, latency=items + depth,
-                     first_out=1 + depth, dsp=channels * dsp, lut=lut, ff=ff,
+                     first_out=1 + depth, dsp=channels * dsp, lut=lut + s_lut, ff=ff + s_ff,
                      detail={"multiplier_bits": mult_bits})

@@ -1,7 +1,6 @@
 """Cost records and the dataflow composition of per-layer costs into a network estimate."""
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
 RESOURCES = ("dsp", "lut", "ff", "bram_18k", "uram")
@@ -49,9 +48,10 @@ class NetworkCost:
         return self.clock_mhz * 1e6 / self.ii
 
     @property
-    def utilization(self) -> dict[str, float]:
+    def utilization(self) -> dict[str, float | None]:
+        """Percent of the device; None where the device has none of a resource the design needs."""
         return {k: (100.0 * self.totals[k] / self.available[k]) if self.available[k] else
-                (0.0 if self.totals[k] == 0 else math.inf) for k in RESOURCES}
+                (0.0 if self.totals[k] == 0 else None) for k in RESOURCES}
 
     @property
     def fits(self) -> bool:

@@ -20,8 +20,8 @@ from ..ops.depth_to_space import DepthToSpace
 from ..ops.pad import Pad
 from ..ops.pool import Pool
 from ..ops.resize import Resize
-from ..ops.window import Window
-from .values import Act, Const, canonical_perm, converter
+from ..ops._window import Window
+from .values import Act, canonical_perm, converter
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
 

@@ -362,6 +362,7 @@ class _Importer:
             self._relayout_input(act, np.arange(n), (n,))
             return Act(act.tensor, act.shape), None
         if t.shape != (n,):
+            self._prefer_input_layout(act, act.order(), (n,))
             key = (act.tensor, (n,), b"")
             if key not in self._relayouts:
                 out = self._tensor_name(f"{act.tensor}__flat")

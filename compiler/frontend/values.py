@@ -59,9 +59,6 @@ class Act:
     def identity(self) -> bool:
         return self.flat_order is None and (self.perm is None or is_identity_perm(self.perm, self.shape))
 
-    def with_order(self, tensor: str, shape: tuple[int, ...], order: np.ndarray | None) -> "Act":
-        return make_act(tensor, shape, order)
-
 
 def is_identity_perm(perm, shape) -> bool:
     """True when transposing by perm does not move data (only size-1 axes move)."""
@@ -148,16 +145,11 @@ def supported_ops() -> list[str]:
     return sorted({k.split(":")[-1] for k in CONVERTERS})
 
 
-# layout: IR tensors are channels-last; ONNX (C, *spatial) -> (*spatial, C)
+# the default IR layout: channels-last; ONNX (C, *spatial) -> (*spatial, C)
 def ir_shape(onnx_shape: tuple[int, ...]) -> tuple[int, ...]:
     if len(onnx_shape) <= 1:
         return tuple(onnx_shape)
     return tuple(onnx_shape[1:]) + (onnx_shape[0],)
-
-
-def same_order(onnx_shape: tuple[int, ...]) -> bool:
-    """True when the ONNX (channels-first) and IR (channels-last) element orders coincide."""
-    return len(onnx_shape) <= 1 or onnx_shape[0] == 1 or math.prod(onnx_shape[1:]) == 1
 
 
 def check_size(dims, what):

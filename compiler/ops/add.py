@@ -16,7 +16,7 @@ from ..numerics import FixedType, exact_type
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, is_unit, same_scale
-from .movement import items
+from ._movement import items
 
 
 def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:

@@ -132,6 +132,10 @@ class Op:
     def cost(self, ctx: "CostContext") -> "LayerCost":
         raise NotImplementedError
 
+    def fold_choices(self, target: "Target") -> list[int] | None:
+        """Reuse factors this op can take (ascending), or None when it has no such knob."""
+        return None
+
     def hls(self, ctx: "HlsContext") -> dict:
         """Extra template variables (kernel parameters, constant arrays) for the template."""
         raise NotImplementedError
@@ -175,6 +179,13 @@ class CostContext:
     inputs: list["Tensor"]
     outputs: list["Tensor"]
     target: "Target"
+    # what-if values from compiler.estimate(..., overrides=...): "reuse_factor", "weight_bits",
+    # "pruning" (fraction of zero weights); ops with those knobs read them through get().
+    # Input/output widths need no support: the estimator passes re-typed tensors.
+    overrides: dict = field(default_factory=dict)
+
+    def get(self, key: str, default):
+        return self.overrides.get(key, default)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from . import register
 from .add import items_of
 from .base import (Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit,
                    same_scale)
-from .movement import items
+from ._movement import items
 
 MAX_INPUTS = 4
 

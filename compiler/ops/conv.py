@@ -23,28 +23,31 @@ from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
 from .dense import Dense
-from .window import Window, batch_chunks
+from ._window import Window, batch_chunks
 
 
 def _conv_accumulate(xp: np.ndarray, win: Window, w: np.ndarray, groups: int, acc: np.ndarray) -> None:
-    """acc (N*Ho*Wo, C_out) += the convolution of the padded batch xp with w (K, C_out),
+    """acc (N, Ho, Wo, C_out) += the convolution of the padded batch xp with w (K, C_out),
     one kernel tap at a time (exact for integer codes: every partial sum is a bias plus a
     subset of the products, so it stays within the accumulator's bounds)."""
     c = xp.shape[-1]
     cout = w.shape[1]
     cin_g, cout_g = c // groups, cout // groups
-    m = acc.shape[0]
+    flat = acc.reshape(-1, cout)
+    tmp = None
     for t, view in win.tap_views(xp):
-        v = view.reshape(m, c)
         wt = w[t * cin_g:(t + 1) * cin_g]                      # (cin_g, C_out)
         if groups == 1:
-            acc += v @ wt
-        elif cin_g == 1:                                       # depthwise: per-channel products
-            acc.reshape(m, groups, cout_g)[...] += v[:, :, None] * wt.reshape(groups, cout_g)[None]
+            flat += view.reshape(-1, c) @ wt
+        elif cin_g == 1 and cout_g == 1:                       # depthwise: one product per channel
+            tmp = np.multiply(view, wt[0], out=tmp)
+            acc += tmp
+        elif cin_g == 1:                                       # depthwise with a channel multiplier
+            acc.reshape(acc.shape[:3] + (groups, cout_g))[...] += view[..., None] * wt.reshape(groups, cout_g)
         else:
             wg = wt.reshape(cin_g, groups, cout_g).transpose(1, 0, 2)          # (g, cin_g, cout_g)
-            part = np.matmul(v.reshape(m, groups, cin_g).transpose(1, 0, 2), wg)  # (g, m, cout_g)
-            acc += part.transpose(1, 0, 2).reshape(m, cout)
+            v = view.reshape(-1, groups, cin_g).transpose(1, 0, 2)
+            flat += np.matmul(v, wg).transpose(1, 0, 2).reshape(-1, cout)
 
 
 @register
@@ -132,8 +135,8 @@ class Conv(Op):
         per_sample = win.out_h * win.out_w * (x.shape[-1] + self.n_out)
         for sl in batch_chunks(n, per_sample):
             xp = win.pad(x[sl].astype(dtype, copy=False))
-            m = xp.shape[0] * win.out_h * win.out_w
-            acc = np.zeros((m, self.n_out), dtype=dtype) if b is None else np.tile(b.astype(dtype), (m, 1))
+            acc = np.empty((xp.shape[0], win.out_h, win.out_w, self.n_out), dtype=dtype)
+            acc[...] = 0 if b is None else b.astype(dtype)
             _conv_accumulate(xp, win, w.astype(dtype, copy=False), self.groups, acc)
             out[sl] = acc.reshape((xp.shape[0],) + out_shape)
         return out

@@ -187,14 +187,30 @@ class Dense(Op):
         return run
 
     # ---- hardware ---------------------------------------------------------------------------
+    def fold_choices(self, target) -> list[int]:
+        """Divisors of the product count (every multiplier busy every cycle) that keep the
+        unrolled multipliers within the HLS unroll limit."""
+        from ..cost.folding import divisors_within
+
+        return divisors_within(self.n_in * self.n_out, int(target.coeff["max_unroll"]))
+
     def cost(self, ctx: CostContext):
         from ..cost.kernels import mac_array_cost
 
-        x_type, y_type = ctx.inputs[0].type, ctx.outputs[0].type
+        x_type, y_type, w_type, acc_type = ctx.inputs[0].type, ctx.outputs[0].type, self.weight_type, self.accum_type
+        nonzero = self.nonzero
+        if ctx.overrides:
+            w_bits = ctx.get("weight_bits", w_type.width)
+            grow = w_bits - w_type.width + ctx.get("input_bits_delta", 0)
+            if grow:  # the accumulator grows or shrinks with the products
+                acc_type = FixedType(max(acc_type.width + grow, 2), acc_type.int_bits)
+                w_type = FixedType(w_bits, w_type.int_bits)
+            if "pruning" in ctx.overrides:
+                nonzero = max(1, round((1.0 - ctx.overrides["pruning"]) * self.n_in * self.n_out))
         items = ctx.inputs[0].size // self.n_in
-        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=self.nonzero,
-                              reuse=self.reuse_factor, items=items, x_type=x_type, w_type=self.weight_type,
-                              acc_type=self.accum_type, y_type=y_type, activation=self.activation,
+        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=nonzero,
+                              reuse=ctx.get("reuse_factor", self.reuse_factor), items=items, x_type=x_type,
+                              w_type=w_type, acc_type=acc_type, y_type=y_type, activation=self.activation,
                               kernel=self.kernel)
 
     def hls(self, ctx: HlsContext) -> dict:

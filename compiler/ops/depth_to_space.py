@@ -12,7 +12,7 @@ import numpy as np
 
 from . import register
 from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from .movement import keep_type, pass_scale, with_cast
+from ._movement import keep_type, pass_scale, with_cast
 
 
 @register

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, is_unit
-from .movement import items
+from ._movement import items
 
 
 def _code(t, value: float) -> int:

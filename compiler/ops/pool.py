@@ -21,8 +21,8 @@ import numpy as np
 from ..numerics import FixedType, exact_type
 from . import register
 from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from .movement import items, pass_scale
-from .window import Window, ceil_log2
+from ._movement import items, pass_scale
+from ._window import Window, ceil_log2
 
 MODES = ("max", "avg")
 

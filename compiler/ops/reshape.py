@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import register
 from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from .movement import items, keep_type, pass_scale, with_cast
+from ._movement import items, keep_type, pass_scale, with_cast
 
 
 @register

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import register
 from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from .movement import index_type, items, keep_type, pass_scale, with_cast
+from ._movement import index_type, keep_type, pass_scale, with_cast
 
 
 @register

@@ -11,8 +11,10 @@ from ..options import CompileOptions
 
 def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
     """Pre: typed graph. Post: every Dense has 1 <= reuse_factor <= n_in * n_out and the
-    cheapest exact kernel for its weights and inputs. Unknown layer names in the per-layer
-    table are an error, so a typo is never silently ignored."""
+    cheapest exact kernel for its weights and inputs; with a folding request (--fps,
+    --latency-us, --fit) the layers not fixed by the table get the reuse factors that
+    meet it (cost.folding), or the request fails naming the wall. Unknown layer names in
+    the per-layer table are an error, so a typo is never silently ignored."""
     names = {n.name for n in graph.nodes()}
     unknown = sorted(set(options.layer_reuse) - names)
     if unknown:
@@ -34,4 +36,11 @@ def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
         quantizer = prod.op if prod is not None else graph.input_quantizers.get(src)
         bipolar = getattr(quantizer, "bipolar", False)
         node.op.kernel = node.op.choose_kernel(input_bipolar=bipolar)
+    if options.fold is not None and options.fold.active:
+        from ..cost.folding import fold
+
+        chosen = fold(graph, options.target, options.fold, fixed=dict(options.layer_reuse))
+        for node in graph.nodes():
+            if node.name in chosen:
+                node.op.reuse_factor = chosen[node.name]
     return graph

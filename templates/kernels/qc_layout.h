@@ -61,7 +61,7 @@ void repack(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
 // out_flat[i] = in_flat[order[i]]: the whole tensor is buffered first.
 template <class CFG, class IN_V, class OUT_V>
 void transpose(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::index_t order[CFG::size]) {
-    typename CFG::x_t buf[CFG::size];
+    static typename CFG::x_t buf[CFG::size];  // static: a frame can be large (C simulation stack)
 Fill:
     for (unsigned i = 0; i < CFG::in_items; i++) {
 #pragma HLS PIPELINE II=1

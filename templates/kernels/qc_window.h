@@ -3,9 +3,9 @@
 // Walks the padded image (HP x WP positions, raster order) at one position per cycle,
 // reading a pixel from the stream where the position is inside the image and generating
 // the pad value elsewhere. A line buffer keeps the last EKH-1 padded rows (one memory per
-// row, WP pixels each) and a register window the last EKW columns of EKH rows; at each
-// position where a (strided) window ends, its KH x KW taps (dilated) go out as one item,
-// tap-major: data[(i*KW + j)*C + c].
+// row, WP words of one whole pixel each) and a register window the last EKW columns of EKH
+// rows; at each position where a (strided) window ends, its KH x KW taps (dilated) go out
+// as one item, tap-major: data[(i*KW + j)*C + c].
 #ifndef QC_WINDOW_H
 #define QC_WINDOW_H
 
@@ -19,7 +19,7 @@ void sliding_window(hls::stream<IN_V> &in, hls::stream<WIN_V> &out, const typena
     const unsigned EKH = CFG::ekh, EKW = CFG::ekw;
     typename CFG::x_t lines[CFG::lb_rows][CFG::wp][C];
 #pragma HLS ARRAY_PARTITION variable=lines complete dim=1
-#pragma HLS ARRAY_PARTITION variable=lines complete dim=3
+#pragma HLS ARRAY_RESHAPE variable=lines complete dim=3
     typename CFG::x_t win[EKH][EKW][C];
 #pragma HLS ARRAY_PARTITION variable=win complete dim=0
 Rows:

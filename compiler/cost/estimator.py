@@ -1,0 +1,126 @@
+"""Fast what-if estimates of a compiled design, for search loops and auto-folding.
+
+Everything static (contexts, topology, baseline per-layer costs) is prepared once per
+design; an estimate re-evaluates only the layers its overrides touch, memoizes them, and
+composes the network with the same rule as the report. Overrides, per layer name:
+    reuse_factor: int     parallelism of MAC layers (1 = fully parallel)
+    weight_bits: int      weight width (the accumulator follows)
+    act_bits: int         output width (the layers reading it see it as their input width)
+    pruning: float        fraction of zero weights (unrolled kernels skip them)
+With no overrides the result is exactly the report's.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import CompileError
+from ..numerics import FixedType
+from ..ops.base import CostContext
+from .model import RESOURCES, LayerCost, NetworkCost
+
+KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
+KNOWN_SET = frozenset(KNOWN)
+
+
+class Estimator:
+    def __init__(self, graph, target):
+        g = graph
+        self.target = target
+        self.nodes = g.nodes()
+        self.index = {n.name: i for i, n in enumerate(self.nodes)}
+        self.ctx = [CostContext(node=n, inputs=g.in_tensors(n), outputs=g.out_tensors(n), target=target)
+                    for n in self.nodes]
+        producers = {t: i for i, n in enumerate(self.nodes) for t in n.outputs}
+        self.preds = [[producers[t] for t in n.inputs if t in producers] for n in self.nodes]
+        self.readers = [[] for _ in self.nodes]
+        for i, ps in enumerate(self.preds):
+            for p in ps:
+                self.readers[p].append(i)
+        self.base = [n.op.cost(c) for n, c in zip(self.nodes, self.ctx)]
+        self.names = [n.name for n in self.nodes]
+        self.descs = [n.op.describe() for n in self.nodes]
+        self._memo: dict = {}
+
+    def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
+        """Cost of layer i under its own overrides and its inputs' widths {tensor: bits}."""
+        key = (i, tuple(sorted(ov.items())) if len(ov) > 1 else tuple(ov.items()),
+               tuple(sorted(in_bits.items())) if len(in_bits) > 1 else tuple(in_bits.items()))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        c = self.ctx[i]
+        inputs, delta = c.inputs, 0
+        if in_bits:
+            inputs = [_retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in c.inputs]
+            delta = sum(in_bits[t.name] - t.type.width for t in c.inputs if t.name in in_bits)
+        outputs = c.outputs
+        if "act_bits" in ov:
+            outputs = [_retyped(t, ov["act_bits"]) for t in c.outputs]
+        extra = {k: v for k, v in ov.items() if k != "act_bits"}
+        if delta:
+            extra["input_bits_delta"] = delta
+        cost = self.nodes[i].op.cost(CostContext(c.node, inputs, outputs, self.target, extra))
+        if len(self._memo) > 200_000:
+            self._memo.clear()
+        self._memo[key] = cost
+        return cost
+
+    def estimate(self, overrides: dict | None = None) -> NetworkCost:
+        costs = self.base
+        if overrides:
+            costs = list(costs)
+            index, readers, nodes = self.index, self.readers, self.nodes
+            widths: dict[int, dict] = {}
+            for name, ov in overrides.items():
+                i = index.get(name)
+                if i is None:
+                    raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
+                if not ov.keys() <= KNOWN_SET:
+                    raise CompileError(f"layer {name!r}: unknown override(s) {', '.join(sorted(ov.keys() - KNOWN_SET))} "
+                                       f"(supported: {', '.join(KNOWN)})")
+                bits = ov.get("act_bits")
+                if bits is not None:
+                    for r in readers[i]:
+                        widths.setdefault(r, {}).update((t, bits) for t in nodes[i].outputs if t in nodes[r].inputs)
+            for name, ov in overrides.items():
+                i = index[name]
+                costs[i] = self.layer_cost(i, ov, widths.pop(i, {}))
+            for i, w in widths.items():  # readers of a re-typed tensor without overrides of their own
+                costs[i] = self.layer_cost(i, {}, w)
+        return self.compose(costs)
+
+    def compose(self, costs: list[LayerCost]) -> NetworkCost:
+        """compiler.cost.model.compose, specialised to the prepared topology (same rule)."""
+        n = len(costs)
+        t_first, t_last = [0] * n, [0] * n
+        ii, dsp, lut, ff, bram, uram = 1, 0.0, 0.0, 0.0, 0.0, 0.0
+        preds = self.preds
+        for i in range(n):
+            c = costs[i]
+            ps = preds[i]
+            if not ps:
+                start = done = 0
+            elif len(ps) == 1:
+                start, done = t_first[ps[0]], t_last[ps[0]]
+            else:
+                start, done = max(t_first[p] for p in ps), max(t_last[p] for p in ps)
+            first = start + c.first_out
+            t_first[i] = first
+            last = first + c.latency - c.first_out
+            t_last[i] = last if last > done + c.first_out else done + c.first_out
+            if c.ii > ii:
+                ii = c.ii
+            dsp += c.dsp
+            lut += c.lut
+            ff += c.ff
+            bram += c.bram_18k
+            uram += c.uram
+        return NetworkCost(layers=list(zip(self.names, self.descs, costs)), ii=ii, latency=max(t_last, default=0),
+                           clock_mhz=self.target.clock_mhz,
+                           totals={"dsp": dsp, "lut": lut, "ff": ff, "bram_18k": bram, "uram": uram},
+                           available=self.target.resources)
+
+
+def _retyped(t, bits: int):
+    """A copy of tensor record t whose type has `bits` bits (same integer bits)."""
+    return dataclasses.replace(t, type=FixedType(bits, t.type.int_bits, t.type.signed))

@@ -1,0 +1,181 @@
+"""Boards, the estimate API (overrides, consistency with the report), folding to a request,
+and the report's JSON schema."""
+import json
+import subprocess
+import sys
+
+import jsonschema
+import numpy as np
+import pytest
+
+import compiler
+from compiler.cost.target import available_targets, load_target
+from compiler.errors import CompileError, InfeasibleError, TargetError
+from compiler.report import build_report
+
+from .conftest import ROOT, model_path
+
+BOARDS = ["zcu104", "zcu102", "ultra96v2", "kv260", "pynq-z2", "alveo-u250", "alveo-u200", "vu9p", "vu13p"]
+PARTS = {"xcvu13p-flga2577-2-e", "xcu250-figd2104-2L-e", "xc7z020clg400-1", "xczu9eg-ffvb1156-2-e",
+         "xczu7ev-ffvc1156-2-e"}
+
+
+def test_all_boards_load_with_sources():
+    assert set(BOARDS) <= set(available_targets())
+    parts = set()
+    for name in BOARDS:
+        t = load_target(name)
+        assert all(v > 0 for k, v in t.resources.items() if k != "uram")
+        assert t.clock_mhz > 0 and t.sources, name
+        parts.add(t.part)
+    assert PARTS <= parts
+
+
+def _board(tmp_path, text):
+    p = tmp_path / "myboard.toml"
+    p.write_text(text)
+    return p
+
+
+GOOD = """name = "myboard"
+part = "xc7z020clg400-1"
+fabric = "seven_series"
+dsp_type = "DSP48E1"
+clock_mhz = 125
+[resources]
+lut = 53200
+ff = 106400
+dsp = 220
+bram_18k = 280
+uram = 0
+"""
+
+
+def test_user_board_file_works(tmp_path):
+    design = compiler.compile_model(model_path("D05_jet_mlp_qonnx_w6a6"), str(_board(tmp_path, GOOD)))
+    cost = compiler.estimate(design)
+    assert design.target.name == "myboard" and cost.clock_mhz == 125 and cost.available["dsp"] == 220
+
+
+@pytest.mark.parametrize("text,key", [
+    (GOOD.replace('part = "xc7z020clg400-1"\n', ""), "'part'"),
+    (GOOD.replace("dsp = 220", 'dsp = "many"'), "'resources.dsp'"),
+    (GOOD.replace("clock_mhz = 125", "clock_mhz = -3"), "'clock_mhz'"),
+    (GOOD.replace('fabric = "seven_series"', 'fabric = "stratix"'), "'fabric'"),
+    ("name = [", "not valid TOML"),
+])
+def test_bad_board_file_names_the_key(tmp_path, text, key):
+    with pytest.raises(TargetError, match=key):
+        load_target(str(_board(tmp_path, text)))
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", model_path("D05_jet_mlp_qonnx_w6a6"), "--target",
+                        tmp_path / "myboard.toml", "-o", tmp_path / "o"], capture_output=True, text=True)
+    assert p.returncode == 2 and key.strip("'") in p.stderr and "Traceback" not in p.stderr
+
+
+# ---- estimate API ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def d01():
+    return compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+
+
+def test_estimate_equals_report(d01, tmp_path):
+    out = compiler.write_project(d01, tmp_path / "o")
+    doc = json.loads((out / "report.json").read_text())
+    est = compiler.estimate(d01).as_dict()
+    for k in ("latency_cycles", "ii_cycles", "resources", "fits", "bottleneck"):
+        assert doc[k] == est[k], k
+
+
+def test_overrides_match_recompiling(d01):
+    """What-if reuse factors give exactly the numbers of a design compiled with them."""
+    dense = [n.name for n in d01.graph.nodes() if n.kind == "Dense"]
+    layer_reuse = {dense[0]: 8, dense[1]: 16, dense[2]: 4}
+    what_if = compiler.estimate(d01, {k: {"reuse_factor": v} for k, v in layer_reuse.items()}).as_dict()
+    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layer_reuse=layer_reuse)
+    assert what_if == compiler.estimate(real).as_dict()
+
+
+def test_override_knobs_move_costs_the_right_way(d01):
+    first = next(n.name for n in d01.graph.nodes() if n.kind == "Dense")
+    base = compiler.estimate(d01)
+    narrow = compiler.estimate(d01, {first: {"weight_bits": 4}})
+    pruned = compiler.estimate(d01, {first: {"pruning": 0.75}})
+    thin = compiler.estimate(d01, {first: {"act_bits": 6}})
+    assert narrow.totals["dsp"] < base.totals["dsp"]          # 16x4 products leave the DSPs
+    assert pruned.layers[0][2].detail["multipliers"] == 256   # 1024 products, 75% pruned
+    # the next layer reads 6-bit values: its 6x16-bit products move from DSPs to LUTs
+    assert thin.layers[1][2].dsp < base.layers[1][2].dsp and thin.layers[1][2].lut > base.layers[1][2].lut
+    with pytest.raises(CompileError, match="unknown override"):
+        compiler.estimate(d01, {first: {"bits": 4}})
+    with pytest.raises(CompileError, match="unknown layer"):
+        compiler.estimate(d01, {"nope": {"reuse_factor": 2}})
+
+
+@pytest.mark.parametrize("kind", ["dense"])
+def test_cost_is_monotone_in_parallelism(d01, kind):
+    layer = next(n for n in d01.graph.nodes() if n.kind == "Dense")
+    previous = None
+    for rf in layer.op.fold_choices(d01.target):
+        c = compiler.estimate(d01, {layer.name: {"reuse_factor": rf}}).layers[0][2]
+        if previous is not None:
+            assert c.ii >= previous.ii and c.dsp <= previous.dsp and c.detail["multipliers"] <= previous.detail["multipliers"]
+        previous = c
+
+
+# ---- folding -------------------------------------------------------------------------------
+def test_fit_gives_the_fastest_design_within_the_caps(d01):
+    caps = {"dsp": 0.3, "lut": 0.5}
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", fit=True, caps=caps)
+    c = compiler.estimate(design)
+    share = {k: c.totals[k] / c.available[k] for k in c.totals if c.available[k]}
+    assert share["dsp"] <= 0.3 and share["lut"] <= 0.5 and all(v <= 0.8 for v in share.values())
+    # one step faster would break a cap: no layer can take its next smaller reuse factor at this II
+    faster = {n.name: {"reuse_factor": max(r for r in n.op.fold_choices(design.target) if r < n.op.reuse_factor)}
+              for n in design.graph.nodes() if n.kind == "Dense" and n.op.reuse_factor > 1
+              and c.ii == n.op.reuse_factor}
+    if faster:
+        f = compiler.estimate(design, faster)
+        assert f.totals["dsp"] > 0.3 * f.available["dsp"] or f.totals["lut"] > 0.5 * f.available["lut"]
+
+
+@pytest.mark.parametrize("fps", [5e6, 2e7, 5e7])
+def test_fps_request_is_met_cheaply(fps):
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", fps=fps)
+    c = compiler.estimate(design)
+    assert c.throughput >= fps and c.fits
+    assert design.options["fold"].startswith(f"{fps:g}")
+
+
+def test_latency_request_is_met():
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", latency_us=0.5)
+    c = compiler.estimate(design)
+    assert c.latency_us <= 0.5 and c.fits and c.ii > 1  # folded, not simply fully parallel
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--fps", "3e8"], ["needs", "(the wall)"]),
+    (["--latency-us", "0.01"], ["impossible", "(the wall)"]),
+    (["--target", "pynq-z2", "--fps", "5e7"], ["dsp", "(the wall)"]),
+])
+def test_impossible_request_exits_2_naming_the_wall(args, words, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", model_path("D01_jet_mlp_float"), *args, "-o",
+                        tmp_path / "o"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert all(w in p.stderr for w in words), p.stderr
+    assert "layer '" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_infeasible_error_type():
+    with pytest.raises(InfeasibleError):
+        compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", latency_us=0.001)
+
+
+# ---- the report's schema -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["D01_jet_mlp_float", "D06_tfc_binary_w1a1", "D12_jet_mlp_qdq_int8_generated"])
+def test_report_matches_its_schema(name):
+    schema = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+    design = compiler.compile_model(model_path(name), "zcu104")
+    doc = json.loads(json.dumps(build_report(design, compiler.estimate(design))))
+    jsonschema.validate(doc, schema)
+    assert np.isfinite(doc["latency_us"])
