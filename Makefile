@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup setup-test demo test test-slow bench clean
+.PHONY: setup setup-test setup-peers demo test test-slow bench bench-peers clean
 
 # core install (what the demo needs)
 $(VENV)/.core: pyproject.toml
@@ -17,8 +17,14 @@ $(VENV)/.test: $(VENV)/.core
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# test extras + peers (rule4ml with tensorflow/keras/torch-geometric; torch pinned to the CPU build)
+$(VENV)/.peers: $(VENV)/.test
+	$(BIN)/pip install --quiet -e '.[peers]'
+	touch $@
+
 setup: $(VENV)/.core
 setup-test: $(VENV)/.test
+setup-peers: $(VENV)/.peers
 
 # Compile the example MLP for the ZCU104, check the C++ bit for bit against the simulator on
 # the held-out digits, and compare the simulator with the float model (accuracy on labels).
@@ -36,8 +42,14 @@ test: setup-test
 test-slow: setup-test
 	$(BIN)/python -m pytest -q -n 2 -m slow
 
+# ratios against peers measured in the same run (rule4ml skipped unless installed: bench-peers)
 bench: setup-test
 	$(BIN)/python benchmarks/bench_spine.py
+	$(BIN)/python benchmarks/bench_estimate.py
+
+bench-peers: setup-peers
+	$(BIN)/python benchmarks/bench_spine.py
+	$(BIN)/python benchmarks/bench_estimate.py
 
 clean:
 	rm -rf build .pytest_cache

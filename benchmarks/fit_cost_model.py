@@ -59,10 +59,13 @@ PRIOR = {
     "mult_latency": 1, "adds_per_stage": 4, "stream_overhead_cycles": 1,
     "synth_lut_factor": 0.5, "synth_ff_factor": 1.0, "synth_dsp_factor": 1.0, "synth_bram_factor": 1.0,
 }
-LUT_KEYS = ("lut_per_adder_bit", "lut_per_mult_bit2", "lut_per_out_bit", "lut_per_select_bit", "lut_per_fold_acc_bit",
+# Fitted continuous coefficients. Coefficients no row can identify stay at PRIOR: LUT
+# multipliers (lut_per_mult_bit2, ff_per_lut_mult_bit: the rows with LUT products have at most
+# 16 of them, 2% of their LUTs), softmax/requantizer registers (ff_per_reg_bit: one softmax).
+LUT_KEYS = ("lut_per_adder_bit", "lut_per_out_bit", "lut_per_select_bit", "lut_per_fold_acc_bit",
             "lut_per_fold_in_bit", "lut_per_stream_bit", "lut_per_stream_stage", "lut_fixed")
-FF_KEYS = ("ff_per_mac_bit", "ff_per_fold_acc_bit", "ff_per_fold_in_bit", "ff_per_reg_bit", "ff_per_lut_mult_bit",
-           "ff_per_stream_bit", "ff_per_stream_stage", "ff_fixed")
+FF_KEYS = ("ff_per_mac_bit", "ff_per_fold_acc_bit", "ff_per_fold_in_bit", "ff_per_stream_bit", "ff_per_stream_stage",
+           "ff_fixed")
 GRID = {  # key: (candidates, metrics it moves)
     "lut_mult_max_product": ((64, 80, 96, 100, 112, 127, 144, 160, 192), ("dsp", "lut", "ff")),
     "dsp_lut_leftover_bits": ((0, 2, 4, 6, 8, 10, 12), ("dsp", "lut")),
@@ -71,17 +74,16 @@ GRID = {  # key: (candidates, metrics it moves)
     "bram_min_depth": ((8, 16, 24, 32, 48, 64, 128), ("bram_18k", "lut")),
     "mult_latency": ((0, 1, 2, 3), ("latency",)),
     "adds_per_stage": ((1, 2, 3, 4, 6, 8), ("latency",)),
-    "stream_overhead_cycles": ((0, 1, 2, 3, 4), ("latency", "ii")),
+    "stream_overhead_cycles": ((0, 1, 2, 3, 4, 5, 6, 8), ("latency", "ii")),
 }
 INT_KEYS = {"lut_mult_max_product", "dsp_lut_leftover_bits", "lutram_max_bits", "bram_min_depth", "mult_latency",
             "adds_per_stage", "stream_overhead_cycles", "dsp_a_width", "dsp_b_width", "bram_width", "bram_depth",
             "max_unroll"}
 TOOL_KEYS = ("stream_overhead_cycles", "lut_per_stream_stage", "ff_per_stream_stage")
-# fabric-neutral keys (HLS behaviour, LUT6 logic): fabrics without rows take the fitted values
-NEUTRAL = set(LUT_KEYS) | set(FF_KEYS) | {"lut_per_rom_bit", "lutram_max_bits", "bram_min_depth", "dsp_const_share",
-                                          "stream_overhead_cycles", "synth_lut_factor", "synth_ff_factor",
-                                          "synth_dsp_factor", "synth_bram_factor", "lut_per_mult_bit2",
-                                          "lut_mult_max_product", "dsp_lut_leftover_bits"}
+# fabric-neutral keys (HLS behaviour, LUT6 logic): fabrics without rows take the fitted values;
+# pipeline timing (levels per cycle, multiplier latency) stays fabric-specific
+NEUTRAL = set(PRIOR) - {"mult_latency", "adds_per_stage"}
+MIN_ROWS_PER_FABRIC = 10   # fewer rows: the fabric takes the fabric-neutral values of the best-covered one
 PRIOR_WEIGHT = 0.15     # log-normal prior strength (per coefficient, vs. ~1 per family of residuals)
 TOOL_PRIOR_WEIGHT = 1.0
 COMMENTS = {
@@ -271,6 +273,10 @@ def fit(prepared, tables: dict, exclude=(), log=None) -> dict:
     fitted = {}
     for fabric in sorted({_fabric_of(p) for p in usable}):
         rows = [p for p in usable if _fabric_of(p) == fabric]
+        if len(rows) < MIN_ROWS_PER_FABRIC:
+            if log:
+                log(f"fabric {fabric}: {len(rows)} rows, too few to fit on their own (fabric-neutral values taken)")
+            continue
         if log:
             log(f"fabric {fabric}: {len(rows)} rows")
         fitted[fabric] = fit_fabric(rows, tables[fabric], log=log)
@@ -280,9 +286,9 @@ def fit(prepared, tables: dict, exclude=(), log=None) -> dict:
         for fabric, table in out.items():
             if fabric in fitted:
                 continue
-            for k in NEUTRAL:
-                if k in fitted[donor]:
-                    table[k] = fitted[donor][k]
+            for k, v in fitted[donor].items():   # the donor's key order: a stable file
+                if k in NEUTRAL:
+                    table[k] = v
             if "tools" in fitted[donor]:
                 table["tools"] = copy.deepcopy(fitted[donor]["tools"])
     return out

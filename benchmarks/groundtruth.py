@@ -21,7 +21,7 @@ synthesis are compared with it times the fitted stage factors (coefficients.toml
 
 --json prints exactly one JSON object: {metric: {"median_ape", "p90_ape", "within_2x", "n"}, ...,
 "families": {family: {metric: {...}}}, "rows": R, "comparisons": C, "unmodeled": [{"id", "where",
-"reason"}], "lofo": {family: {metric: {...}}} (with --lofo)}; APE values are percentages.
+"reason"[, "partial": true]}], "unmodeled_count", "lofo": {family: {metric: {...}}} (with --lofo)}; APE values are percentages.
 """
 from __future__ import annotations
 
@@ -105,16 +105,18 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(result, allow_nan=False, default=lambda v: None))
         return 0
+    partial = sum(1 for u in ev.unmodeled if u.get("partial"))
     print(f"{ev.rows} rows from {', '.join(Path(f).name for f in args.files)}: {len(main_comps)} comparisons, "
-          f"{len(ev.unmodeled)} rows not modeled ({time.time() - t0:.1f} s)")
+          f"{len(ev.unmodeled) - partial} rows not modeled, {partial} measurements of modeled rows left out "
+          f"({time.time() - t0:.1f} s)")
     print_table("All comparisons", table)
     print_compact("Per family (median APE, n)", fams)
     if args.lofo:
         print_compact("Leave one family out: coefficients refitted without the family, errors on it", result["lofo"])
     if ev.unmodeled:
-        print(f"Not modeled ({len(ev.unmodeled)}):")
+        print(f"Not modeled ({len(ev.unmodeled)}; 'partial': a measurement of a row whose other measurements are compared):")
         for u in ev.unmodeled:
-            print(f"  {u['id']} ({u['where']}): {u['reason']}")
+            print(f"  {u['id']} ({u['where']}){' [partial]' if u.get('partial') else ''}: {u['reason']}")
     if args.rows:
         print("Comparisons (predicted / measured):")
         for c in ev.comparisons:

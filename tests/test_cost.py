@@ -1,6 +1,7 @@
 """Boards, the estimate API (overrides, consistency with the report), folding to a request,
 and the report's JSON schema."""
 import json
+import re
 import subprocess
 import sys
 
@@ -179,3 +180,40 @@ def test_report_matches_its_schema(name):
     doc = json.loads(json.dumps(build_report(design, compiler.estimate(design))))
     jsonschema.validate(doc, schema)
     assert np.isfinite(doc["latency_us"])
+
+
+def test_folding_on_a_cnn():
+    """D10 (mnist-8): a throughput request folds the convolutions' MAC arrays; --fit with a
+    tight DSP cap gives the fastest design under it."""
+    path = model_path("D10_mnist8_cnn_float_gold")
+    design = compiler.compile_model(path, "zcu104", fps=1e5)
+    c = compiler.estimate(design)
+    convs = [n for n in design.graph.nodes() if n.kind == "Conv"]
+    assert c.throughput >= 1e5 and c.fits and all(n.op.reuse_factor > 1 for n in convs)
+    tight = compiler.compile_model(path, "zcu104", fit=True, caps={"dsp": 0.1})
+    t = compiler.estimate(tight)
+    assert t.totals["dsp"] <= 0.1 * t.available["dsp"]
+    overrides = {n.name: {"reuse_factor": n.op.reuse_factor} for n in convs}
+    assert compiler.estimate(design, overrides).as_dict() == c.as_dict()
+
+
+@pytest.mark.parametrize("ov,words", [
+    ({"reuse_factor": 0}, "reuse_factor=0"), ({"reuse_factor": 3}, "supported: 1, 2, 4"),
+    ({"pruning": 1.5}, "pruning=1.5"), ({"weight_bits": 0}, "weight_bits=0"), ({"act_bits": 99}, "act_bits=99"),
+])
+def test_bad_override_values_are_clear_errors(d01, ov, words):
+    first = next(n.name for n in d01.graph.nodes() if n.kind == "Dense")
+    with pytest.raises(CompileError, match=re.escape(words)):
+        compiler.estimate(d01, {first: ov})
+
+
+def test_knob_on_a_layer_without_it_is_refused(d01):
+    with pytest.raises(CompileError, match=r"'Softmax' \(Softmax\) has no reuse_factor"):
+        compiler.estimate(d01, {"Softmax": {"reuse_factor": 2}})
+
+
+def test_weight_bits_override_is_kept_when_input_width_cancels_it(d01):
+    dense = [n.name for n in d01.graph.nodes() if n.kind == "Dense"]
+    a = compiler.estimate(d01, {dense[1]: {"weight_bits": 14}, dense[0]: {"act_bits": 18}})
+    b = compiler.estimate(d01, {dense[1]: {"weight_bits": 16}, dense[0]: {"act_bits": 18}})
+    assert a.layers[1][2].lut != b.layers[1][2].lut or a.layers[1][2].dsp != b.layers[1][2].dsp

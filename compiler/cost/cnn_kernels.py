@@ -37,11 +37,14 @@ def _first_window(win) -> int:
     return max(1, (win.ekh - 1) * win.wp + win.ekw - (win.pt * win.wp + win.pl))
 
 
-def conv_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType) -> LayerCost:
-    reuse = op.reuse_factor
+def conv_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType, knobs: dict | None = None) -> LayerCost:
+    """knobs: the MAC knobs under what-if overrides (ops.dense.mac_knobs); default: the op's."""
+    k = knobs or {"w_type": op.weight_type, "acc_type": op.accum_type, "nonzero": op.nonzero,
+                  "reuse": op.reuse_factor}
+    reuse = k["reuse"]
     n_win = win.out_h * win.out_w
-    mac = mac_array_cost(target, n_in=op.n_in, n_out=op.n_out, nonzero=op.nonzero, reuse=reuse, items=n_win,
-                         x_type=x_type, w_type=op.weight_type, acc_type=op.accum_type, y_type=y_type,
+    mac = mac_array_cost(target, n_in=op.n_in, n_out=op.n_out, nonzero=k["nonzero"], reuse=reuse, items=n_win,
+                         x_type=x_type, w_type=k["w_type"], acc_type=k["acc_type"], y_type=y_type,
                          activation=op.activation)
     lb_bram, lb_lut, lb_ff = line_buffer(target, win, x_type.width)
     ii = max(win.hp * win.wp, n_win * reuse)

@@ -7,11 +7,13 @@ composes the network with the same rule as the report. Overrides, per layer name
     weight_bits: int      weight width (the accumulator follows)
     act_bits: int         output width (the layers reading it see it as their input width)
     pruning: float        fraction of zero weights (unrolled kernels skip them)
-With no overrides the result is exactly the report's.
+With no overrides the result is exactly the report's. Returned costs are shared with the
+memo: treat them as read-only.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 from ..errors import CompileError
 from ..numerics import FixedType
@@ -20,6 +22,7 @@ from .model import RESOURCES, LayerCost, NetworkCost
 
 KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
 KNOWN_SET = frozenset(KNOWN)
+MEMO_SIZE = 1 << 20  # per-layer results kept (a LayerCost is a few hundred bytes)
 
 
 class Estimator:
@@ -48,6 +51,8 @@ class Estimator:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
+        if ov:
+            check_overrides(self.names[i], self.nodes[i].op, ov, self.target)
         c = self.ctx[i]
         inputs, delta = c.inputs, 0
         if in_bits:
@@ -60,8 +65,9 @@ class Estimator:
         if delta:
             extra["input_bits_delta"] = delta
         cost = self.nodes[i].op.cost(CostContext(c.node, inputs, outputs, self.target, extra))
-        if len(self._memo) > 200_000:
-            self._memo.clear()
+        if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
+            for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
+                del self._memo[k]
         self._memo[key] = cost
         return cost
 
@@ -75,9 +81,6 @@ class Estimator:
                 i = index.get(name)
                 if i is None:
                     raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
-                if not ov.keys() <= KNOWN_SET:
-                    raise CompileError(f"layer {name!r}: unknown override(s) {', '.join(sorted(ov.keys() - KNOWN_SET))} "
-                                       f"(supported: {', '.join(KNOWN)})")
                 bits = ov.get("act_bits")
                 if bits is not None:
                     for r in readers[i]:
@@ -122,5 +125,27 @@ class Estimator:
 
 
 def _retyped(t, bits: int):
-    """A copy of tensor record t whose type has `bits` bits (same integer bits)."""
-    return dataclasses.replace(t, type=FixedType(bits, t.type.int_bits, t.type.signed))
+    """A copy of tensor record t whose type has `bits` bits (same integer bits and modes)."""
+    ty = t.type
+    return dataclasses.replace(t, type=FixedType(bits, ty.int_bits, ty.signed, ty.rounding, ty.overflow))
+
+
+def check_overrides(name: str, op, ov: dict, target) -> None:
+    """Refuse what-if values that mean nothing for this layer, with the layer and the valid range."""
+    for key, value in ov.items():
+        if key not in KNOWN_SET:
+            raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
+        if key == "act_bits":
+            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 53
+            if not ok:
+                raise CompileError(f"layer {name!r}: act_bits={value!r} (supported: integers 1..53)")
+            continue
+        choices = op.fold_choices(target)
+        if choices is None:
+            raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
+        if key == "reuse_factor" and value not in choices:
+            raise CompileError(f"layer {name!r}: reuse_factor={value!r} (supported: {', '.join(map(str, choices))})")
+        if key == "weight_bits" and not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 32):
+            raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
+        if key == "pruning" and not (isinstance(value, (int, float)) and 0 <= value < 1):
+            raise CompileError(f"layer {name!r}: pruning={value!r} (supported: a fraction in [0, 1))")

@@ -69,9 +69,9 @@ def post_synthesis(target: Target, resources: dict[str, float]) -> dict[str, flo
 def multiplier(target: Target, wa: int, wb: int) -> tuple[float, float, float]:
     """(DSP, LUT, FF) of one wa x wb multiplier: narrow products go to LUTs, wider ones to
     as many DSP slices as the port widths need. A slice covers a dsp_a_width x dsp_b_width
-    partial product; a leftover of at most dsp_lut_leftover_bits bits on an operand is
-    added in LUTs instead of another slice (e.g. 32x32 = two 27x18 slices + a 5x32 LUT
-    product, as HLS builds it)."""
+    partial product; a leftover of at most dsp_lut_leftover_bits bits on an operand needs no
+    slice of its own (HLS synthesized 32x32-bit products on two DSP48E2 slices, not four;
+    the few LUTs of that leftover are within the model's noise and not counted)."""
     c = target.coeff
     if wa * wb <= c["lut_mult_max_product"]:
         return 0.0, c["lut_per_mult_bit2"] * wa * wb, float(wa + wb) * _k(target, "ff_per_lut_mult_bit", 0.0)
@@ -80,8 +80,7 @@ def multiplier(target: Target, wa: int, wb: int) -> tuple[float, float, float]:
     left = int(_k(target, "dsp_lut_leftover_bits", 0))
     n_a = max(1, _ceil_div(big - left, a)) if big > a else 1
     n_b = max(1, _ceil_div(small - left, b)) if small > b else 1
-    lut = c["lut_per_mult_bit2"] * (max(big - n_a * a, 0) * small + max(small - n_b * b, 0) * big)
-    return float(n_a * n_b), lut, 0.0
+    return float(n_a * n_b), 0.0, 0.0
 
 
 def memory(target: Target, width_bits: int, depth: int, banks: int = 1) -> tuple[float, float]:

@@ -103,28 +103,41 @@ def _run_qonnx(model, x):
                            "(pip install 'qcompile[test]')") from None
     import warnings
 
-    from qonnx.transformation.change_batchsize import ChangeBatchSize
     from qonnx.transformation.infer_shapes import InferShapes
 
     x32 = np.asarray(x, dtype=np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wrapper = ModelWrapper(model)
-        if model.graph.output[0].type.tensor_type.HasField("shape"):
-            wrapper = wrapper.transform(ChangeBatchSize(len(x32)))
-        else:  # promoted intermediate outputs carry no shape; set the batch on the input only
-            wrapper.graph.input[0].type.tensor_type.shape.dim[0].dim_value = len(x32)
-            del wrapper.graph.value_info[:]
-            for n in wrapper.get_nodes_by_op_type("Reshape"):  # as ChangeBatchSize does
-                shape = wrapper.get_initializer(n.input[1])
-                if shape is not None and len(shape) and shape[0] not in (-1, 0):
-                    shape = shape.copy()
-                    shape[0] = len(x32)
-                    wrapper.set_initializer(n.input[1], shape)
+        wrapper = ModelWrapper(_with_batch(model, len(x32)))
         wrapper = wrapper.transform(InferShapes())
         iname = wrapper.graph.input[0].name
         res = execute_onnx(wrapper, {iname: x32})
     return [np.asarray(res[o.name], dtype=np.float64) for o in wrapper.graph.output]
+
+
+def _with_batch(model, n: int):
+    """The model with batch size n: the first dimension of every shape record downstream
+    of the graph input (some custom ops read their input's record to infer their own), and
+    of constant Reshape targets, as qonnx's ChangeBatchSize does for the graph's ends."""
+    inits = {i.name for i in model.graph.initializer}
+    data = {i.name for i in model.graph.input if i.name not in inits}
+    for node in model.graph.node:  # nodes are topologically sorted
+        if any(t in data for t in node.input):
+            data.update(node.output)
+    for v in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        dims = v.type.tensor_type.shape.dim if v.type.HasField("tensor_type") else []
+        if v.name in data and len(dims) > 0:
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = n
+    for init in model.graph.initializer:
+        if any(node.op_type == "Reshape" and node.input[1] == init.name for node in model.graph.node):
+            from onnx import numpy_helper
+
+            shape = numpy_helper.to_array(init).copy()
+            if shape.ndim == 1 and len(shape) and shape[0] not in (-1, 0):
+                shape[0] = n
+                init.CopyFrom(numpy_helper.from_array(shape, init.name))
+    return model
 
 
 def model_input_shape(model_path: str | Path) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ import numpy as np
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
-from .dense import Dense
+from .dense import Dense, mac_knobs
 from ._window import Window, batch_chunks
 
 
@@ -210,11 +210,14 @@ class Conv(Op):
         return run
 
     # ---- hardware ---------------------------------------------------------------------------
+    def fold_choices(self, target) -> list[int]:
+        return Dense.fold_choices(self, target)  # the same MAC array per window
+
     def cost(self, ctx: CostContext):
         from ..cost.cnn_kernels import conv_cost
 
         return conv_cost(ctx.target, self, self.window(ctx.inputs[0].shape), ctx.inputs[0].type,
-                         ctx.outputs[0].type)
+                         ctx.outputs[0].type, knobs=mac_knobs(self, ctx))
 
     def hls(self, ctx: HlsContext) -> dict:
         w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))

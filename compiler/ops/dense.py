@@ -197,21 +197,11 @@ class Dense(Op):
     def cost(self, ctx: CostContext):
         from ..cost.kernels import mac_array_cost
 
-        x_type, y_type, w_type, acc_type = ctx.inputs[0].type, ctx.outputs[0].type, self.weight_type, self.accum_type
-        nonzero = self.nonzero
-        if ctx.overrides:
-            w_bits = ctx.get("weight_bits", w_type.width)
-            grow = w_bits - w_type.width + ctx.get("input_bits_delta", 0)
-            if grow:  # the accumulator grows or shrinks with the products
-                acc_type = FixedType(max(acc_type.width + grow, 2), acc_type.int_bits)
-                w_type = FixedType(w_bits, w_type.int_bits)
-            if "pruning" in ctx.overrides:
-                nonzero = max(1, round((1.0 - ctx.overrides["pruning"]) * self.n_in * self.n_out))
-        items = ctx.inputs[0].size // self.n_in
-        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=nonzero,
-                              reuse=ctx.get("reuse_factor", self.reuse_factor), items=items, x_type=x_type,
-                              w_type=w_type, acc_type=acc_type, y_type=y_type, activation=self.activation,
-                              kernel=self.kernel)
+        m = mac_knobs(self, ctx)
+        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=m["nonzero"],
+                              reuse=m["reuse"], items=ctx.inputs[0].size // self.n_in, x_type=ctx.inputs[0].type,
+                              w_type=m["w_type"], acc_type=m["acc_type"], y_type=ctx.outputs[0].type,
+                              activation=self.activation, kernel=self.kernel)
 
     def hls(self, ctx: HlsContext) -> dict:
         w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
@@ -227,3 +217,21 @@ class Dense(Op):
                 "weight_type": self.weight_type, "bias_type": bias_type, "accum_type": self.accum_type,
                 "w": w, "b": b, "items": ctx.inputs[0].size // self.n_in,
                 "kernel": self.kernel, "kernel_id": self.KERNELS.index(self.kernel)}
+
+
+def mac_knobs(op, ctx: CostContext) -> dict:
+    """A MAC layer's cost knobs (Dense, Conv) under the estimator's what-if overrides:
+    reuse factor, weight width (the accumulator follows it and the input width), pruning."""
+    w_type, acc_type, nonzero = op.weight_type, op.accum_type, op.nonzero
+    if ctx.overrides:
+        w_bits = ctx.get("weight_bits", w_type.width)
+        if w_bits != w_type.width:
+            w_type = FixedType(w_bits, w_type.int_bits, w_type.signed, w_type.rounding, w_type.overflow)
+        grow = w_bits - op.weight_type.width + ctx.get("input_bits_delta", 0)
+        if grow:  # the accumulator grows or shrinks with the products
+            acc_type = FixedType(min(max(acc_type.width + grow, 2), 62), acc_type.int_bits, acc_type.signed,
+                                 acc_type.rounding, acc_type.overflow)
+        if "pruning" in ctx.overrides:
+            nonzero = max(1, round((1.0 - ctx.overrides["pruning"]) * op.n_in * op.n_out))
+    return {"w_type": w_type, "acc_type": acc_type, "nonzero": nonzero,
+            "reuse": ctx.get("reuse_factor", op.reuse_factor)}
