@@ -34,3 +34,25 @@ def test_csim_with_folded_layers(tmp_path, rng):
     out = compiler.write_project(design, tmp_path / "out")
     r = compare(design, out, rng.normal(size=(300, 16)))
     assert r.mismatches == 0
+
+
+def test_synthesis_literals_equal_the_simulated_codes(tmp_path):
+    """weights.h carries each constant twice: ap_fixed literals for synthesis, integer codes
+    for C simulation. They must be the same numbers."""
+    import re
+
+    from compiler.numerics import FixedType
+
+    design = compiler.compile_model(model_path("D05_jet_mlp_qonnx_w6a6"), "zcu104")
+    text = (compiler.write_project(design, tmp_path / "out") / "firmware" / "weights.h").read_text()
+    synth, sim = text.split("#else")
+    literals = dict(re.findall(r"static const (ap_u?fixed<[^>]*>) (\w+)\[\d+\]", synth)[i][::-1]
+                    for i in range(len(re.findall(r"static const ap_", synth))))
+    checked = 0
+    for name, values in re.findall(r"static const ap_u?fixed<[^>]*> (\w+)\[\d+\] = \{([^}]*)\}", synth):
+        codes = re.search(rf"static const long long {name}_codes\[\d+\] = \{{([^}}]*)\}}", sim).group(1)
+        t = FixedType.parse(literals[name])
+        want = t.to_float(np.array([int(c) for c in codes.split(",")]))
+        assert np.array_equal(np.array([float(v) for v in values.split(",")]), want), name
+        checked += 1
+    assert checked >= 10

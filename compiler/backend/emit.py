@@ -213,7 +213,8 @@ def top_name(files: dict[str, str]) -> str:
 
 def _constant_view(name, ftype, codes):
     values = ftype.to_float(codes)
-    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=", ".join(_literal(v) for v in values))
+    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=", ".join(_literal(v) for v in values),
+                           codes=", ".join(str(int(c)) for c in codes))
 
 
 def _literal(v: float) -> str:

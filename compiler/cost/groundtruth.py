@@ -628,6 +628,8 @@ def prepare(rows, include_mismatched: bool = False, seed: int = 0) -> list[Prepa
             out.append(Prepared(where, row, build_design(row, seed), mismatched=why))
         except Unmodeled as e:
             out.append(Prepared(where, row, reason=str(e)))
+        except Exception as e:  # noqa: BLE001 - a malformed row must not stop the others
+            out.append(Prepared(where, row, reason=f"could not be built ({type(e).__name__}: {e})"))
     return out
 
 
@@ -714,10 +716,16 @@ def evaluate_prepared(prepared: list[Prepared], table: dict | None = None) -> Ev
         if p.design is None:
             unmodeled.append({"id": p.id, "where": p.where, "reason": p.reason})
             continue
+        try:
+            got = compare_prepared(p, table)
+        except Exception as e:  # noqa: BLE001 - e.g. a layer our kernels cannot cost at this shape
+            unmodeled.append({"id": p.id, "where": p.where,
+                              "reason": f"could not be estimated ({type(e).__name__}: {e})"})
+            continue
         if _wrapped(p.row):  # the row's own (wrapper) measurement is left out: say so
             unmodeled.append({"id": p.id + " (top-level csynth)", "where": p.where, "reason": WRAPPER_REASON,
                               "partial": True})
-        comps.extend(compare_prepared(p, table))
+        comps.extend(got)
     return Evaluation(comps, unmodeled, len(prepared))
 
 

@@ -112,8 +112,9 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
 
     Fully unrolled (reuse 1): weights are constants, zero weights need no multiplier, and
     a share (1 - dsp_const_share) of the DSP-sized constant products is built by HLS as
-    shift-and-add logic; every product feeds an adder tree (one acc-wide adder per
-    product) whose pipeline registers cost ff_per_mac_bit per product bit.
+    shift-and-add logic; each output sums its products in an adder tree (n - 1 acc-wide
+    adders for n products; the bias add rides in the DSP post-adder when there is one)
+    whose pipeline registers cost ff_per_mac_bit per product bit.
     Folded: weights sit in ROMs (zeros included), one bank of `reuse` words per multiplier
     (the template's cyclic partition); each multiplier picks its input from the n_in-vector and adds into one of n_out
     accumulators chosen per cycle: the accumulators with their adders and write selection
@@ -139,7 +140,10 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
         dsp -= moved * m_dsp
         lut += moved * (x_type.width + w_type.width) * c["lut_per_adder_bit"]
     if reuse == 1:
-        lut += mults * adder_bits * c["lut_per_adder_bit"]
+        # an n-term sum per output is n - 1 two-input adders, plus the bias add, which a DSP's
+        # post-adder absorbs when the products sit on DSPs
+        adds = max(mults - n_out, 0) + (0 if m_dsp else min(n_out, mults))
+        lut += adds * adder_bits * c["lut_per_adder_bit"]
         ff = mults * (m_ff + adder_bits * _k(target, "ff_per_mac_bit", 0.0))
     else:
         acc_bits = n_out * acc_type.width

@@ -14,6 +14,13 @@ struct vec {
     T data[N];
 };
 
+// C simulation only: fill a fixed-point constant array from its integer codes (raw bits).
+template <class T, unsigned N>
+bool load_codes(T (&dst)[N], const long long (&codes)[N]) {
+    for (unsigned i = 0; i < N; i++) dst[i].range(T::width - 1, 0) = codes[i];
+    return true;
+}
+
 // A dataflow stream has exactly one reader: a tensor read by several stages is copied.
 template <class V, unsigned ITEMS>
 void fork(hls::stream<V> &in, hls::stream<V> &out0, hls::stream<V> &out1) {
