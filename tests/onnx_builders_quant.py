@@ -142,3 +142,39 @@ def float_binary_mlp(rng):
     inits = [("W", w), ("g", rng.uniform(0.5, 1.5, n_out).astype(np.float32)), ("b", rng.normal(size=n_out).astype(np.float32)),
              ("m", rng.normal(size=n_out).astype(np.float32)), ("v", rng.uniform(0.5, 2, n_out).astype(np.float32))]
     return _model(nodes, [("x", [n_in])], [("y", [n_out], TensorProto.FLOAT)], inits, [("", 13)])
+
+
+def _image_model(nodes, inits, c_in, hw, out_shape, opsets=(("", 13),)):
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", c_in, *hw])]
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", *out_shape])]
+    m = helper.make_model(helper.make_graph(nodes, "qc", ins, outs, [numpy_helper.from_array(np.asarray(v), k)
+                                                                         for k, v in inits]),
+                          opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
+    m.ir_version = 8
+    return m
+
+
+def qlinear_conv(rng):
+    """int8 x int8 (onnxruntime's uint8 x int8 kernels saturate on x86), per-channel weight
+    scales, a bias, stride 2 and padding."""
+    c_in, c_out, hw = 3, 4, (9, 8)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+             helper.make_node("QLinearConv", ["xq", "sx", "zx", "W", "sw", "zw", "sy", "zy", "B"], ["yq"],
+                              name="qconv", kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"], name="dq")]
+    sw = rng.uniform(0.005, 0.02, c_out).astype(np.float32)
+    inits = [("sx", np.float32(0.04)), ("zx", np.int8(2)), ("W", rng.integers(-127, 128, (c_out, c_in, 3, 3)).astype(np.int8)),
+             ("sw", sw), ("zw", np.zeros(c_out, np.int8)), ("sy", np.float32(0.05)), ("zy", np.int8(-4)),
+             ("B", rng.integers(-2000, 2000, c_out).astype(np.int32))]
+    return _image_model(nodes, inits, c_in, hw, (c_out, 5, 4))
+
+
+def conv_integer(rng):
+    c_in, c_out, hw = 2, 3, (7, 7)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+             helper.make_node("ConvInteger", ["xq", "W", "zx", "zw"], ["acc"], name="convint", kernel_shape=[3, 3]),
+             helper.make_node("Cast", ["acc"], ["accf"], name="cast", to=1),
+             helper.make_node("Mul", ["accf", "sxw"], ["y"], name="rescale")]
+    inits = [("sx", np.float32(0.05)), ("zx", np.uint8(120)), ("W", rng.integers(0, 256, (c_out, c_in, 3, 3)).astype(np.uint8)),
+             ("zw", np.uint8(128)), ("sxw", np.float32(0.05 * 0.02))]
+    return _image_model(nodes, inits, c_in, hw, (c_out, 5, 5))

@@ -149,6 +149,22 @@ def test_qoperator_against_onnxruntime(builder, tmp_path, rng):
     assert within >= 0.999
 
 
+@pytest.mark.parametrize("builder", [Q.qlinear_conv, Q.conv_integer], ids=lambda b: b.__name__)
+def test_qoperator_convolutions_against_onnxruntime(builder, tmp_path, rng):
+    path = _save(builder(rng), tmp_path)
+    design = compiler.compile_model(path)
+    x = rng.normal(scale=2, size=(300,) + tuple(design.graph.input_layouts[0].onnx_shape))
+    got = compiler.simulate(design, x)
+    ref = run_reference(path, x)[0]
+    if builder is Q.conv_integer:  # a float output: real values
+        assert np.abs(got - ref).max() < 1e-4
+        return
+    step = 0.05
+    d = np.abs(np.round(got / step) - np.round(ref / step))
+    print(f"{builder.__name__}: exact {(d == 0).mean():.4%}, within 1 step {(d <= 1).mean():.4%}")
+    assert (d <= 1).mean() >= 0.999
+
+
 def test_mixed_formats_are_a_clear_error(tmp_path):
     with pytest.raises(CompileError, match="node 'dq_other_scale' \\(DequantizeLinear\\).*scale"):
         compiler.compile_model(_save(Q.mismatched_qdq(), tmp_path))

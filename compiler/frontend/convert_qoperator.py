@@ -1,5 +1,5 @@
-"""QOperator ops (integer tensors between ops): QLinearMatMul, MatMulInteger, QGemm, and
-the Cast that turns an integer result back into float.
+"""QOperator ops (integer tensors between ops): QLinearMatMul, QLinearConv, MatMulInteger,
+ConvInteger, QGemm, and the Cast that turns an integer result back into float.
 
 An integer ONNX tensor q with scale s and zero point z is, in the IR, the tensor holding
 codes q - z with scale s (what a QuantizeLinear produces), so these ops reuse Dense and
@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 from ..numerics import exact_type
 from ..ops.affine import Affine
 from ..ops.quant import Quant
+from .convert_cnn import _conv
 from .convert_dense import _dense
 from .convert_quant import QDQ_RANGES, _Spec
 from .values import Const, converter
@@ -129,3 +133,57 @@ def _cast(imp, ctx, ins):
     if to not in (1, 10, 11, 16, 6, 7):  # float, float16, double, bfloat16, int32, int64
         raise ctx.error(f"cast to ONNX type {to} is not supported (supported: float types, int32, int64)")
     return ctx.act(x)
+
+
+def _conv_weights(ctx, w, scale, zero, what="weight W"):
+    """Integer (C_out, C_in/g, *k) weights -> codes (w - zero) with one real scale per
+    output channel (axis 0), broadcast to the weight's shape."""
+    q = np.asarray(ctx.const(w, what).value, dtype=np.float64)
+    shape = (-1,) + (1,) * (q.ndim - 1)
+    z = np.asarray(ctx.const(zero, f"{what} zero point").value, dtype=np.float64).reshape(shape) \
+        if zero is not None else 0.0
+    s = np.asarray(ctx.const(scale, f"{what} scale").value, dtype=np.float64).reshape(shape) \
+        if scale is not None else np.ones(1)
+    fixed = q - z
+    scale_full = np.broadcast_to(s, q.shape).copy() if s.size > 1 else float(s.reshape(-1)[0])
+    return Const.quantized(fixed, exact_type(int(min(fixed.min(), 0)), int(max(fixed.max(), 0)), 0), scale_full)
+
+
+def _renamed(ctx, suffix):
+    """The node context of an intermediate IR tensor (its name gets a suffix)."""
+    node = SimpleNamespace(op_type=ctx.node.op_type, domain=ctx.node.domain, name=ctx.node.name,
+                           output=[f"{ctx.node.output[0]}__{suffix}"], input=list(ctx.node.input))
+    return replace(ctx, node=node)
+
+
+@converter("QLinearConv")
+def _qlinear_conv(imp, ctx, ins):
+    x, x_s, x_z, w, w_s, w_z, y_s, y_z, b = (list(ins) + [None] * 9)[:9]
+    a = _int_input(imp, ctx, x, x_s, x_z, "input x")
+    wc = _conv_weights(ctx, w, w_s, w_z)
+    bias = None
+    if b is not None:  # int32 with scale x_scale * w_scale
+        bq = np.asarray(ctx.const(b, "bias B").value, dtype=np.float64).reshape(-1)
+        x_scale = float(np.asarray(ctx.const(x_s, "input x scale").value).reshape(-1)[0])
+        w_scale = np.broadcast_to(np.asarray(wc.scale), wc.value.shape).reshape(wc.value.shape[0], -1)[:, 0]
+        bias = Const(bq * x_scale * w_scale)
+    acc = _conv(imp, _renamed(ctx, "acc"), [a, wc, bias])
+    return _output_quant(imp, ctx, acc, y_s, y_z)
+
+
+@converter("ConvInteger")
+def _conv_integer(imp, ctx, ins):
+    """int32 = conv(x - x_zero, w - w_zero), relabelled as the plain integer (see MatMulInteger)."""
+    x, w, x_z, w_z = (list(ins) + [None] * 4)[:4]
+    a = ctx.act(x, "input x")
+    prod = imp.graph.producer(a.tensor)
+    q = prod.op if prod is not None else None
+    if not isinstance(q, Quant) or q.scale is None or q.bipolar or np.ndim(q.scale):
+        raise ctx.error("input x must come from a per-tensor QuantizeLinear")
+    z = 0.0 if x_z is None else float(np.asarray(ctx.const(x_z, "x zero point").value).reshape(-1)[0])
+    if z != float(np.asarray(q.zero_point).reshape(-1)[0]):
+        raise ctx.error("x's zero point differs from its quantizer's; mixing these formats is not supported")
+    acc = _conv(imp, _renamed(ctx, "acc"), [a, _conv_weights(ctx, w, None, w_z), None])
+    c_out = np.asarray(ctx.const(w, "weight W").value).shape[0]
+    scale = np.full(c_out, 1.0 / float(q.scale))
+    return imp.emit(ctx, Affine(scale=scale, shift=np.zeros(c_out)), acc, acc.shape, perm=acc.perm)
