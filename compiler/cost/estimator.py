@@ -18,7 +18,7 @@ import itertools
 from ..errors import CompileError
 from ..numerics import FixedType
 from ..ops.base import CostContext
-from .model import RESOURCES, LayerCost, NetworkCost
+from .model import LayerCost, NetworkCost
 
 KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
 KNOWN_SET = frozenset(KNOWN)

@@ -8,7 +8,6 @@ implements the same decision table in C++.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
