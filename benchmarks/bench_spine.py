@@ -36,6 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS_DIR = REPO.parent / "shared/models/dev"
 COMPILE_MODELS = ("D01_jet_mlp_float", "D02_jet_mlp_bn_float", "D05_jet_mlp_qonnx_w6a6")
+CNN_MODELS = ("D03_conv1d_float", "D04_conv2d_bn_pool_float", "D10_mnist8_cnn_float_gold", "D09_kws_dscnn_qdq_int8")
 SIM_MODEL = "D01_jet_mlp_float"
 
 # Aims, printed for the record (from the issue); never asserted.
@@ -44,8 +45,8 @@ AIM_SIM_SAMPLES_S = 1_000_000
 AIM_SIM_VS_HLS4ML = 50.0
 ISSUE_HLS4ML_SAMPLES_S = 15_500
 
-FULL = {"compile_runs": 3, "sim_batch": 200_000, "sim_reps": 5, "hls4ml_samples": 20_000}
-QUICK = {"compile_runs": 1, "sim_batch": 20_000, "sim_reps": 3, "hls4ml_samples": 2_000}
+FULL = {"compile_runs": 3, "sim_batch": 200_000, "sim_reps": 5, "hls4ml_samples": 20_000, "cnn_batch": 2_000}
+QUICK = {"compile_runs": 1, "sim_batch": 20_000, "sim_reps": 3, "hls4ml_samples": 2_000, "cnn_batch": 200}
 
 
 def log(msg: str) -> None:
@@ -237,6 +238,78 @@ def bench_sim(models_dir: Path, batch: int, reps: int) -> tuple[dict, np.ndarray
     return res, x, design
 
 
+# ---- 4. CNNs: compile time and simulator throughput next to onnxruntime ----------------------------
+
+def bench_cnns(models_dir: Path, batch: int, reps: int, runs: int) -> dict:
+    """Per CNN: `qcompile` wall time (fresh process), then the bit-accurate simulator's and
+    onnxruntime's throughput on the same inputs (calibrated on a slice of them), with their
+    argmax agreement. The simulator takes and returns the model's own layout."""
+    import compiler
+    from compiler.frontend.reference import model_input_shape
+
+    out: dict = {"batch": batch, "models": {}}
+    with tempfile.TemporaryDirectory(prefix="bench_cnn_") as tmp:
+        for name in CNN_MODELS:
+            path = model_path(models_dir, name)
+            if not path.is_file():
+                out["models"][name] = {"error": f"{path}: no such file"}
+                continue
+            r: dict = {}
+            cmd = [sys.executable, "-m", "compiler.cli", str(path), "--target", "zcu104", "-o",
+                   str(Path(tmp) / name), "--force"]
+            times = []
+            for _ in range(runs):
+                dt, proc = _wall(cmd, REPO)
+                if proc.returncode != 0:
+                    r["error"] = f"exit {proc.returncode}: {tail(proc.stderr or proc.stdout, 4)}"
+                    break
+                times.append(dt)
+            if "error" in r:
+                out["models"][name] = r
+                continue
+            r["compile_s"] = statistics.median(times)
+            shape = model_input_shape(path)
+            rng = np.random.default_rng(0)
+            x = rng.random((batch,) + shape) * (255 if name.startswith("D10") else 1) if not name.startswith("D09") \
+                else rng.normal(scale=30, size=(batch,) + shape)
+            design = compiler.compile_model(str(path), calib=x[: max(batch // 4, 50)])
+            compiler.simulate(design, x[:10])
+            y_sim = None
+
+            def run_sim():
+                nonlocal y_sim
+                y_sim = compiler.simulate(design, x)
+
+            r["qcompile"] = _throughput(batch, _timeit(run_sim, reps))
+            try:
+                sess, feed = _ort_session(path)
+                x32 = np.ascontiguousarray(x, dtype=np.float32)
+                y_ort = None
+
+                def run_ort():
+                    nonlocal y_ort
+                    y_ort = sess.run(None, {feed: x32})[0]
+
+                try:
+                    run_ort()
+                except Exception:  # a model that only runs at batch 1 (Flatten axis 0, fixed Reshape)
+                    def run_ort():
+                        nonlocal y_ort
+                        y_ort = np.concatenate([sess.run(None, {feed: x32[i:i + 1]})[0] for i in range(batch)])
+
+                    run_ort()
+                    r["onnxruntime_batch"] = 1
+                r["onnxruntime"] = _throughput(batch, _timeit(run_ort, reps))
+                r["sim_over_ort"] = r["qcompile"]["samples_per_s"] / r["onnxruntime"]["samples_per_s"]
+                ys, yo = np.asarray(y_sim).reshape(batch, -1), np.asarray(y_ort).reshape(batch, -1)
+                r["argmax_agreement"] = float(np.mean(ys.argmax(1) == yo.argmax(1)))
+            except Exception as e:
+                r["onnxruntime"] = {"error": f"{type(e).__name__}: {e}"}
+            out["models"][name] = r
+            log(f"cnn {name}: compile {r['compile_s']:.2f} s, simulate {r['qcompile']['samples_per_s']:,.0f}/s")
+    return out
+
+
 # ---- 3. hls4ml C simulation -------------------------------------------------------------------------
 
 def bench_hls4ml(models_dir: Path, n: int, x: np.ndarray | None, design, backend: str, granularity: str) -> dict:
@@ -390,6 +463,22 @@ def print_table(doc: dict) -> None:
                   f"{h['argmax_agreement_vs_ort']:.2%} (max |diff| {h['max_abs_diff_vs_ort']:.2e}); "
                   f"qcompile {h['qcompile_argmax_agreement_vs_ort']:.2%}")
     print()
+
+    cn = doc.get("cnn")
+    if cn:
+        print(f"4. CNNs: qcompile wall time, and throughput on {cn['batch']:,} inputs (calibrated on a quarter)")
+        print(f"   {'model':<28} {'compile s':>9} {'simulate/s':>12} {'onnxruntime/s':>14} {'ratio':>7} {'argmax':>8}")
+        for name, r in cn["models"].items():
+            if "error" in r:
+                print(f"   {name:<28} ERROR: {r['error']}")
+                continue
+            o = r.get("onnxruntime", {})
+            ort_rate = "-" if "error" in o else _fmt_rate(o["samples_per_s"])
+            ratio = "-" if "sim_over_ort" not in r else f"{r['sim_over_ort']:.3f}x"
+            agree = "-" if "argmax_agreement" not in r else f"{r['argmax_agreement']:.1%}"
+            print(f"   {name:<28} {r['compile_s']:>9.2f} {_fmt_rate(r['qcompile']['samples_per_s']):>12} "
+                  f"{ort_rate:>14} {ratio:>7} {agree:>8}")
+        print()
     print(f"total benchmark time {m['total_s']:.1f} s")
 
 
@@ -424,6 +513,7 @@ def main(argv=None) -> int:
                                      args.hls4ml_granularity)
         if "skipped" in doc["hls4ml"]:
             log(f"hls4ml skipped: {doc['hls4ml']['skipped'].splitlines()[0]}")
+    doc["cnn"] = bench_cnns(models_dir, sizes["cnn_batch"], sizes["sim_reps"], sizes["compile_runs"])
     h, s = doc["hls4ml"], doc["simulate"]
     if "samples_per_s" in h and "qcompile" in s:
         h["sim_over_hls4ml"] = s["qcompile"]["samples_per_s"] / h["samples_per_s"]

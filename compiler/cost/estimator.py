@@ -110,7 +110,8 @@ class Estimator:
             first = start + c.first_out
             t_first[i] = first
             last = first + c.latency - c.first_out
-            t_last[i] = last if last > done + c.first_out else done + c.first_out
+            drain = done + (c.latency - c.ii + 1 if c.latency > c.ii else 1)
+            t_last[i] = last if last > drain else drain
             if c.ii > ii:
                 ii = c.ii
             dsp += c.dsp

@@ -19,15 +19,24 @@ Resources measured after Vivado logic synthesis (wa-hls4ml rows, the SVHN networ
 stages): HLS over-estimates LUTs about 2x against synthesis.
 
 Comparisons. Every design row gives one comparison (family from its layers, see
-`family_of`). A row with per-layer measurements (networks.jsonl: the report's instance
-table) also gives one comparison per layer instance, family "network" like the whole
-design, so leaving the family out leaves out everything measured on that network.
+`family_of`), plus one for a `vivado_synth` block (`<id>@synth`, resources only). A row with
+per-layer measurements (networks.jsonl: the report's instance table) also gives one
+comparison per layer instance, family "network" like the whole design, so leaving the
+family out leaves out everything measured on that network. io_stream designs include the
+inter-layer FIFOs the row names (depth from the spec, else hls4ml's default: the whole
+tensor), costed with the compiler's FIFO formula (cnn_kernels.fifo_cost).
 
 Rows we cannot model are never dropped: `evaluate` returns them with the reason (an op or
 activation we have no kernel for, missing fields, an unknown part, or a microarchitecture
-qcompile does not emit -- hls4ml's io_parallel convolution/pooling unrolls every output
-position, and the VivadoAccelerator wrapper converts float ports; `include_mismatched=True`
-estimates those with our streaming formulas anyway, in families of their own).
+qcompile does not emit: hls4ml's io_parallel convolution/pooling unrolls every output
+position; `include_mismatched=True` estimates those with our streaming formulas anyway, in
+families "mismatched-*"). A VivadoAccelerator row's csynth measures hls4ml's float AXI
+wrapper, which is listed as left out ("partial"); its `vivado_synth` block measures the
+wrapped design itself and is compared.
+
+Weights: the rows carry no values, so layers get glorot-uniform magnitudes on the weight
+type's grid (no accidental zeros; a row's `pruned_sparsity_target` share set to zero),
+from a fixed seed. Activation slopes take the type the compiler would give the constant.
 
 Error measure. For a metric with predicted p and measured m, both are first floored at
 FLOORS[metric] (1 cycle, 1 DSP, 1 BRAM, 10 LUT/FF), so a measured 0 is compared with "at
@@ -47,7 +56,7 @@ from ..ir import Graph, Node, Tensor
 from ..numerics import FixedType, exact_type
 from ..resources import data_dir  # noqa: F401  (also used by the benchmark scripts)
 from .model import RESOURCES
-from .target import Target, load_target
+from .target import Target, coefficients_for, load_target, raw_coefficients
 
 METRICS = ("latency", "ii", "dsp", "lut", "ff", "bram_18k")
 FLOORS = {"latency": 1.0, "ii": 1.0, "dsp": 1.0, "lut": 10.0, "ff": 10.0, "bram_18k": 1.0}
@@ -127,22 +136,16 @@ def resource_stage(measured: dict) -> str:
 
 
 def row_coeff(table: dict, family: str, io_type: str) -> dict:
-    """Coefficients for one row: the fabric table, the tool family's overrides
-    ([<fabric>.tools.<family>] in coefficients.toml) on top, and the design's interface
-    style: io_parallel = 1 for layers that exchange plain arrays inside one pipelined
-    function (hls4ml io_parallel), 0 for streams (what qcompile emits)."""
-    coeff = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    coeff.update((table.get("tools") or {}).get(family, {}))
-    coeff["tools"] = table.get("tools") or {}
-    coeff["io_parallel"] = 1.0 if io_type == "io_parallel" else 0.0
-    return coeff
+    """Coefficients for one row: the raw fabric table with the tool family's overrides and the
+    row's interface style (see cost.target.coefficients_for)."""
+    return coefficients_for(table, family, io_type)
 
 
 def target_for(board: str, clock_ns: float | None, family: str, io_type: str, table: dict | None = None) -> Target:
     """The board's target at the row's clock with the row's coefficients (see row_coeff);
     `table` replaces the fabric's coefficient table (the fitting script's candidates)."""
     t = load_target(board, clock_mhz=1000.0 / clock_ns if clock_ns else None)
-    return replace(t, coeff=row_coeff(t.coeff if table is None else table, family, io_type))
+    return replace(t, coeff=row_coeff(raw_coefficients(t.fabric) if table is None else table, family, io_type))
 
 
 # ---- types -------------------------------------------------------------------------------

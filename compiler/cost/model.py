@@ -80,10 +80,10 @@ def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list
             available: dict[str, int]) -> NetworkCost:
     """Dataflow composition over a DAG given in topological order.
 
-    A stage emits its first output `first_out` cycles after its first input arrives and
-    cannot finish before its slowest predecessor has finished, so along any path
+    A stage emits its first output `first_out` cycles after its first input arrives, and its
+    last output `drain = latency - ii + 1` cycles after its last input, so along any path
         t_first(n) = max_p t_first(p) + first_out(n)
-        t_last(n)  = max(t_first(n) + latency(n) - first_out(n), max_p t_last(p) + first_out(n)).
+        t_last(n)  = max(t_first(n) + latency(n) - first_out(n), max_p t_last(p) + drain(n)).
     For single-vector layers (MLPs) this is the sum of latencies; for streams it overlaps
     the stages. The interval is the slowest stage's.
     """
@@ -94,7 +94,7 @@ def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list
         start = max((t_first[p] for p in ps), default=0)
         upstream_done = max((t_last[p] for p in ps), default=0)
         t_first[name] = start + c.first_out
-        t_last[name] = max(t_first[name] + c.latency - c.first_out, upstream_done + c.first_out)
+        t_last[name] = max(t_first[name] + c.latency - c.first_out, upstream_done + max(c.latency - c.ii + 1, 1))
     totals = {k: float(sum(getattr(c, k) for _, _, c in layer_costs)) for k in RESOURCES}
     return NetworkCost(layers=layer_costs, ii=max((c.ii for _, _, c in layer_costs), default=1),
                        latency=max(t_last.values(), default=0), clock_mhz=clock_mhz, totals=totals,

@@ -90,8 +90,28 @@ def _parse(path: Path) -> Target:
                   path=str(path))
 
 
-def _coefficients(fabric: str, where: str) -> dict[str, float]:
+HLS_TOOL = "vitis_hls"  # what build.tcl runs; its [<fabric>.tools.vitis_hls] overrides apply
+
+
+def raw_coefficients(fabric: str, where: str = "coefficients") -> dict:
+    """The fabric's table in hw_models/coefficients.toml, tool overrides not applied."""
     table = tomllib.loads((data_dir("hw_models") / "coefficients.toml").read_text())
     if fabric not in table:
         raise TargetError(f"{where}: key 'fabric' is {fabric!r}; known fabrics: {', '.join(sorted(table))}")
-    return dict(table[fabric])
+    return table[fabric]
+
+
+def _coefficients(fabric: str, where: str) -> dict[str, float]:
+    return coefficients_for(raw_coefficients(fabric, where), HLS_TOOL, "io_stream")
+
+
+def coefficients_for(table: dict, tool: str, io_type: str) -> dict:
+    """A fabric's coefficients for one HLS tool family (its [<fabric>.tools.<tool>] overrides
+    on top) and interface style: io_parallel = 1 for layers exchanging plain arrays inside
+    one pipelined function (hls4ml's io_parallel), 0 for streams (what qcompile emits)."""
+    coeff = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    tools = table.get("tools") or {}
+    coeff.update(tools.get(tool, {}))
+    coeff["tools"] = tools
+    coeff["io_parallel"] = 1.0 if io_type == "io_parallel" else 0.0
+    return coeff

@@ -71,17 +71,32 @@ def round_shift(v: np.ndarray, shift, mode: str) -> np.ndarray:
 def round_real(x: np.ndarray, mode: str) -> np.ndarray:
     """The same modes on real numbers (float reference semantics of a quantizer)."""
     x = np.asarray(x, dtype=np.float64)
+    if mode == "AP_RND_CONV":
+        return np.rint(x)  # IEEE round-half-to-even
     f = np.floor(x)
-    rest = x - f
-    first, sticky = rest >= 0.5, np.where(rest >= 0.5, rest > 0.5, rest > 0)
+    if mode == "AP_TRN":
+        return f
+    if mode == "CEIL":
+        return np.ceil(x)
+    rest = x - f  # exact for doubles
+    first = rest >= 0.5
+    sticky = np.where(first, rest > 0.5, rest > 0)
     neg = x < 0
-    table = {
-        "AP_TRN": np.zeros(x.shape, dtype=bool), "CEIL": first | sticky, "UP": ~neg & (first | sticky),
-        "AP_TRN_ZERO": neg & (first | sticky), "AP_RND": first, "AP_RND_ZERO": first & (neg | sticky),
-        "AP_RND_MIN_INF": first & sticky, "AP_RND_INF": first & (~neg | sticky),
-        "AP_RND_CONV": first & ((np.fmod(f, 2) != 0) | sticky),
-    }
-    return f + table[mode]
+    if mode == "UP":
+        inc = ~neg & (first | sticky)
+    elif mode == "AP_TRN_ZERO":
+        inc = neg & (first | sticky)
+    elif mode == "AP_RND":
+        inc = first
+    elif mode == "AP_RND_ZERO":
+        inc = first & (neg | sticky)
+    elif mode == "AP_RND_MIN_INF":
+        inc = first & sticky
+    elif mode == "AP_RND_INF":
+        inc = first & (~neg | sticky)
+    else:
+        raise ValueError(f"unknown rounding mode {mode!r} (supported: {', '.join(REQUANT_MODES)})")
+    return f + inc
 
 
 def multiplier(m_real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,15 @@ class Window:
             return x
         return np.pad(x, ((0, 0), (self.pt, self.pb), (self.pl, self.pr), (0, 0)), constant_values=value)
 
+    def patches(self, xp: np.ndarray) -> np.ndarray:
+        """The im2col array (N, Ho, Wo, taps, C) of a padded batch, taps row-major (one
+        gather; much faster than stacking the tap views when C is small)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        v = sliding_window_view(xp, (self.ekh, self.ekw), axis=(1, 2))    # (N, H', W', C, ekh, ekw)
+        v = v[:, ::self.sh, ::self.sw, :, ::self.dh, ::self.dw][:, :self.out_h, :self.out_w]
+        return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 5, 3))    # (N, Ho, Wo, kh, kw, C)
+
     def tap_views(self, xp: np.ndarray):
         """For a padded batch (N, Hp, Wp, C): (tap index, (N, Ho, Wo, C) view) per kernel tap,
         taps in row-major kernel order."""

@@ -27,19 +27,21 @@ from ._window import Window, batch_chunks
 
 
 def _conv_accumulate(xp: np.ndarray, win: Window, w: np.ndarray, groups: int, acc: np.ndarray) -> None:
-    """acc (N, Ho, Wo, C_out) += the convolution of the padded batch xp with w (K, C_out),
-    one kernel tap at a time (exact for integer codes: every partial sum is a bias plus a
-    subset of the products, so it stays within the accumulator's bounds)."""
+    """acc (N, Ho, Wo, C_out) += the convolution of the padded batch xp with w (K, C_out):
+    an im2col matrix product for ordinary convolutions, one kernel tap at a time for grouped
+    ones (exact for integer codes: every partial sum is a bias plus a subset of the
+    products, so it stays within the accumulator's bounds, below 2**53)."""
     c = xp.shape[-1]
     cout = w.shape[1]
     cin_g, cout_g = c // groups, cout // groups
     flat = acc.reshape(-1, cout)
     tmp = None
+    if groups == 1:  # im2col: one patch matrix (tap-major, then channel, as w's rows), one BLAS call
+        flat += win.patches(xp).reshape(-1, w.shape[0]) @ w
+        return
     for t, view in win.tap_views(xp):
         wt = w[t * cin_g:(t + 1) * cin_g]                      # (cin_g, C_out)
-        if groups == 1:
-            flat += view.reshape(-1, c) @ wt
-        elif cin_g == 1 and cout_g == 1:                       # depthwise: one product per channel
+        if cin_g == 1 and cout_g == 1:                         # depthwise: one product per channel
             tmp = np.multiply(view, wt[0], out=tmp)
             acc += tmp
         elif cin_g == 1:                                       # depthwise with a channel multiplier
@@ -132,7 +134,7 @@ class Conv(Op):
         out_shape = win.out_shape(len(self.kernel_shape), self.n_out)
         n = len(x)
         out = np.empty((n,) + out_shape, dtype=dtype)
-        per_sample = win.out_h * win.out_w * (x.shape[-1] + self.n_out)
+        per_sample = win.out_h * win.out_w * (x.shape[-1] * (win.taps if self.groups == 1 else 1) + self.n_out)
         for sl in batch_chunks(n, per_sample):
             xp = win.pad(x[sl].astype(dtype, copy=False))
             acc = np.empty((xp.shape[0], win.out_h, win.out_w, self.n_out), dtype=dtype)

@@ -223,6 +223,25 @@ class Quant(Op):
         z = np.asarray(self.zero_point)
         lo_c, hi_c = self.qmin - z, self.qmax - z   # per channel when the zero point is
         mult, shift, mode, offset = self.mult, self.shift, self.rounding, self.offset
+        (x_type,) = in_types
+        x_max = float(max(-x_type.min_code, x_type.max_code))
+        bound = x_max * float(np.abs(mult).max()) + float(0 if offset is None else np.abs(offset).max())
+        if bound < 2 ** 52 and np.all(np.asarray(shift) < 1000):
+            # exact in float64: products and offsets are integers below 2**53, the per-channel
+            # power-of-two scaling is exact, and rounding works on the exact quotient
+            m_f = np.asarray(mult, dtype=np.float64)
+            o_f = None if offset is None else np.asarray(offset, dtype=np.float64)
+            scale = np.ldexp(1.0, -np.asarray(shift, dtype=np.int64))
+            lo_f, hi_f = np.asarray(lo_c, dtype=np.float64), np.asarray(hi_c, dtype=np.float64)
+
+            def run_float(ins):
+                v = ins[0] * m_f
+                if o_f is not None:
+                    v += o_f
+                v *= scale
+                return [np.clip(round_real(v, mode), lo_f, hi_f)]
+
+            return run_float
 
         def run(ins):
             prod = ins[0].astype(np.int64) * mult
