@@ -7,6 +7,8 @@ calls them, next to rule4ml's per-query prediction time when rule4ml is installe
      weight_bits 2..16, act_bits 4..16, optionally pruning):
        cold      first pass over the N configurations with a fresh estimator (empty per-layer memo);
        warm      a second pass over the same configurations (a search revisiting them);
+       walk      a random walk of N steps, each changing one knob of one layer (local search,
+                 annealing, greedy per-layer bit allocation), fresh estimator;
        baseline  the no-override estimate (the report's numbers), N times;
        uncached  context only: the per-layer memo emptied before every call (every layer recomputed).
   2. rule4ml (optional `[peers]` extra): MultiModelWrapper.predict on a Keras model of the same
@@ -100,6 +102,25 @@ def make_workload(design, n: int, seed: int, pruning: bool) -> tuple[list[dict],
     return configs, info
 
 
+def make_walk(design, n: int, seed: int, pruning: bool) -> list[dict]:
+    """n configurations of a random walk: each step re-draws one knob of one Dense layer."""
+    knobs = [(node.name, node.op.fold_choices(design.target)) for node in design.graph.nodes()]
+    knobs = [(name, choices) for name, choices in knobs if choices]
+    rng = random.Random(seed + 1)
+    draw = {"reuse_factor": lambda ch: rng.choice(ch), "weight_bits": lambda ch: rng.randint(*WEIGHT_BITS),
+            "act_bits": lambda ch: rng.randint(*ACT_BITS)}
+    if pruning:
+        draw["pruning"] = lambda ch: rng.choice(PRUNING_GRID)
+    cfg = {name: {k: f(choices) for k, f in draw.items()} for name, choices in knobs}
+    walk = []
+    for _ in range(n):
+        name, choices = rng.choice(knobs)
+        key = rng.choice(list(draw))
+        cfg = {**cfg, name: {**cfg[name], key: draw[key](choices)}}
+        walk.append(cfg)
+    return walk
+
+
 # ---- 1. compiler.estimate -----------------------------------------------------------------------
 
 def _pass(estimate, design, configs) -> tuple[float, list]:
@@ -113,13 +134,13 @@ def _rate(n: int, times: list[float]) -> dict:
             "us_per_estimate": 1e6 * statistics.median(times) / n, "times_s": times}
 
 
-def bench_estimate(design, configs: list[dict], reps: int, n_uncached: int) -> dict:
+def bench_estimate(design, configs: list[dict], walk: list[dict], reps: int, n_uncached: int) -> dict:
     import compiler
 
     estimate = compiler.estimate
     n = len(configs)
     res: dict = {"reps": reps}
-    prepare, cold, warm, memo = [], [], [], []
+    prepare, cold, warm, walked, memo = [], [], [], [], []
     results = None
     for rep in range(reps):
         design.invalidate()                       # a fresh estimator: empty per-layer memo
@@ -131,15 +152,21 @@ def bench_estimate(design, configs: list[dict], reps: int, n_uncached: int) -> d
             cold.append(dt)
             dt, _ = _pass(estimate, design, configs)
             warm.append(dt)
+            design.invalidate()
+            dt, _ = _pass(estimate, design, walk)
+            walked.append(dt)
         except Exception as e:  # report, do not hide: which configuration broke the estimator
             res["error"] = f"{type(e).__name__}: {e}"
             return res
-        memo.append(len(getattr(design.estimator(), "_memo", ())))
-        log(f"rep {rep + 1}/{reps}: cold {n / cold[-1]:,.0f}/s, warm {n / warm[-1]:,.0f}/s")
+        log(f"rep {rep + 1}/{reps}: cold {n / cold[-1]:,.0f}/s, warm {n / warm[-1]:,.0f}/s, "
+            f"walk {len(walk) / walked[-1]:,.0f}/s")
     res["prepare_s"] = statistics.median(prepare)
     res["cold"] = _rate(n, cold)
     res["warm"] = _rate(n, warm)
-    res["memo_entries_after_warm"] = memo[-1]
+    res["walk"] = _rate(len(walk), walked)
+    design.invalidate()
+    _pass(estimate, design, configs)
+    res["memo_entries_after_pass"] = len(getattr(design.estimator(), "_memo", ()))
 
     t0 = time.perf_counter()
     for _ in range(n):
@@ -166,7 +193,7 @@ def bench_estimate(design, configs: list[dict], reps: int, n_uncached: int) -> d
     res["ii_range"] = [min(r.ii for r in results), max(r.ii for r in results)]
     res["baseline_estimate"] = {"latency_cycles": base.latency, "latency_us": base.latency_us, "ii": base.ii,
                                 "totals": dict(base.totals), "fits": base.fits, "clock_mhz": base.clock_mhz}
-    for key in ("cold", "warm", "baseline"):
+    for key in ("cold", "warm", "walk", "baseline"):
         res[key]["meets_aim"] = res[key]["estimates_per_s"] >= AIM_ESTIMATES_S
     return res
 
@@ -318,7 +345,7 @@ def print_table(doc: dict) -> None:
     else:
         print(f"   {'':<44} {'estimates/s':>12} {'':>10} {'us/estimate':>12}   aim >= {AIM_ESTIMATES_S:,}/s")
         rows = [("cold: first pass, fresh estimator", "cold"), ("warm: second pass, same configurations", "warm"),
-                ("baseline: no overrides", "baseline")]
+                ("walk: one knob of one layer per step", "walk"), ("baseline: no overrides", "baseline")]
         for label, key in rows:
             r = e[key]
             print(f"   {label:<44} {r['estimates_per_s']:>12,.0f} {'[' + format(r['best_estimates_per_s'], ',.0f') + ']':>10} "
@@ -328,8 +355,8 @@ def print_table(doc: dict) -> None:
             print(f"   {'(context) memo emptied before every call':<44} {r['estimates_per_s']:>12,.0f} {'':>10} "
                   f"{r['us_per_estimate']:>12.1f}")
         b = e["baseline_estimate"]
-        print(f"   estimator preparation {e['prepare_s'] * 1e3:.1f} ms; per-layer memo after the warm pass: "
-              f"{e['memo_entries_after_warm']:,} entries")
+        print(f"   estimator preparation {e['prepare_s'] * 1e3:.1f} ms; per-layer memo after one pass: "
+              f"{e['memo_entries_after_pass']:,} entries")
         print(f"   answers: {e['distinct_outcomes']:,} distinct (latency, II, DSP, LUT) among {w['configs']:,}; "
               f"{e['fits_fraction']:.1%} fit the device; latency {e['latency_us_range'][0]:.3f}..{e['latency_us_range'][1]:.3f} us, "
               f"II {e['ii_range'][0]}..{e['ii_range'][1]} cycles")
@@ -404,8 +431,9 @@ def main(argv=None) -> int:
         design = compiler.compile_model(str(path), target=args.target)
     doc["meta"]["compile_s"] = time.perf_counter() - t0
     configs, doc["workload"] = make_workload(design, sizes["configs"], args.seed, args.pruning)
+    walk = make_walk(design, sizes["configs"], args.seed, args.pruning)
     log(f"estimating {len(configs):,} configurations x {sizes['reps']} rep(s)")
-    doc["estimate"] = bench_estimate(design, configs, sizes["reps"], sizes["uncached"])
+    doc["estimate"] = bench_estimate(design, configs, walk, sizes["reps"], sizes["uncached"])
     # rule4ml last: importing tensorflow/torch must not disturb our own timings.
     if args.skip_rule4ml:
         doc["rule4ml"] = {**rule4ml_query(args.rule4ml_board, sizes["rule4ml_queries"], sizes["rule4ml_batch"]),

@@ -42,9 +42,9 @@ class Design:
         return self._simulator
 
     def estimator(self):
-        from .cost.estimator import Estimator
-
         if self._estimator is None:
+            from .cost.estimator import Estimator
+
             self._estimator = Estimator(self.graph, self.target)
         return self._estimator
 

@@ -39,12 +39,12 @@ def _first_window(win) -> int:
 
 def conv_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType, knobs: dict | None = None) -> LayerCost:
     """knobs: the MAC knobs under what-if overrides (ops.dense.mac_knobs); default: the op's."""
-    k = knobs or {"w_type": op.weight_type, "acc_type": op.accum_type, "nonzero": op.nonzero,
+    k = knobs or {"w_bits": op.weight_type.width, "acc_bits": op.accum_type.width, "nonzero": op.nonzero,
                   "reuse": op.reuse_factor}
     reuse = k["reuse"]
     n_win = win.out_h * win.out_w
     mac = mac_array_cost(target, n_in=op.n_in, n_out=op.n_out, nonzero=k["nonzero"], reuse=reuse, items=n_win,
-                         x_type=x_type, w_type=k["w_type"], acc_type=k["acc_type"], y_type=y_type,
+                         x_bits=x_type.width, w_bits=k["w_bits"], acc_bits=k["acc_bits"], y_bits=y_type.width,
                          activation=op.activation)
     lb_bram, lb_lut, lb_ff = line_buffer(target, win, x_type.width)
     ii = max(win.hp * win.wp, n_win * reuse)

@@ -42,7 +42,9 @@ class Estimator:
         self.base = [n.op.cost(c) for n, c in zip(self.nodes, self.ctx)]
         self.names = [n.name for n in self.nodes]
         self.descs = [n.op.describe() for n in self.nodes]
+        self.choices = [n.op.fold_choices(target) for n in self.nodes]
         self._memo: dict = {}
+        self._retyped: dict = {}
 
     def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
         """Cost of layer i under its own overrides and its inputs' widths {tensor: bits}."""
@@ -52,15 +54,15 @@ class Estimator:
         if hit is not None:
             return hit
         if ov:
-            check_overrides(self.names[i], self.nodes[i].op, ov, self.target)
+            check_overrides(self.names[i], self.nodes[i].op, ov, self.choices[i])
         c = self.ctx[i]
         inputs, delta = c.inputs, 0
         if in_bits:
-            inputs = [_retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in c.inputs]
+            inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in c.inputs]
             delta = sum(in_bits[t.name] - t.type.width for t in c.inputs if t.name in in_bits)
         outputs = c.outputs
         if "act_bits" in ov:
-            outputs = [_retyped(t, ov["act_bits"]) for t in c.outputs]
+            outputs = [self.retyped(t, ov["act_bits"]) for t in c.outputs]
         extra = {k: v for k, v in ov.items() if k != "act_bits"}
         if delta:
             extra["input_bits_delta"] = delta
@@ -70,6 +72,16 @@ class Estimator:
                 del self._memo[k]
         self._memo[key] = cost
         return cost
+
+    def retyped(self, t, bits: int):
+        """Tensor record t with a `bits`-bit type (same integer bits and modes), shared."""
+        key = (t.name, bits)
+        r = self._retyped.get(key)
+        if r is None:
+            ty = t.type
+            r = self._retyped[key] = dataclasses.replace(
+                t, type=FixedType(bits, ty.int_bits, ty.signed, ty.rounding, ty.overflow))
+        return r
 
     def estimate(self, overrides: dict | None = None) -> NetworkCost:
         costs = self.base
@@ -125,13 +137,7 @@ class Estimator:
                            available=self.target.resources)
 
 
-def _retyped(t, bits: int):
-    """A copy of tensor record t whose type has `bits` bits (same integer bits and modes)."""
-    ty = t.type
-    return dataclasses.replace(t, type=FixedType(bits, ty.int_bits, ty.signed, ty.rounding, ty.overflow))
-
-
-def check_overrides(name: str, op, ov: dict, target) -> None:
+def check_overrides(name: str, op, ov: dict, choices: list[int] | None) -> None:
     """Refuse what-if values that mean nothing for this layer, with the layer and the valid range."""
     for key, value in ov.items():
         if key not in KNOWN_SET:
@@ -141,7 +147,6 @@ def check_overrides(name: str, op, ov: dict, target) -> None:
             if not ok:
                 raise CompileError(f"layer {name!r}: act_bits={value!r} (supported: integers 1..53)")
             continue
-        choices = op.fold_choices(target)
         if choices is None:
             raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
         if key == "reuse_factor" and value not in choices:

@@ -18,6 +18,7 @@ lets the operator chain run without stage registers. Nothing else changes betwee
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from ..numerics import FixedType
@@ -36,8 +37,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 def _k(target: Target, key: str, default: float) -> float:
     """A coefficient with a default (for keys added after a fabric table was written)."""
-    v = target.coeff.get(key, default)
-    return float(v) if not isinstance(v, dict) else default
+    return target.coeff.get(key, default)
 
 
 def io_parallel(target: Target) -> bool:
@@ -92,10 +92,14 @@ def memory(target: Target, width_bits: int, depth: int, banks: int = 1) -> tuple
     bits = width_bits * depth
     if bits <= c["lutram_max_bits"] or depth < c["bram_min_depth"]:
         return 0.0, banks * bits * c["lut_per_rom_bit"]
-    bw, bd = int(c["bram_width"]), int(c["bram_depth"])
-    shapes = _BRAM_SHAPES if (bw, bd) == (18, 1024) else ((bw, bd),)
-    per_bank = min(_ceil_div(width_bits, w) * _ceil_div(depth, d) for w, d in shapes)
-    return float(banks * per_bank), 0.0
+    return float(banks * _brams_per_bank(int(c["bram_width"]), int(c["bram_depth"]), width_bits, depth)), 0.0
+
+
+@functools.lru_cache(maxsize=4096)
+def _brams_per_bank(bram_width: int, bram_depth: int, width_bits: int, depth: int) -> int:
+    """BRAM_18K blocks of one width x depth memory in its cheapest aspect ratio."""
+    shapes = _BRAM_SHAPES if (bram_width, bram_depth) == (18, 1024) else ((bram_width, bram_depth),)
+    return min(_ceil_div(width_bits, w) * _ceil_div(depth, d) for w, d in shapes)
 
 
 def adder_tree_depth(target: Target, terms: int) -> int:
@@ -104,7 +108,7 @@ def adder_tree_depth(target: Target, terms: int) -> int:
 
 
 def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse: int, items: int,
-                   x_type: FixedType, w_type: FixedType, acc_type: FixedType, y_type: FixedType,
+                   x_bits: int, w_bits: int, acc_bits: int, y_bits: int,
                    activation: str | None, kernel: str = "mac") -> LayerCost:
     """Dense MAC array folded by `reuse` (templates/kernels/qc_dense.h, like hls4ml's dense
     latency/resource kernels): ceil(products / reuse) multipliers, each used `reuse` times
@@ -123,41 +127,42 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
     Multiplier-free kernels: "signed" (weights in {-1,0,1}) selects x or -x into the adder,
     "xnor" (bipolar inputs too) adds +-1 from one XNOR gate; neither uses a DSP."""
     c = target.coeff
+    k = c.get  # coefficients with defaults (keys added after a fabric table was written)
     products = nonzero if reuse == 1 else n_in * n_out
     mults = _ceil_div(products, reuse)
-    adder_bits = acc_type.width
+    adder_bits = acc_bits
     if kernel == "signed":
-        m_dsp, m_lut, m_ff = 0.0, float(x_type.width) * c["lut_per_adder_bit"], 0.0
+        m_dsp, m_lut, m_ff = 0.0, float(x_bits) * c["lut_per_adder_bit"], 0.0
     elif kernel == "xnor":  # one XNOR and a share of a popcount compressor tree per product
         m_dsp, m_lut, m_ff, adder_bits = 0.0, 1.0, 0.0, c["lut_per_popcount_bit"] / c["lut_per_adder_bit"]
     else:
-        m_dsp, m_lut, m_ff = multiplier(target, x_type.width, w_type.width)
+        m_dsp, m_lut, m_ff = multiplier(target, x_bits, w_bits)
     dsp = mults * m_dsp
     lut = mults * m_lut
     if reuse == 1 and m_dsp:  # constants with few nonzero digits become shift-and-add logic
-        share = min(max(_k(target, "dsp_const_share", 1.0), 0.0), 1.0)
+        share = min(max(k("dsp_const_share", 1.0), 0.0), 1.0)
         moved = mults * (1.0 - share)
         dsp -= moved * m_dsp
-        lut += moved * (x_type.width + w_type.width) * c["lut_per_adder_bit"]
+        lut += moved * (x_bits + w_bits) * c["lut_per_adder_bit"]
     if reuse == 1:
         # an n-term sum per output is n - 1 two-input adders, plus the bias add, which a DSP's
         # post-adder absorbs when the products sit on DSPs
         adds = max(mults - n_out, 0) + (0 if m_dsp else min(n_out, mults))
         lut += adds * adder_bits * c["lut_per_adder_bit"]
-        ff = mults * (m_ff + adder_bits * _k(target, "ff_per_mac_bit", 0.0))
+        ff = mults * (m_ff + adder_bits * k("ff_per_mac_bit", 0.0))
     else:
-        acc_bits = n_out * acc_type.width
-        lut += (mults * adder_bits * c["lut_per_adder_bit"] + acc_bits * _k(target, "lut_per_fold_acc_bit", 1.0)
-                + n_in * x_type.width * _k(target, "lut_per_fold_in_bit", 0.0))
-        ff = mults * m_ff + acc_bits * _k(target, "ff_per_fold_acc_bit", 1.0) \
-            + n_in * x_type.width * _k(target, "ff_per_fold_in_bit", 0.0)
-    lut += c["lut_fixed"] + n_out * y_type.width * _k(target, "lut_per_out_bit", 0.5) * (2 if activation else 1)
+        acc_reg_bits = n_out * acc_bits
+        lut += (mults * adder_bits * c["lut_per_adder_bit"] + acc_reg_bits * k("lut_per_fold_acc_bit", 1.0)
+                + n_in * x_bits * k("lut_per_fold_in_bit", 0.0))
+        ff = mults * m_ff + acc_reg_bits * k("ff_per_fold_acc_bit", 1.0) \
+            + n_in * x_bits * k("ff_per_fold_in_bit", 0.0)
+    lut += c["lut_fixed"] + n_out * y_bits * k("lut_per_out_bit", 0.5) * (2 if activation else 1)
     ff += c["ff_fixed"]
     bram = 0.0
     if reuse > 1:  # qc_dense.h partitions the weights cyclically: one ROM of `reuse` words per multiplier
-        w_bram, w_lut = memory(target, w_type.width, reuse, banks=mults)
+        w_bram, w_lut = memory(target, w_bits, reuse, banks=mults)
         bram, lut = bram + w_bram, lut + w_lut
-    s_lut, s_ff = stream_io(target, n_out * y_type.width)
+    s_lut, s_ff = stream_io(target, n_out * y_bits)
     lut, ff = lut + s_lut, ff + s_ff
     # pipeline depth: multiplier, then the adder levels (the per-output tree when unrolled,
     # the few products a cycle adds into one accumulator when folded), then the output cast

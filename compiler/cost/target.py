@@ -109,9 +109,7 @@ def coefficients_for(table: dict, tool: str, io_type: str) -> dict:
     """A fabric's coefficients for one HLS tool family (its [<fabric>.tools.<tool>] overrides
     on top) and interface style: io_parallel = 1 for layers exchanging plain arrays inside
     one pipelined function (hls4ml's io_parallel), 0 for streams (what qcompile emits)."""
-    coeff = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    tools = table.get("tools") or {}
-    coeff.update(tools.get(tool, {}))
-    coeff["tools"] = tools
+    coeff = {k: float(v) for k, v in table.items() if not isinstance(v, dict)}
+    coeff.update((k, float(v)) for k, v in (table.get("tools") or {}).get(tool, {}).items())
     coeff["io_parallel"] = 1.0 if io_type == "io_parallel" else 0.0
     return coeff

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cost.kernels import mac_array_cost
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
@@ -48,7 +49,11 @@ class Dense(Op):
 
     @property
     def nonzero(self) -> int:
-        return int(np.count_nonzero(self.weight))
+        """Nonzero weights (counted once per weight array: estimates ask often)."""
+        seen = self.__dict__.get("_nonzero")
+        if seen is None or seen[0] is not self.weight:
+            seen = self.__dict__["_nonzero"] = (self.weight, int(np.count_nonzero(self.weight)))
+        return seen[1]
 
     KERNELS = ("mac", "signed", "xnor")
 
@@ -195,13 +200,11 @@ class Dense(Op):
         return divisors_within(self.n_in * self.n_out, int(target.coeff["max_unroll"]))
 
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import mac_array_cost
-
         m = mac_knobs(self, ctx)
         return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=m["nonzero"],
-                              reuse=m["reuse"], items=ctx.inputs[0].size // self.n_in, x_type=ctx.inputs[0].type,
-                              w_type=m["w_type"], acc_type=m["acc_type"], y_type=ctx.outputs[0].type,
-                              activation=self.activation, kernel=self.kernel)
+                              reuse=m["reuse"], items=ctx.inputs[0].size // self.n_in,
+                              x_bits=ctx.inputs[0].type.width, w_bits=m["w_bits"], acc_bits=m["acc_bits"],
+                              y_bits=ctx.outputs[0].type.width, activation=self.activation, kernel=self.kernel)
 
     def hls(self, ctx: HlsContext) -> dict:
         w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
@@ -221,17 +224,16 @@ class Dense(Op):
 
 def mac_knobs(op, ctx: CostContext) -> dict:
     """A MAC layer's cost knobs (Dense, Conv) under the estimator's what-if overrides:
-    reuse factor, weight width (the accumulator follows it and the input width), pruning."""
-    w_type, acc_type, nonzero = op.weight_type, op.accum_type, op.nonzero
-    if ctx.overrides:
-        w_bits = ctx.get("weight_bits", w_type.width)
-        if w_bits != w_type.width:
-            w_type = FixedType(w_bits, w_type.int_bits, w_type.signed, w_type.rounding, w_type.overflow)
-        grow = w_bits - op.weight_type.width + ctx.get("input_bits_delta", 0)
-        if grow:  # the accumulator grows or shrinks with the products
-            acc_type = FixedType(min(max(acc_type.width + grow, 2), 62), acc_type.int_bits, acc_type.signed,
-                                 acc_type.rounding, acc_type.overflow)
-        if "pruning" in ctx.overrides:
-            nonzero = max(1, round((1.0 - ctx.overrides["pruning"]) * op.n_in * op.n_out))
-    return {"w_type": w_type, "acc_type": acc_type, "nonzero": nonzero,
-            "reuse": ctx.get("reuse_factor", op.reuse_factor)}
+    reuse factor, weight and accumulator widths (the accumulator follows the weight and
+    input widths), nonzero weights (pruning)."""
+    w_bits, acc_bits = op.weight_type.width, op.accum_type.width
+    ov = ctx.overrides
+    if not ov:
+        return {"w_bits": w_bits, "acc_bits": acc_bits, "nonzero": op.nonzero, "reuse": op.reuse_factor}
+    new_w = ov.get("weight_bits", w_bits)
+    grow = new_w - w_bits + ov.get("input_bits_delta", 0)
+    if grow:  # the accumulator grows or shrinks with the products
+        acc_bits = min(max(acc_bits + grow, 2), 62)
+    pruning = ov.get("pruning")
+    nonzero = op.nonzero if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
+    return {"w_bits": new_w, "acc_bits": acc_bits, "nonzero": nonzero, "reuse": ov.get("reuse_factor", op.reuse_factor)}
