@@ -57,7 +57,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=16, help="bits of activations the model leaves in float")
     p.add_argument("--weight-width", type=int, default=16, help="bits of weights the model leaves in float")
     p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
-    p.add_argument("--reuse-factor", type=int, default=1, help="reuse factor of every MAC layer (1 = fully parallel)")
+    p.add_argument("--reuse-factor", type=int, default=1,
+                   help="reuse factor of every MAC layer (1 = fully parallel; each layer takes its largest divisor of "
+                        "n_in*n_out not above it)")
     p.add_argument("--config", default=None, help='JSON: {"reuse_factor": {"layer": N}} per-layer overrides')
     p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
     p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")

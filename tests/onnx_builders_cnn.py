@@ -300,6 +300,20 @@ def mixed_graph(rng):
     return m
 
 
+def ternary_cnn(rng):
+    """Float convolutions whose weights take the values {-a, 0, +a} per output channel (a
+    3x3 with zero padding, then a pointwise): multiplier-free MAC arrays."""
+    def ternary(*shape):
+        a = rng.uniform(0.1, 0.6, shape[0]).reshape(-1, *[1] * (len(shape) - 1))
+        return rng.integers(-1, 2, size=shape) * a
+
+    nodes = [helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="t1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+             helper.make_node("Conv", ["r1", "W2"], ["y"], name="t2", kernel_shape=[1, 1])]
+    inits = [("W1", ternary(6, 3, 3, 3)), ("B1", rng.normal(size=6)), ("W2", ternary(4, 6, 1, 1))]
+    return model(nodes, (3, 7, 6), [], inits)
+
+
 def mixed_1d(rng):
     """1-D kernels: NWC input with Transposes, strided dilated Conv1D, MaxPool1D, AvgPool1D,
     Upsample, depthwise Conv1D, folded (reuse factor) Gemm."""
@@ -325,7 +339,7 @@ ALL = [conv2d_basic, conv2d_strided_odd, conv2d_dilated, conv2d_depthwise_multip
        avgpool_include_pad, avgpool_same, pool1d, avgpool1d, global_avgpool, global_maxpool, pad_constant,
        resize_nearest_2x, resize_fractional_asymmetric, resize_align_corners_ceil, upsample_1d, depth_to_space, depth_to_space_crd, nhwc_transposes,
        flatten_chw_dense, transpose_moves_data, residual_add, sub_two_branches, concat_mixed_formats,
-       concat_nhwc_last_axis]
+       concat_nhwc_last_axis, ternary_cnn]
 
 
 def quantized_residual_concat(rng, c=3):

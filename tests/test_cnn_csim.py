@@ -15,8 +15,9 @@ CASES = {
     "mixed_2d": (C.mixed_2d, 1, {"grp": 3}, {"Conv", "Pool", "Concat"}),
     "mixed_graph": (C.mixed_graph, 1, {}, {"Pad", "Conv", "Add", "Pool", "Concat", "Resize", "DepthToSpace",
                                           "Transpose", "Reshape", "Dense"}),
-    "mixed_1d": (C.mixed_1d, 2, {"c1": 5}, {"Conv", "Pool", "Resize", "Reshape", "Dense"}),
+    "mixed_1d": (C.mixed_1d, 2, {"c1": 6}, {"Conv", "Pool", "Resize", "Reshape", "Dense"}),
     "quantized_residual_concat": (C.quantized_residual_concat, 1, {}, {"Conv", "Add", "Concat"}),
+    "ternary_cnn": (C.ternary_cnn, 2, {}, {"Conv"}),
 }
 
 
@@ -34,3 +35,11 @@ def test_cnn_kernels_bit_exact(name, tmp_path, rng):
     print(f"{name}: {r.samples} samples, {r.mismatches} mismatches, build {r.seconds_build:.1f} s, "
           f"run {r.seconds_run:.1f} s")
     assert r.samples == 300 and r.mismatches == 0
+
+
+def test_ternary_convolutions_use_no_multiplier(tmp_path, rng):
+    design = compiler.compile_model(save(C.ternary_cnn(rng), tmp_path / "m.onnx"), "zcu104", reuse_factor=3)
+    convs = [n for n in design.graph.nodes() if n.kind == "Conv"]
+    assert [n.op.kernel for n in convs] == ["signed", "signed"]
+    layers = {name: c for name, _, c in compiler.estimate(design).layers}
+    assert all(layers[n.name].dsp == 0 and layers[n.name].style.endswith("_signed") for n in convs)

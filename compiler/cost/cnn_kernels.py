@@ -45,12 +45,12 @@ def conv_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType, kno
     n_win = win.out_h * win.out_w
     mac = mac_array_cost(target, n_in=op.n_in, n_out=op.n_out, nonzero=k["nonzero"], reuse=reuse, items=n_win,
                          x_bits=x_type.width, w_bits=k["w_bits"], acc_bits=k["acc_bits"], y_bits=y_type.width,
-                         activation=op.activation)
+                         activation=op.activation, kernel=op.kernel)
     lb_bram, lb_lut, lb_ff = line_buffer(target, win, x_type.width)
     ii = max(win.hp * win.wp, n_win * reuse)
     depth = mac.first_out
     first = _first_window(win) + depth
-    style = "conv_line_buffer" if win.taps > 1 else "conv_pointwise"
+    style = ("conv_line_buffer" if win.taps > 1 else "conv_pointwise") + ("" if op.kernel == "mac" else f"_{op.kernel}")
     detail = dict(mac.detail, windows=n_win, padded_pixels=win.hp * win.wp, line_buffer_rows=win.ekh - 1,
                   line_buffer_words=(win.ekh - 1) * win.wp, window_registers=win.ekh * win.ekw * win.channels)
     return LayerCost(style=style, ii=ii, latency=max(win.hp * win.wp, _first_window(win) + n_win * reuse) + depth, first_out=first,

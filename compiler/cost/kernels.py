@@ -107,6 +107,18 @@ def adder_tree_depth(target: Target, terms: int) -> int:
     return _ceil_div(max(math.ceil(math.log2(max(terms, 2))), 1), int(target.coeff["adds_per_stage"]))
 
 
+def mac_fold(n_in: int, n_out: int, reuse: int) -> tuple[int, int]:
+    """How a MAC array folded by `reuse` walks its n_in x n_out products
+    (templates/kernels/qc_dense.h): (in_steps, out_steps), in_steps * out_steps = reuse.
+    Each cycle multiplies SIMD = n_in / in_steps inputs by the weights of PE = n_out /
+    out_steps outputs. Every divisor of n_in * n_out splits this way (in_steps =
+    gcd(reuse, n_in) divides n_in, and the rest then divides n_out)."""
+    if reuse < 1 or (n_in * n_out) % reuse:
+        raise ValueError(f"reuse factor {reuse} does not divide the {n_in}x{n_out} products")
+    in_steps = math.gcd(reuse, n_in)
+    return in_steps, reuse // in_steps
+
+
 def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse: int, items: int,
                    x_bits: int, w_bits: int, acc_bits: int, y_bits: int,
                    activation: str | None, kernel: str = "mac") -> LayerCost:
@@ -119,15 +131,17 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
     shift-and-add logic; each output sums its products in an adder tree (n - 1 acc-wide
     adders for n products; the bias add rides in the DSP post-adder when there is one)
     whose pipeline registers cost ff_per_mac_bit per product bit.
-    Folded: weights sit in ROMs (zeros included), one bank of `reuse` words per multiplier
-    (the template's cyclic partition); each multiplier picks its input from the n_in-vector and adds into one of n_out
-    accumulators chosen per cycle: the accumulators with their adders and write selection
-    cost lut/ff_per_fold_acc_bit per accumulator bit, the input selection
-    lut_per_fold_in_bit per input bit.
+    Folded (PE x SIMD, see mac_fold): weights sit in ROMs (zeros included), one of `reuse`
+    words per multiplier; each SIMD lane selects its input from the registered n_in-vector
+    (lut/ff_per_fold_in_bit per input bit), each PE lane sums its SIMD products into a
+    running accumulator (lut/ff_per_fold_acc_bit per accumulator bit, with its bias
+    selection); when the outputs take several steps (out_steps > 1) a register holds the
+    finished ones until the item is complete.
     Multiplier-free kernels: "signed" (weights in {-1,0,1}) selects x or -x into the adder,
     "xnor" (bipolar inputs too) adds +-1 from one XNOR gate; neither uses a DSP."""
     c = target.coeff
     k = c.get  # coefficients with defaults (keys added after a fabric table was written)
+    in_steps, out_steps = mac_fold(n_in, n_out, reuse)
     products = nonzero if reuse == 1 else n_in * n_out
     mults = _ceil_div(products, reuse)
     adder_bits = acc_bits
@@ -151,11 +165,13 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
         lut += adds * adder_bits * c["lut_per_adder_bit"]
         ff = mults * (m_ff + adder_bits * k("ff_per_mac_bit", 0.0))
     else:
-        acc_reg_bits = n_out * acc_bits
+        acc_reg_bits = (n_out // out_steps) * acc_bits
         lut += (mults * adder_bits * c["lut_per_adder_bit"] + acc_reg_bits * k("lut_per_fold_acc_bit", 1.0)
                 + n_in * x_bits * k("lut_per_fold_in_bit", 0.0))
         ff = mults * m_ff + acc_reg_bits * k("ff_per_fold_acc_bit", 1.0) \
             + n_in * x_bits * k("ff_per_fold_in_bit", 0.0)
+        if out_steps > 1:
+            ff += n_out * y_bits * k("ff_per_reg_bit", 1.0)
     lut += c["lut_fixed"] + n_out * y_bits * k("lut_per_out_bit", 0.5) * (2 if activation else 1)
     ff += c["ff_fixed"]
     bram = 0.0
@@ -167,7 +183,7 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
     # pipeline depth: multiplier, then the adder levels (the per-output tree when unrolled,
     # the few products a cycle adds into one accumulator when folded), then the output cast
     # (the last item enters at cycle ii - 1 and leaves `depth` cycles later)
-    fan_in = _ceil_div(max(nonzero, 1), n_out) if reuse == 1 else _ceil_div(mults, n_out) + 1
+    fan_in = _ceil_div(max(nonzero, 1), n_out) if reuse == 1 else n_in // in_steps + 1
     depth = int(c["mult_latency"]) + adder_tree_depth(target, fan_in) + stream_cycles(target)
     per_item = reuse
     ii = items * per_item
@@ -178,7 +194,7 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
                      detail={"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
                              "sparsity": 1 - nonzero / max(n_in * n_out, 1),
                              "multipliers_saved": n_in * n_out - products, "reuse_factor": reuse,
-                             "kernel": kernel})
+                             "pe": n_out // out_steps, "simd": n_in // in_steps, "kernel": kernel})
 
 
 def elementwise_mac_cost(target: Target, *, channels: int, items: int, x_type: FixedType, w_type: FixedType,

@@ -144,19 +144,22 @@ def items_channels(t) -> tuple[int, int]:
 def pwl_cost(ctx, *, compare_bits: int, mults: list[tuple[int, int]], add_bits: int = 0, detail: dict):
     """Cost of an exact piecewise-linear kernel: per lane, comparators/muxes of
     `compare_bits` in total, the multipliers `mults` (in sequence), adders of `add_bits`,
-    and the output cast; one item per cycle."""
-    from ..cost.kernels import multiplier
+    and the output cast; one item per cycle. Like ReLU it is logic between the stream
+    registers: only multipliers on DSPs add pipeline stages."""
+    from ..cost.kernels import multiplier, stream_cycles, stream_io
     from ..cost.model import LayerCost
 
     x, y = ctx.inputs[0], ctx.outputs[0]
     items, lanes = items_channels(x)
     c = ctx.target.coeff
-    dsp = lut = ff = 0.0
-    for wa, wb in mults:
-        d, l, f = multiplier(ctx.target, wa, wb)
-        dsp, lut, ff = dsp + d, lut + l, ff + f
+    dsp = lut = 0.0
+    for wa, wb in mults:  # constant factors: LUT products are shift-and-add logic, unregistered
+        d, l, _ = multiplier(ctx.target, wa, wb)
+        dsp, lut = dsp + d, lut + l
     lut += (compare_bits + add_bits) * c["lut_per_adder_bit"] + y.type.width * 0.5
-    ff += y.type.width
-    depth = len(mults) * int(c["mult_latency"]) + 1 + (1 if add_bits else 0)
-    return LayerCost(style="elementwise_pwl", ii=items, latency=items + depth, first_out=1 + depth,
-                     dsp=lanes * dsp, lut=lanes * lut + c["lut_fixed"], ff=lanes * ff + c["ff_fixed"], detail=detail)
+    depth = stream_cycles(ctx.target) + sum(int(c["mult_latency"]) for wa, wb in mults
+                                            if multiplier(ctx.target, wa, wb)[0])
+    s_lut, s_ff = stream_io(ctx.target, lanes * y.type.width)
+    return LayerCost(style="elementwise_pwl", ii=items, latency=max(items - 1 + depth, 1), first_out=max(depth, 1),
+                     dsp=lanes * dsp, lut=lanes * lut + c["lut_fixed"] + s_lut, ff=c["ff_fixed"] + s_ff,
+                     detail=detail)

@@ -319,7 +319,7 @@ class LutActivation(Op):
 
     # ---- hardware -------------------------------------------------------------------------------
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import memory, multiplier
+        from ..cost.kernels import memory, multiplier, stream_cycles, stream_io
         from ..cost.model import LayerCost
 
         x, y = ctx.inputs[0], ctx.outputs[0]
@@ -336,11 +336,13 @@ class LutActivation(Op):
         dsp = m_lut = m_ff = 0.0
         if p.mode == "linear" and p.scaled:
             dsp, m_lut, m_ff = multiplier(ctx.target, x.type.width, p.scale_type.width)
-        lut = lanes * (per_lane + m_lut) + rom_lut + c["lut_fixed"]
-        ff = lanes * (xw + p.table_type.width + y.type.width + m_ff) + c["ff_fixed"]
-        rom_latency = 2 if rom_bram else 1
-        depth = 1 + rom_latency + 1 + (int(c["mult_latency"]) if dsp or m_lut else 0)
-        return LayerCost(style="activation_lut", ii=items, latency=items + depth, first_out=1 + depth,
+        # registers: the table address per lane (a BRAM holds its own output register; a
+        # LUT ROM's read is registered in fabric); one cycle for the registered read
+        s_lut, s_ff = stream_io(ctx.target, lanes * y.type.width)
+        lut = lanes * (per_lane + m_lut) + rom_lut + c["lut_fixed"] + s_lut
+        ff = lanes * (xw + (0 if rom_bram else p.table_type.width) + m_ff) + c["ff_fixed"] + s_ff
+        depth = 1 + stream_cycles(ctx.target) + (int(c["mult_latency"]) if dsp else 0)
+        return LayerCost(style="activation_lut", ii=items, latency=items - 1 + depth, first_out=depth,
                          dsp=lanes * dsp, lut=lut, ff=ff, bram_18k=rom_bram,
                          detail={"function": self.function_name(), "table_entries": p.plan.entries,
                                  "table_type": p.table_type.cpp(), "table_copies": copies,

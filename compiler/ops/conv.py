@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType, exact_type, grid_codes
+from ..numerics import FixedType, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
-from .dense import Dense, mac_knobs
+from .dense import Dense, mac_array_context, mac_knobs
 from ._window import Window, batch_chunks
 
 
@@ -72,7 +72,7 @@ class Conv(Op):
     dilations: tuple[int, ...] = (1, 1)
     pads: tuple[int, ...] = (0, 0, 0, 0)   # ONNX order: begins, then ends
     groups: int = 1
-    kernel: str = "mac"                    # the MAC array (Dense's multiplier-free variants are not here yet)
+    kernel: str = "mac"                    # Dense's MAC array kernels: "mac", "signed", "xnor"
 
     def __post_init__(self):
         self.kernel_shape, self.strides, self.dilations, self.pads = (
@@ -91,12 +91,11 @@ class Conv(Op):
     def n_out(self) -> int:
         return self.weight.shape[1]
 
-    @property
-    def nonzero(self) -> int:
-        return int(np.count_nonzero(self.weight))
+    nonzero = Dense.nonzero
 
     def choose_kernel(self, input_bipolar: bool) -> str:
-        return "mac"
+        """Dense's choice; XNOR only without padding (a zero pad is not a +-1 input)."""
+        return Dense.choose_kernel(self, input_bipolar and not any(self.pads))
 
     @property
     def taps(self) -> int:
@@ -119,7 +118,8 @@ class Conv(Op):
         d = "" if set(self.dilations) == {1} else f"/d{'x'.join(map(str, self.dilations))}"
         g = "" if self.groups == 1 else (" dw" if self.cin_per_group == 1 else f" g{self.groups}")
         act = f"+{self.activation}" if self.activation else ""
-        return f"Conv{len(self.kernel_shape)}D {k}{s}{d}{g} {self.in_channels}->{self.n_out}{act}"
+        style = "" if self.kernel == "mac" else f" [{self.kernel}]"
+        return f"Conv{len(self.kernel_shape)}D {k}{s}{d}{g} {self.in_channels}->{self.n_out}{act}{style}"
 
     def infer_shapes(self, shapes):
         (shape,) = shapes
@@ -222,19 +222,10 @@ class Conv(Op):
                          ctx.outputs[0].type, knobs=mac_knobs(self, ctx))
 
     def hls(self, ctx: HlsContext) -> dict:
-        w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
-        if self.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
-            bias_type = exact_type(0, 0, self.accum_type.frac_bits)
-            b = ctx.constant("b", bias_type, np.zeros(self.n_out, dtype=np.int64))
-        else:
-            bias_type = self.bias_type
-            b = ctx.constant("b", bias_type, bias_type.quantize(self.bias))
         win = self.window(ctx.inputs[0].shape)
-        return dict(window_context(win), n_in=self.n_in, n_out=self.n_out, reuse=self.reuse_factor,
-                    block=-(-self.n_in * self.n_out // self.reuse_factor), relu=self.activation == "relu",
-                    weight_type=self.weight_type, bias_type=bias_type, accum_type=self.accum_type, w=w, b=b,
-                    items=win.out_h * win.out_w, cin_g=self.cin_per_group, cout_g=self.n_out // self.groups,
-                    win_size=self.taps * win.channels)
+        return dict(window_context(win), **mac_array_context(self, ctx), items=win.out_h * win.out_w,
+                    groups=self.groups, cin_g=self.cin_per_group, cout_g=self.n_out // self.groups,
+                    win_size=self.taps * win.channels, kernel=self.kernel, kernel_id=Dense.KERNELS.index(self.kernel))
 
     def items_needed(self, in_shapes, out_shape):
         return [self.window(in_shapes[0]).items_needed()]

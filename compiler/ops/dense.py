@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cost.kernels import mac_array_cost
+from ..cost.kernels import mac_array_cost, mac_fold
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
@@ -207,19 +207,29 @@ class Dense(Op):
                               y_bits=ctx.outputs[0].type.width, activation=self.activation, kernel=self.kernel)
 
     def hls(self, ctx: HlsContext) -> dict:
-        w = ctx.constant("w", self.weight_type, self.weight_type.quantize(self.weight))
-        if self.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
-            bias_type = exact_type(0, 0, self.accum_type.frac_bits)
-            b = ctx.constant("b", bias_type, np.zeros(self.n_out, dtype=np.int64))
-        else:
-            bias_type = self.bias_type
-            b = ctx.constant("b", bias_type, bias_type.quantize(self.bias))
-        n = self.n_in * self.n_out
-        return {"n_in": self.n_in, "n_out": self.n_out, "reuse": self.reuse_factor,
-                "block": -(-n // self.reuse_factor), "relu": self.activation == "relu",
-                "weight_type": self.weight_type, "bias_type": bias_type, "accum_type": self.accum_type,
-                "w": w, "b": b, "items": ctx.inputs[0].size // self.n_in,
-                "kernel": self.kernel, "kernel_id": self.KERNELS.index(self.kernel)}
+        return dict(mac_array_context(self, ctx), items=ctx.inputs[0].size // self.n_in, channels=self.n_in,
+                    groups=1, cin_g=self.n_in, cout_g=self.n_out, kernel=self.kernel,
+                    kernel_id=self.KERNELS.index(self.kernel))
+
+
+def mac_array_context(op, ctx: HlsContext) -> dict:
+    """Template variables of a MAC array (templates/kernels/qc_dense.h), Dense's or Conv's:
+    its PE x SIMD fold and its weights stored cycle-major, so that the cyclic partition
+    hands each multiplier the words of its cycles."""
+    n_in, n_out, reuse = op.n_in, op.n_out, op.reuse_factor
+    in_steps, out_steps = mac_fold(n_in, n_out, reuse)
+    simd, pe = n_in // in_steps, n_out // out_steps
+    codes = op.weight_type.quantize(op.weight).reshape(in_steps, simd, out_steps, pe)
+    w = ctx.constant("w", op.weight_type, codes.transpose(2, 0, 3, 1))  # [ro][ri][p][s]
+    if op.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
+        bias_type = exact_type(0, 0, op.accum_type.frac_bits)
+        b = ctx.constant("b", bias_type, np.zeros(n_out, dtype=np.int64))
+    else:
+        bias_type = op.bias_type
+        b = ctx.constant("b", bias_type, bias_type.quantize(op.bias))
+    return {"n_in": n_in, "n_out": n_out, "reuse": reuse, "ri": in_steps, "ro": out_steps, "simd": simd,
+            "pe": pe, "block": simd * pe, "relu": op.activation == "relu", "weight_type": op.weight_type,
+            "bias_type": bias_type, "accum_type": op.accum_type, "w": w, "b": b}
 
 
 def mac_knobs(op, ctx: CostContext) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..numerics import FixedType
+from ..ops.conv import Conv
 from ..ops.dense import Dense
 from ..options import CompileOptions
 
@@ -15,12 +16,12 @@ TWO_BIT = FixedType(2, 2)  # holds -1, 0, +1
 
 
 def lower_binary(graph: Graph, options: CompileOptions) -> Graph:
-    """Pre: untyped graph. Post: a float Dense whose weights are {-a,+a} or {-a,0,+a} with
+    """Pre: untyped graph. Post: a float Dense or Conv whose weights are {-a,+a} or {-a,0,+a} with
     one a > 0 per output column holds codes in {-1, 0, 1}, weight_type ap_fixed<2,2>,
     weight_scale a (per column) and weights_from_model=True. Real values are unchanged."""
     for node in graph.nodes():
         d = node.op
-        if not isinstance(d, Dense) or d.weights_from_model:
+        if not isinstance(d, (Dense, Conv)) or d.weights_from_model:
             continue
         a = np.abs(d.weight).max(axis=0)
         if np.any(a == 0):

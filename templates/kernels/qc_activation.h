@@ -39,7 +39,7 @@ template <class CFG, class IN_V, class OUT_V>
 void clip(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::v_t bounds[2]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
@@ -58,7 +58,7 @@ template <class CFG, class IN_V, class OUT_V>
 void prelu(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::slope_t slope[]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
@@ -82,7 +82,7 @@ void hard_sigmoid(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename
                   const typename CFG::beta_t beta[1]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
@@ -116,7 +116,7 @@ void lut_activation(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typena
     const int UW = CFG::x_t::width + 2;
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:

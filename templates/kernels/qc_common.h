@@ -26,7 +26,7 @@ template <class V, unsigned ITEMS>
 void fork(hls::stream<V> &in, hls::stream<V> &out0, hls::stream<V> &out1) {
 Items:
     for (unsigned it = 0; it < ITEMS; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         V v = in.read();
         out0.write(v);
         out1.write(v);

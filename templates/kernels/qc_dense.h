@@ -1,10 +1,22 @@
-// qcompile: dense MAC array with a reuse factor.
+// qcompile: MAC array folded by a reuse factor R, shared by Dense and Conv.
 //
-// The n_in*n_out products are spread over BLOCK = ceil(n_in*n_out / REUSE) multipliers;
-// the pipelined reuse loop runs REUSE iterations (II=1), each multiplier handling weight
-// index r + k*REUSE. REUSE = 1 unrolls every product (constant weights, zeros vanish).
-// The accumulator type is sized by the compiler so the sum is exact; the only rounding is
-// the final cast to the output type (after the optional fused ReLU).
+// The n_in x n_out products of an item take R = RI * RO cycles (compiler/cost/kernels.py
+// mac_fold): cycle (ro, ri) multiplies the SIMD = n_in / RI inputs ri*SIMD .. by the weights
+// of the PE = n_out / RO outputs ro*PE .., so the PE*SIMD multipliers are wired statically:
+// a SIMD lane selects among RI inputs, a PE lane owns one running sum. Each multiplier reads
+// its own ROM of R words (the compiler stores the weights cycle-major,
+// w[r * BLOCK + p * SIMD + s], and the cyclic partition gives multiplier p*SIMD+s the words
+// of its cycles). A PE lane's sum starts from the bias at ri = 0 and is complete at
+// ri = RI - 1. R = 1 unrolls every product (constant weights, zero weights vanish).
+//
+// The stage is one pipelined loop over items * R cycles (II = 1, rewind), so the pipeline
+// never drains between items or calls: the stage's interval is items * R cycles.
+// The accumulator type holds the final sum exactly and wraps, so partial sums in any order
+// give the same result; the only rounding is the cast to the output type, after the
+// optional fused ReLU. Multiplier-free variants: weights in {-1, 0, +1} select x, -x or
+// nothing; with bipolar inputs too, each product is +1 when the signs agree, else -1 (an
+// XNOR and a popcount). They equal the products exactly, so the simulator need not tell
+// them apart.
 #ifndef QC_DENSE_H
 #define QC_DENSE_H
 
@@ -12,153 +24,81 @@
 
 namespace qc {
 
-template <class CFG>
-void dense_vector(const typename CFG::x_t x[CFG::n_in], typename CFG::y_t y[CFG::n_out],
-                  const typename CFG::weight_t w[CFG::n_in * CFG::n_out],
-                  const typename CFG::bias_t b[CFG::n_out]) {
-#pragma HLS INLINE
-    const unsigned N = CFG::n_in * CFG::n_out;
-    typename CFG::accum_t acc[CFG::n_out];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-#pragma HLS ARRAY_PARTITION variable=w cyclic factor=CFG::block
-Init:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        acc[j] = b[j];
-    }
-Reuse:
-    for (unsigned r = 0; r < CFG::reuse; r++) {
-#pragma HLS PIPELINE II=1
-    Mac:
-        for (unsigned k = 0; k < CFG::block; k++) {
-#pragma HLS UNROLL
-            const unsigned idx = r + k * CFG::reuse;
-            if (idx < N) {
-                acc[idx % CFG::n_out] += x[idx / CFG::n_out] * w[idx];
-            }
-        }
-    }
-Out:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        typename CFG::accum_t a = acc[j];
-        if (CFG::relu && a < 0) a = 0;
-        y[j] = a;
-    }
-}
-
-// Multiplier-free variants (same loop structure and reuse factor; the accumulated values
-// equal the products' exactly, so the simulator does not distinguish them):
-// weights in {-1, 0, +1} select x, -x or nothing; with bipolar inputs too, each product is
-// an XNOR of the two signs (+1 when they agree), i.e. a popcount.
-template <class CFG>
-void dense_vector_signed(const typename CFG::x_t x[CFG::n_in], typename CFG::y_t y[CFG::n_out],
-                         const typename CFG::weight_t w[CFG::n_in * CFG::n_out],
-                         const typename CFG::bias_t b[CFG::n_out]) {
-#pragma HLS INLINE
-    const unsigned N = CFG::n_in * CFG::n_out;
-    typename CFG::accum_t acc[CFG::n_out];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-#pragma HLS ARRAY_PARTITION variable=w cyclic factor=CFG::block
-Init:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        acc[j] = b[j];
-    }
-Reuse:
-    for (unsigned r = 0; r < CFG::reuse; r++) {
-#pragma HLS PIPELINE II=1
-    Sel:
-        for (unsigned k = 0; k < CFG::block; k++) {
-#pragma HLS UNROLL
-            const unsigned idx = r + k * CFG::reuse;
-            if (idx < N) {
-                const typename CFG::x_t v = x[idx / CFG::n_out];
-                if (w[idx] > 0) acc[idx % CFG::n_out] += v;
-                else if (w[idx] < 0) acc[idx % CFG::n_out] -= v;
-            }
-        }
-    }
-Out:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        typename CFG::accum_t a = acc[j];
-        if (CFG::relu && a < 0) a = 0;
-        y[j] = a;
-    }
-}
-
-template <class CFG>
-void dense_vector_xnor(const typename CFG::x_t x[CFG::n_in], typename CFG::y_t y[CFG::n_out],
-                       const typename CFG::weight_t w[CFG::n_in * CFG::n_out],
-                       const typename CFG::bias_t b[CFG::n_out]) {
-#pragma HLS INLINE
-    const unsigned N = CFG::n_in * CFG::n_out;
-    typename CFG::accum_t acc[CFG::n_out];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-#pragma HLS ARRAY_PARTITION variable=w cyclic factor=CFG::block
-Init:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        acc[j] = b[j];
-    }
-Reuse:
-    for (unsigned r = 0; r < CFG::reuse; r++) {
-#pragma HLS PIPELINE II=1
-    Xnor:
-        for (unsigned k = 0; k < CFG::block; k++) {
-#pragma HLS UNROLL
-            const unsigned idx = r + k * CFG::reuse;
-            if (idx < N) {
-                const bool agree = (x[idx / CFG::n_out] > 0) == (w[idx] > 0);
-                if (agree) acc[idx % CFG::n_out] += 1;
-                else acc[idx % CFG::n_out] -= 1;
-            }
-        }
-    }
-Out:
-    for (unsigned j = 0; j < CFG::n_out; j++) {
-#pragma HLS UNROLL
-        typename CFG::accum_t a = acc[j];
-        if (CFG::relu && a < 0) a = 0;
-        y[j] = a;
-    }
-}
-
 enum DenseKernel { MAC = 0, SIGNED = 1, XNOR = 2 };
 
-template <int K> struct DenseVector;
-template <> struct DenseVector<MAC> {
-    template <class CFG> static void run(const typename CFG::x_t *x, typename CFG::y_t *y,
-                                         const typename CFG::weight_t *w, const typename CFG::bias_t *b) {
+template <int K> struct Product;
+template <> struct Product<MAC> {
+    template <class A, class X, class W> static A of(const X &x, const W &w) {
 #pragma HLS INLINE
-        dense_vector<CFG>(x, y, w, b);
+        return x * w;
     }
 };
-template <> struct DenseVector<SIGNED> {
-    template <class CFG> static void run(const typename CFG::x_t *x, typename CFG::y_t *y,
-                                         const typename CFG::weight_t *w, const typename CFG::bias_t *b) {
+template <> struct Product<SIGNED> {
+    template <class A, class X, class W> static A of(const X &x, const W &w) {
 #pragma HLS INLINE
-        dense_vector_signed<CFG>(x, y, w, b);
+        if (w > 0) return x;
+        if (w < 0) return -x;
+        return 0;
     }
 };
-template <> struct DenseVector<XNOR> {
-    template <class CFG> static void run(const typename CFG::x_t *x, typename CFG::y_t *y,
-                                         const typename CFG::weight_t *w, const typename CFG::bias_t *b) {
+template <> struct Product<XNOR> {
+    template <class A, class X, class W> static A of(const X &x, const W &w) {
 #pragma HLS INLINE
-        dense_vector_xnor<CFG>(x, y, w, b);
+        return ((x > 0) == (w > 0)) ? A(1) : A(-1);
     }
 };
 
+// Position in the input item of product row i for output o: the row itself, except in
+// grouped convolutions, where output o reads its group's channels of tap i / CIN_G.
+template <class CFG> unsigned input_index(unsigned i, unsigned o) {
+#pragma HLS INLINE
+    if (CFG::groups == 1) return i;
+    return (i / CFG::cin_g) * CFG::channels + (o / CFG::cout_g) * CFG::cin_g + i % CFG::cin_g;
+}
+
 template <class CFG, class IN_V, class OUT_V>
-void dense(hls::stream<IN_V> &in, hls::stream<OUT_V> &out,
-           const typename CFG::weight_t w[CFG::n_in * CFG::n_out], const typename CFG::bias_t b[CFG::n_out]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
-        IN_V x = in.read();
-        OUT_V y;
-        DenseVector<CFG::kernel>::template run<CFG>(x.data, y.data, w, b);
-        out.write(y);
+void mac_array(hls::stream<IN_V> &in, hls::stream<OUT_V> &out,
+               const typename CFG::weight_t w[CFG::n_in * CFG::n_out], const typename CFG::bias_t b[CFG::n_out]) {
+    typedef typename CFG::accum_t acc_t;
+#pragma HLS ARRAY_PARTITION variable=w cyclic factor=CFG::block
+    // state across the cycles of an item (static: no code before the rewound loop)
+    static IN_V x;
+    static OUT_V y;
+    static acc_t acc[CFG::pe];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    static unsigned ri = 0, ro = 0;
+Cycles:
+    for (unsigned t = 0; t < CFG::items * CFG::reuse; t++) {
+#pragma HLS PIPELINE II=1 rewind
+        if (ri == 0 && ro == 0) x = in.read();
+        const unsigned r = ro * CFG::ri + ri;
+    Pe:
+        for (unsigned p = 0; p < CFG::pe; p++) {
+#pragma HLS UNROLL
+            const unsigned o = ro * CFG::pe + p;
+            acc_t dot = 0;
+        Simd:
+            for (unsigned s = 0; s < CFG::simd; s++) {
+#pragma HLS UNROLL
+                const unsigned i = ri * CFG::simd + s;
+                dot += Product<CFG::kernel>::template of<acc_t>(x.data[input_index<CFG>(i, o)],
+                                                                w[r * CFG::block + p * CFG::simd + s]);
+            }
+            const acc_t sum = (ri == 0 ? acc_t(b[o]) : acc[p]) + dot;
+            acc[p] = sum;
+            if (ri == CFG::ri - 1) y.data[o] = (CFG::relu && sum < 0) ? acc_t(0) : sum;
+        }
+        if (ri + 1 < CFG::ri) {
+            ri++;
+        } else {
+            ri = 0;
+            if (ro + 1 < CFG::ro) {
+                ro++;
+            } else {
+                ro = 0;
+                out.write(y);
+            }
+        }
     }
 }
 

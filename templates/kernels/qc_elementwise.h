@@ -10,7 +10,7 @@ template <class CFG, class IN_V, class OUT_V>
 void relu(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
         for (unsigned c = 0; c < CFG::channels; c++) {
@@ -26,7 +26,7 @@ void affine(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::
             const typename CFG::shift_t t[CFG::channels]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
         for (unsigned c = 0; c < CFG::channels; c++) {

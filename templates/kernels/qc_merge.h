@@ -12,7 +12,7 @@ template <class CFG, class A_V, class B_V, class OUT_V>
 void add(hls::stream<A_V> &a, hls::stream<B_V> &b, hls::stream<OUT_V> &out) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         A_V x = a.read();
         B_V z = b.read();
         OUT_V y;
@@ -37,7 +37,7 @@ template <class CFG, class A_V, class B_V, class OUT_V>
 void concat(hls::stream<A_V> &a, hls::stream<B_V> &b, hls::stream<OUT_V> &out) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         OUT_V y;
         concat_part(a.read(), y, 0, CFG::c0);
         concat_part(b.read(), y, CFG::c0, CFG::c1);
@@ -49,7 +49,7 @@ template <class CFG, class A_V, class B_V, class C_V, class OUT_V>
 void concat(hls::stream<A_V> &a, hls::stream<B_V> &b, hls::stream<C_V> &c, hls::stream<OUT_V> &out) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         OUT_V y;
         concat_part(a.read(), y, 0, CFG::c0);
         concat_part(b.read(), y, CFG::c0, CFG::c1);
@@ -63,7 +63,7 @@ void concat(hls::stream<A_V> &a, hls::stream<B_V> &b, hls::stream<C_V> &c, hls::
             hls::stream<OUT_V> &out) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         OUT_V y;
         concat_part(a.read(), y, 0, CFG::c0);
         concat_part(b.read(), y, CFG::c0, CFG::c1);

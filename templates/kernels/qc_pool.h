@@ -32,7 +32,7 @@ void pool_reduce(hls::stream<WIN_V> &in, hls::stream<OUT_V> &out, const typename
     const unsigned C = CFG::channels, T = CFG::kh * CFG::kw;
 Windows:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         WIN_V x = in.read();
         OUT_V y;
         const unsigned n = CFG::is_max ? 1 : window_count<CFG>(it / CFG::out_w, it % CFG::out_w);

@@ -59,7 +59,7 @@ void quant(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::m
            const typename CFG::bound_t lo[CFG::channels], const typename CFG::bound_t hi[CFG::channels]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
         for (unsigned c = 0; c < CFG::channels; c++) {
@@ -81,7 +81,7 @@ void quant_bipolar(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typenam
                    const ap_ufixed<1, 1> flip[CFG::channels]) {
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
         for (unsigned c = 0; c < CFG::channels; c++) {

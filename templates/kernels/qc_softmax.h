@@ -22,7 +22,7 @@ void softmax(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG:
     const int WW = CFG::wide_t::width;
 Items:
     for (unsigned it = 0; it < CFG::items; it++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         typename CFG::x_t m = x.data[0];
     Max:
