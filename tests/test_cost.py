@@ -217,3 +217,19 @@ def test_weight_bits_override_is_kept_when_input_width_cancels_it(d01):
     a = compiler.estimate(d01, {dense[1]: {"weight_bits": 14}, dense[0]: {"act_bits": 18}})
     b = compiler.estimate(d01, {dense[1]: {"weight_bits": 16}, dense[0]: {"act_bits": 18}})
     assert a.layers[1][2].lut != b.layers[1][2].lut or a.layers[1][2].dsp != b.layers[1][2].dsp
+
+
+def test_reuse_factor_must_divide_the_products():
+    """A per-layer reuse factor that does not split the MAC array evenly is refused, naming the
+    layer and the nearest valid factors; the global default rounds down per layer instead."""
+    path = model_path("D01_jet_mlp_float")
+    d = compiler.compile_model(path, "zcu104", reuse_factor=7)
+    dense = [n for n in d.graph.nodes() if n.kind == "Dense"]
+    for n in dense:
+        products = n.op.n_in * n.op.n_out
+        assert products % n.op.reuse_factor == 0 and n.op.reuse_factor <= 7
+        assert not [r for r in range(n.op.reuse_factor + 1, 8) if products % r == 0]
+    with pytest.raises(CompileError) as e:
+        compiler.compile_model(path, "zcu104", layer_reuse={dense[0].name: 7})
+    msg = str(e.value)
+    assert dense[0].name in msg and "Dense" in msg and "does not divide" in msg and "nearest valid: 4, 8" in msg
