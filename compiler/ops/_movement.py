@@ -1,10 +1,37 @@
 """Helpers of the ops that only move or select values (Reshape, Transpose, Pad, Resize,
-DepthToSpace, MaxPool): no op of its own."""
+DepthToSpace, MaxPool), and their shared base class: no op of its own."""
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
-from .base import TypingContext
+from .base import Bounds, Op, TypingContext
+
+
+class MovementOp(Op):
+    """An op whose outputs are some of its input's values, moved: it defines move(x) on a
+    batch (N, *shape); semantics, bounds, types and the simulator all follow from it."""
+
+    channels_stay: ClassVar[bool] = False  # a per-channel scale may pass (channels stay channels)
+
+    def move(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def reference(self, xs):
+        return [self.move(xs[0])]
+
+    def bounds(self, ins):
+        return [Bounds(self.move(ins[0].lo[None])[0], self.move(ins[0].hi[None])[0])]
+
+    def rescale(self, in_scales):
+        return pass_scale(in_scales, per_channel_ok=self.channels_stay)
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        keep_type(ctx)
+
+    def simulator(self, in_types, out_types):
+        return with_cast(in_types[0], out_types[0], self.move)
 
 
 def keep_type(ctx: TypingContext) -> None:

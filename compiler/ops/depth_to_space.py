@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from ._movement import keep_type, pass_scale, with_cast
+from .base import CostContext, HlsContext
+from ._movement import MovementOp
 
 
 @register
 @dataclass
-class DepthToSpace(Op):
+class DepthToSpace(MovementOp):
     kind = "DepthToSpace"
     template = "depth_to_space"
 
@@ -35,7 +35,7 @@ class DepthToSpace(Op):
         h, w, c = shape
         return [(h * b, w * b, c // (b * b))]
 
-    def _move(self, x):
+    def move(self, x):
         n, h, w, c = x.shape
         b = self.block
         co = c // (b * b)
@@ -44,21 +44,6 @@ class DepthToSpace(Op):
         else:
             y = x.reshape(n, h, w, co, b, b).transpose(0, 1, 4, 2, 5, 3)
         return y.reshape(n, h * b, w * b, co)
-
-    def reference(self, xs):
-        return [self._move(xs[0])]
-
-    def bounds(self, ins):
-        return [Bounds(self._move(ins[0].lo[None])[0], self._move(ins[0].hi[None])[0])]
-
-    def rescale(self, in_scales):
-        return pass_scale(in_scales, per_channel_ok=False)
-
-    def assign_types(self, ctx: TypingContext) -> None:
-        keep_type(ctx)
-
-    def simulator(self, in_types, out_types):
-        return with_cast(in_types[0], out_types[0], self._move)
 
     def cost(self, ctx: CostContext):
         from ..cost.cnn_kernels import row_buffer_cost

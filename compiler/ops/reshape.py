@@ -8,13 +8,13 @@ import math
 from dataclasses import dataclass
 
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from ._movement import items, keep_type, pass_scale, with_cast
+from .base import CostContext, HlsContext
+from ._movement import MovementOp, items
 
 
 @register
 @dataclass
-class Reshape(Op):
+class Reshape(MovementOp):
     kind = "Reshape"
     template = "reshape"
 
@@ -31,21 +31,8 @@ class Reshape(Op):
             raise ValueError(f"cannot reshape {shapes[0]} to {self.out_shape}")
         return [self.out_shape]
 
-    def reference(self, xs):
-        return [xs[0].reshape((len(xs[0]),) + self.out_shape)]
-
-    def bounds(self, ins):
-        return [Bounds(ins[0].lo.reshape(self.out_shape), ins[0].hi.reshape(self.out_shape))]
-
-    def rescale(self, in_scales):
-        return pass_scale(in_scales, per_channel_ok=False)
-
-    def assign_types(self, ctx: TypingContext) -> None:
-        keep_type(ctx)
-
-    def simulator(self, in_types, out_types):
-        shape = self.out_shape
-        return with_cast(in_types[0], out_types[0], lambda x: x.reshape((len(x),) + shape))
+    def move(self, x):
+        return x.reshape((len(x),) + self.out_shape)
 
     def cost(self, ctx: CostContext):
         from ..cost.cnn_kernels import repack_cost

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from ._movement import index_type, keep_type, pass_scale, with_cast
+from .base import CostContext, HlsContext
+from ._movement import MovementOp, index_type
 
 
 @register
 @dataclass
-class Resize(Op):
+class Resize(MovementOp):
     kind = "Resize"
     template = "resize"
+    channels_stay = True
 
     rows: np.ndarray | None = None    # (H_out,) input row of each output row ([0] for 1-D)
     cols: np.ndarray | None = None    # (W_out,) input column of each output column
@@ -45,26 +46,11 @@ class Resize(Op):
         out = (len(self.rows), len(self.cols), shape[-1])
         return [out if len(shape) == 3 else out[1:]]
 
-    def _move(self, x):
+    def move(self, x):
         n = len(x)
         x4 = x.reshape((n,) + self._spatial(x.shape[1:]) + (x.shape[-1],))
         y = x4[:, self.rows][:, :, self.cols]
         return y.reshape((n,) + self.infer_shapes([x.shape[1:]])[0])
-
-    def reference(self, xs):
-        return [self._move(xs[0])]
-
-    def bounds(self, ins):
-        return [Bounds(self._move(ins[0].lo[None])[0], self._move(ins[0].hi[None])[0])]
-
-    def rescale(self, in_scales):
-        return pass_scale(in_scales, per_channel_ok=True)
-
-    def assign_types(self, ctx: TypingContext) -> None:
-        keep_type(ctx)
-
-    def simulator(self, in_types, out_types):
-        return with_cast(in_types[0], out_types[0], self._move)
 
     def cost(self, ctx: CostContext):
         from ..cost.cnn_kernels import row_buffer_cost

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
-from ._movement import index_type, items, keep_type, pass_scale, with_cast
+from .base import CostContext, HlsContext
+from ._movement import MovementOp, index_type, items
 
 
 @register
 @dataclass
-class Transpose(Op):
+class Transpose(MovementOp):
     kind = "Transpose"
     template = "transpose"
 
@@ -35,23 +35,8 @@ class Transpose(Op):
             raise ValueError(f"cannot reorder {shapes[0]} to {self.out_shape}")
         return [self.out_shape]
 
-    def _move(self, x):
+    def move(self, x):
         return x.reshape(len(x), -1)[:, self.order].reshape((len(x),) + self.out_shape)
-
-    def reference(self, xs):
-        return [self._move(xs[0])]
-
-    def bounds(self, ins):
-        return [Bounds(self._move(ins[0].lo[None])[0], self._move(ins[0].hi[None])[0])]
-
-    def rescale(self, in_scales):
-        return pass_scale(in_scales, per_channel_ok=False)
-
-    def assign_types(self, ctx: TypingContext) -> None:
-        keep_type(ctx)
-
-    def simulator(self, in_types, out_types):
-        return with_cast(in_types[0], out_types[0], self._move)
 
     def cost(self, ctx: CostContext):
         from ..cost.cnn_kernels import transpose_cost
