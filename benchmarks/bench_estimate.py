@@ -5,12 +5,12 @@ calls them, next to rule4ml's per-query prediction time when rule4ml is installe
   1. `compiler.estimate(design, overrides)` on D01 (compiled once) over a search workload of N
      distinct random configurations (every Dense layer: a reuse factor from its fold_choices,
      weight_bits 2..16, act_bits 4..16, optionally pruning):
-       cold      first pass over the N configurations with a fresh estimator (empty per-layer memo);
+       cold      first pass over the N configurations with a fresh estimator (empty memos);
        warm      a second pass over the same configurations (a search revisiting them);
        walk      a random walk of N steps, each changing one knob of one layer (local search,
                  annealing, greedy per-layer bit allocation), fresh estimator;
        baseline  the no-override estimate (the report's numbers), N times;
-       uncached  context only: the per-layer memo emptied before every call (every layer recomputed).
+       uncached  context only: the memos emptied before every call (every layer recomputed).
   2. rule4ml (optional `[peers]` extra): MultiModelWrapper.predict on a Keras model of the same
      architecture, one configuration per query (median of R queries), and one call with several
      configurations; our estimates/s over its queries/s as a ratio. Skipped with a message when
@@ -180,6 +180,7 @@ def bench_estimate(design, configs: list[dict], walk: list[dict], reps: int, n_u
         t0 = time.perf_counter()
         for cfg in sub:
             est._memo.clear()
+            getattr(est, "_networks", {}).clear()
             estimate(design, cfg)
         res["uncached"] = _rate(len(sub), [time.perf_counter() - t0])
 

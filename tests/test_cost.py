@@ -207,6 +207,21 @@ def test_bad_override_values_are_clear_errors(d01, ov, words):
         compiler.estimate(d01, {first: ov})
 
 
+def test_remembered_configurations_are_still_validated(d01):
+    """The whole-network memo returns a configuration seen before, but never lets a value of
+    another type (True for 1) past the checks, and a result does not depend on the memo."""
+    first = next(n.name for n in d01.graph.nodes() if n.kind == "Dense")
+    est = d01.estimator()
+    fresh = compiler.estimate(d01, {first: {"reuse_factor": 2}}).as_dict()
+    assert compiler.estimate(d01, {first: {"reuse_factor": 2}}).as_dict() == fresh
+    est._networks.clear()
+    est._memo.clear()
+    assert compiler.estimate(d01, {first: {"reuse_factor": 2}}).as_dict() == fresh
+    compiler.estimate(d01, {first: {"reuse_factor": 1}})
+    with pytest.raises(CompileError, match="reuse_factor=True"):
+        compiler.estimate(d01, {first: {"reuse_factor": True}})
+
+
 def test_knob_on_a_layer_without_it_is_refused(d01):
     with pytest.raises(CompileError, match=r"'Softmax' \(Softmax\) has no reuse_factor"):
         compiler.estimate(d01, {"Softmax": {"reuse_factor": 2}})

@@ -2,7 +2,8 @@
 
 Everything static (contexts, topology, baseline per-layer costs) is prepared once per
 design; an estimate re-evaluates only the layers its overrides touch, memoizes them, and
-composes the network with the same rule as the report. Overrides, per layer name:
+composes the network with the same rule as the report (a configuration seen before is
+returned from a second memo). Overrides, per layer name:
     reuse_factor: int     parallelism of MAC layers (1 = fully parallel)
     weight_bits: int      weight width (the accumulator follows)
     act_bits: int         output width (the layers reading it see it as their input width)
@@ -23,6 +24,7 @@ from .model import LayerCost, NetworkCost
 KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
 KNOWN_SET = frozenset(KNOWN)
 MEMO_SIZE = 1 << 20  # per-layer results kept (a LayerCost is a few hundred bytes)
+NETWORK_MEMO_SIZE = 1 << 16  # whole-network results kept
 
 
 class Estimator:
@@ -44,6 +46,7 @@ class Estimator:
         self.descs = [n.op.describe() for n in self.nodes]
         self.choices = [n.op.fold_choices(target) for n in self.nodes]
         self._memo: dict = {}
+        self._networks: dict = {}
         self._retyped: dict = {}
 
     def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
@@ -84,6 +87,24 @@ class Estimator:
         return r
 
     def estimate(self, overrides: dict | None = None) -> NetworkCost:
+        if not overrides:
+            return self.compose(self.base)
+        try:  # a configuration seen before (searches revisit them) is one lookup
+            key = tuple((name, tuple((k, v, type(v)) for k, v in ov.items())) for name, ov in overrides.items())
+            hit = self._networks.get(key)
+        except (AttributeError, TypeError):  # not a dict of dicts of plain values: validated below
+            key = hit = None
+        if hit is not None:
+            return hit
+        net = self._estimate(overrides)
+        if key is not None:
+            if len(self._networks) >= NETWORK_MEMO_SIZE:  # forget the oldest half
+                for k in list(itertools.islice(self._networks, NETWORK_MEMO_SIZE // 2)):
+                    del self._networks[k]
+            self._networks[key] = net
+        return net
+
+    def _estimate(self, overrides: dict) -> NetworkCost:
         costs = self.base
         if overrides:
             costs = list(costs)
@@ -149,7 +170,7 @@ def check_overrides(name: str, op, ov: dict, choices: list[int] | None) -> None:
             continue
         if choices is None:
             raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
-        if key == "reuse_factor" and value not in choices:
+        if key == "reuse_factor" and (isinstance(value, bool) or value not in choices):
             raise CompileError(f"layer {name!r}: reuse_factor={value!r} (supported: {', '.join(map(str, choices))})")
         if key == "weight_bits" and not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 32):
             raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
