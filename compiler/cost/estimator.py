@@ -50,14 +50,12 @@ class Estimator:
         self._retyped: dict = {}
 
     def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
-        """Cost of layer i under its own overrides and its inputs' widths {tensor: bits}."""
+        """Cost of layer i under its own (validated) overrides and its inputs' widths {tensor: bits}."""
         key = (i, tuple(sorted(ov.items())) if len(ov) > 1 else tuple(ov.items()),
                tuple(sorted(in_bits.items())) if len(in_bits) > 1 else tuple(in_bits.items()))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        if ov:
-            check_overrides(self.names[i], self.nodes[i].op, ov, self.choices[i])
         c = self.ctx[i]
         inputs, delta = c.inputs, 0
         if in_bits:
@@ -89,6 +87,8 @@ class Estimator:
     def estimate(self, overrides: dict | None = None) -> NetworkCost:
         if not overrides:
             return self.compose(self.base)
+        if not isinstance(overrides, dict):
+            raise CompileError(f"overrides must be a dict {{layer: {{knob: value}}}}, got {type(overrides).__name__}")
         try:  # a configuration seen before (searches revisit them) is one lookup
             key = tuple((name, tuple((k, v, type(v)) for k, v in ov.items())) for name, ov in overrides.items())
             hit = self._networks.get(key)
@@ -114,6 +114,7 @@ class Estimator:
                 i = index.get(name)
                 if i is None:
                     raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
+                check_overrides(name, nodes[i].op, ov, self.choices[i])
                 bits = ov.get("act_bits")
                 if bits is not None:
                     for r in readers[i]:
@@ -160,6 +161,8 @@ class Estimator:
 
 def check_overrides(name: str, op, ov: dict, choices: list[int] | None) -> None:
     """Refuse what-if values that mean nothing for this layer, with the layer and the valid range."""
+    if not isinstance(ov, dict):
+        raise CompileError(f"layer {name!r}: overrides must be a dict of {', '.join(KNOWN)}, got {ov!r}")
     for key, value in ov.items():
         if key not in KNOWN_SET:
             raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
