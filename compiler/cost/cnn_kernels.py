@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..numerics import FixedType
-from .kernels import adder_tree_depth, mac_array_cost, memory, multiplier
+from .kernels import MacArray, adder_tree_depth, memory, multiplier
 from .model import LayerCost
 from .target import Target
 
@@ -37,25 +37,22 @@ def _first_window(win) -> int:
     return max(1, (win.ekh - 1) * win.wp + win.ekw - (win.pt * win.wp + win.pl))
 
 
-def conv_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType, knobs: dict | None = None) -> LayerCost:
-    """knobs: the MAC knobs under what-if overrides (ops.dense.mac_knobs); default: the op's."""
-    k = knobs or {"w_bits": op.weight_type.width, "acc_bits": op.accum_type.width, "nonzero": op.nonzero,
-                  "reuse": op.reuse_factor}
-    reuse = k["reuse"]
+def conv_cost(mac: MacArray, op, win, x_bits: int, y_bits: int, knobs: tuple[int, int, int, int]) -> LayerCost:
+    """A sliding window feeding `mac` (the layer's MacArray, one item per window); knobs:
+    (reuse, nonzero, weight bits, accumulator bits), see ops.dense.mac_knobs."""
+    reuse, nonzero, w_bits, acc_bits = knobs
     n_win = win.out_h * win.out_w
-    mac = mac_array_cost(target, n_in=op.n_in, n_out=op.n_out, nonzero=k["nonzero"], reuse=reuse, items=n_win,
-                         x_bits=x_type.width, w_bits=k["w_bits"], acc_bits=k["acc_bits"], y_bits=y_type.width,
-                         activation=op.activation, kernel=op.kernel)
-    lb_bram, lb_lut, lb_ff = line_buffer(target, win, x_type.width)
+    mac_cost = mac(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
+    lb_bram, lb_lut, lb_ff = line_buffer(mac.target, win, x_bits)
     ii = max(win.hp * win.wp, n_win * reuse)
-    depth = mac.first_out
+    depth = mac_cost.first_out
     first = _first_window(win) + depth
     style = ("conv_line_buffer" if win.taps > 1 else "conv_pointwise") + ("" if op.kernel == "mac" else f"_{op.kernel}")
-    detail = dict(mac.detail, windows=n_win, padded_pixels=win.hp * win.wp, line_buffer_rows=win.ekh - 1,
+    detail = dict(mac_cost.detail, windows=n_win, padded_pixels=win.hp * win.wp, line_buffer_rows=win.ekh - 1,
                   line_buffer_words=(win.ekh - 1) * win.wp, window_registers=win.ekh * win.ekw * win.channels)
-    return LayerCost(style=style, ii=ii, latency=max(win.hp * win.wp, _first_window(win) + n_win * reuse) + depth, first_out=first,
-                     dsp=mac.dsp, lut=mac.lut + lb_lut, ff=mac.ff + lb_ff, bram_18k=mac.bram_18k + lb_bram,
-                     detail=detail)
+    return LayerCost(style=style, ii=ii, latency=max(win.hp * win.wp, _first_window(win) + n_win * reuse) + depth,
+                     first_out=first, dsp=mac_cost.dsp, lut=mac_cost.lut + lb_lut, ff=mac_cost.ff + lb_ff,
+                     bram_18k=mac_cost.bram_18k + lb_bram, detail=detail)
 
 
 def pool_cost(target: Target, op, win, x_type: FixedType, y_type: FixedType) -> LayerCost:

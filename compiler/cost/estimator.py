@@ -1,9 +1,10 @@
 """Fast what-if estimates of a compiled design, for search loops and auto-folding.
 
-Everything static (contexts, topology, baseline per-layer costs) is prepared once per
-design; an estimate re-evaluates only the layers its overrides touch, memoizes them, and
-composes the network with the same rule as the report (a configuration seen before is
-returned from a second memo). Overrides, per layer name:
+Everything static (contexts, topology, baseline per-layer costs, the MAC layers' prepared
+cost formulas from Op.what_if) is prepared once per design; an estimate re-evaluates only
+the layers its overrides touch (MAC layers through their prepared formula, the others
+memoized) and composes the network with the same rule as the report (a configuration seen
+before is returned from a second memo). Overrides, per layer name:
     reuse_factor: int     parallelism of MAC layers (1 = fully parallel)
     weight_bits: int      weight width (the accumulator follows)
     act_bits: int         output width (the layers reading it see it as their input width)
@@ -37,37 +38,41 @@ class Estimator:
                     for n in self.nodes]
         producers = {t: i for i, n in enumerate(self.nodes) for t in n.outputs}
         self.preds = [[producers[t] for t in n.inputs if t in producers] for n in self.nodes]
+        # per layer: (reader, the tensors it reads from this layer)
         self.readers = [[] for _ in self.nodes]
-        for i, ps in enumerate(self.preds):
-            for p in ps:
-                self.readers[p].append(i)
+        for i, n in enumerate(self.nodes):
+            for p in dict.fromkeys(self.preds[i]):
+                self.readers[p].append((i, tuple(t for t in self.nodes[p].outputs if t in n.inputs)))
         self.base = [n.op.cost(c) for n, c in zip(self.nodes, self.ctx)]
-        self.names = [n.name for n in self.nodes]
-        self.descs = [n.op.describe() for n in self.nodes]
+        self.names = tuple(n.name for n in self.nodes)
+        self.descs = tuple(n.op.describe() for n in self.nodes)
         self.choices = [n.op.fold_choices(target) for n in self.nodes]
+        self.choice_sets = [frozenset(c) if c else None for c in self.choices]
+        self.what_if = [n.op.what_if(c) for n, c in zip(self.nodes, self.ctx)]
+        self.in_bits = [c.inputs[0].type.width if c.inputs else 0 for c in self.ctx]
+        self.out_bits = [c.outputs[0].type.width if c.outputs else 0 for c in self.ctx]
         self._memo: dict = {}
         self._networks: dict = {}
         self._retyped: dict = {}
 
     def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
         """Cost of layer i under its own (validated) overrides and its inputs' widths {tensor: bits}."""
-        key = (i, tuple(sorted(ov.items())) if len(ov) > 1 else tuple(ov.items()),
-               tuple(sorted(in_bits.items())) if len(in_bits) > 1 else tuple(in_bits.items()))
+        f = self.what_if[i]
+        if f is not None:  # a prepared formula: cheaper than a memo key
+            x_bits = next(iter(in_bits.values())) if in_bits else self.in_bits[i]
+            return f(ov, x_bits, ov.get("act_bits", self.out_bits[i]))
+        key = (i, ov.get("act_bits"), tuple(sorted(in_bits.items())) if len(in_bits) > 1 else tuple(in_bits.items()))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
         c = self.ctx[i]
-        inputs, delta = c.inputs, 0
+        inputs = c.inputs
         if in_bits:
             inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in c.inputs]
-            delta = sum(in_bits[t.name] - t.type.width for t in c.inputs if t.name in in_bits)
         outputs = c.outputs
         if "act_bits" in ov:
             outputs = [self.retyped(t, ov["act_bits"]) for t in c.outputs]
-        extra = {k: v for k, v in ov.items() if k != "act_bits"}
-        if delta:
-            extra["input_bits_delta"] = delta
-        cost = self.nodes[i].op.cost(CostContext(c.node, inputs, outputs, self.target, extra))
+        cost = self.nodes[i].op.cost(CostContext(c.node, inputs, outputs, self.target))
         if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
             for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
                 del self._memo[k]
@@ -90,7 +95,7 @@ class Estimator:
         if not isinstance(overrides, dict):
             raise CompileError(f"overrides must be a dict {{layer: {{knob: value}}}}, got {type(overrides).__name__}")
         try:  # a configuration seen before (searches revisit them) is one lookup
-            key = tuple((name, tuple((k, v, type(v)) for k, v in ov.items())) for name, ov in overrides.items())
+            key = self._key(overrides)
             hit = self._networks.get(key)
         except (AttributeError, TypeError):  # not a dict of dicts of plain values: validated below
             key = hit = None
@@ -104,6 +109,20 @@ class Estimator:
             self._networks[key] = net
         return net
 
+    @staticmethod
+    def _key(overrides: dict) -> tuple:
+        """One flat tuple of atoms (cheap for the garbage collector to hold in the memo); values
+        that are not ints appear as their repr, so that True or 2.0 never find 1's or 2's entry."""
+        key = []
+        add = key.append
+        for name, ov in overrides.items():
+            add(name)
+            add(len(ov))
+            for k, v in ov.items():
+                add(k)
+                add(v if type(v) is int else repr(v))
+        return tuple(key)
+
     def _estimate(self, overrides: dict) -> NetworkCost:
         costs = self.base
         if overrides:
@@ -114,11 +133,15 @@ class Estimator:
                 i = index.get(name)
                 if i is None:
                     raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
-                check_overrides(name, nodes[i].op, ov, self.choices[i])
+                check_overrides(name, nodes[i].op, ov, self.choice_sets[i])
                 bits = ov.get("act_bits")
                 if bits is not None:
-                    for r in readers[i]:
-                        widths.setdefault(r, {}).update((t, bits) for t in nodes[i].outputs if t in nodes[r].inputs)
+                    for r, tensors in readers[i]:
+                        w = widths.get(r)
+                        if w is None:
+                            w = widths[r] = {}
+                        for t in tensors:
+                            w[t] = bits
             for name, ov in overrides.items():
                 i = index[name]
                 costs[i] = self.layer_cost(i, ov, widths.pop(i, {}))
@@ -153,29 +176,44 @@ class Estimator:
             ff += c.ff
             bram += c.bram_18k
             uram += c.uram
-        return NetworkCost(layers=list(zip(self.names, self.descs, costs)), ii=ii, latency=max(t_last, default=0),
+        return NetworkCost(names=self.names, descs=self.descs, costs=costs, ii=ii, latency=max(t_last, default=0),
                            clock_mhz=self.target.clock_mhz,
                            totals={"dsp": dsp, "lut": lut, "ff": ff, "bram_18k": bram, "uram": uram},
                            available=self.target.resources)
 
 
-def check_overrides(name: str, op, ov: dict, choices: list[int] | None) -> None:
-    """Refuse what-if values that mean nothing for this layer, with the layer and the valid range."""
-    if not isinstance(ov, dict):
+def check_overrides(name: str, op, ov: dict, choices) -> None:
+    """Refuse what-if values that mean nothing for this layer, with the layer and the valid range
+    (choices: the layer's reuse factors, None for a layer without weights)."""
+    if type(ov) is not dict:
         raise CompileError(f"layer {name!r}: overrides must be a dict of {', '.join(KNOWN)}, got {ov!r}")
-    for key, value in ov.items():
-        if key not in KNOWN_SET:
-            raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
+    for key, value in ov.items():  # the common, valid case first: search loops call this per layer
+        kind = type(value)
         if key == "act_bits":
-            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 53
-            if not ok:
-                raise CompileError(f"layer {name!r}: act_bits={value!r} (supported: integers 1..53)")
-            continue
-        if choices is None:
-            raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
-        if key == "reuse_factor" and (isinstance(value, bool) or value not in choices):
-            raise CompileError(f"layer {name!r}: reuse_factor={value!r} (supported: {', '.join(map(str, choices))})")
-        if key == "weight_bits" and not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 32):
-            raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
-        if key == "pruning" and not (isinstance(value, (int, float)) and 0 <= value < 1):
-            raise CompileError(f"layer {name!r}: pruning={value!r} (supported: a fraction in [0, 1))")
+            if kind is int and 1 <= value <= 53:
+                continue
+        elif choices is not None:
+            if key == "reuse_factor":
+                if kind is int and value in choices:
+                    continue
+            elif key == "weight_bits":
+                if kind is int and 1 <= value <= 32:
+                    continue
+            elif key == "pruning":
+                if (kind is float or kind is int) and 0 <= value < 1:
+                    continue
+        _refuse(name, op, key, value, choices)
+
+
+def _refuse(name: str, op, key: str, value, choices) -> None:
+    if key not in KNOWN_SET:
+        raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
+    if key == "act_bits":
+        raise CompileError(f"layer {name!r}: act_bits={value!r} (supported: integers 1..53)")
+    if choices is None:
+        raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
+    if key == "reuse_factor":
+        raise CompileError(f"layer {name!r}: reuse_factor={value!r} (supported: {', '.join(map(str, sorted(choices)))})")
+    if key == "weight_bits":
+        raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
+    raise CompileError(f"layer {name!r}: pruning={value!r} (supported: a fraction in [0, 1))")

@@ -119,12 +119,12 @@ def mac_fold(n_in: int, n_out: int, reuse: int) -> tuple[int, int]:
     return in_steps, reuse // in_steps
 
 
-def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse: int, items: int,
-                   x_bits: int, w_bits: int, acc_bits: int, y_bits: int,
-                   activation: str | None, kernel: str = "mac") -> LayerCost:
+class MacArray:
     """Dense MAC array folded by `reuse` (templates/kernels/qc_dense.h, like hls4ml's dense
     latency/resource kernels): ceil(products / reuse) multipliers, each used `reuse` times
-    per input vector.
+    per input vector. Prepared once per layer shape and target (coefficients, fold shapes,
+    multiplier and memory mappings are looked up once), then called with the knobs a search
+    varies: `MacArray(target, ...)(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)`.
 
     Fully unrolled (reuse 1): weights are constants, zero weights need no multiplier, and
     a share (1 - dsp_const_share) of the DSP-sized constant products is built by HLS as
@@ -139,62 +139,104 @@ def mac_array_cost(target: Target, *, n_in: int, n_out: int, nonzero: int, reuse
     finished ones until the item is complete.
     Multiplier-free kernels: "signed" (weights in {-1,0,1}) selects x or -x into the adder,
     "xnor" (bipolar inputs too) adds +-1 from one XNOR gate; neither uses a DSP."""
-    c = target.coeff
-    k = c.get  # coefficients with defaults (keys added after a fabric table was written)
-    in_steps, out_steps = mac_fold(n_in, n_out, reuse)
-    products = nonzero if reuse == 1 else n_in * n_out
-    mults = _ceil_div(products, reuse)
-    adder_bits = acc_bits
-    if kernel == "signed":
-        m_dsp, m_lut, m_ff = 0.0, float(x_bits) * c["lut_per_adder_bit"], 0.0
-    elif kernel == "xnor":  # one XNOR and a share of a popcount compressor tree per product
-        m_dsp, m_lut, m_ff, adder_bits = 0.0, 1.0, 0.0, c["lut_per_popcount_bit"] / c["lut_per_adder_bit"]
-    else:
-        m_dsp, m_lut, m_ff = multiplier(target, x_bits, w_bits)
-    dsp = mults * m_dsp
-    lut = mults * m_lut
-    if reuse == 1 and m_dsp:  # constants with few nonzero digits become shift-and-add logic
-        share = min(max(k("dsp_const_share", 1.0), 0.0), 1.0)
-        moved = mults * (1.0 - share)
-        dsp -= moved * m_dsp
-        lut += moved * (x_bits + w_bits) * c["lut_per_adder_bit"]
-    if reuse == 1:
-        # an n-term sum per output is n - 1 two-input adders, plus the bias add, which a DSP's
-        # post-adder absorbs when the products sit on DSPs
-        adds = max(mults - n_out, 0) + (0 if m_dsp else min(n_out, mults))
-        lut += adds * adder_bits * c["lut_per_adder_bit"]
-        ff = mults * (m_ff + adder_bits * k("ff_per_mac_bit", 0.0))
-    else:
-        acc_reg_bits = (n_out // out_steps) * acc_bits
-        lut += (mults * adder_bits * c["lut_per_adder_bit"] + acc_reg_bits * k("lut_per_fold_acc_bit", 1.0)
-                + n_in * x_bits * k("lut_per_fold_in_bit", 0.0))
-        ff = mults * m_ff + acc_reg_bits * k("ff_per_fold_acc_bit", 1.0) \
-            + n_in * x_bits * k("ff_per_fold_in_bit", 0.0)
-        if out_steps > 1:
-            ff += n_out * y_bits * k("ff_per_reg_bit", 1.0)
-    lut += c["lut_fixed"] + n_out * y_bits * k("lut_per_out_bit", 0.5) * (2 if activation else 1)
-    ff += c["ff_fixed"]
-    bram = 0.0
-    if reuse > 1:  # qc_dense.h partitions the weights cyclically: one ROM of `reuse` words per multiplier
-        w_bram, w_lut = memory(target, w_bits, reuse, banks=mults)
-        bram, lut = bram + w_bram, lut + w_lut
-    s_lut, s_ff = stream_io(target, n_out * y_bits)
-    lut, ff = lut + s_lut, ff + s_ff
-    # pipeline depth: multiplier, then the adder levels (the per-output tree when unrolled,
-    # the few products a cycle adds into one accumulator when folded), then the output cast
-    # (the last item enters at cycle ii - 1 and leaves `depth` cycles later)
-    fan_in = _ceil_div(max(nonzero, 1), n_out) if reuse == 1 else n_in // in_steps + 1
-    depth = int(c["mult_latency"]) + adder_tree_depth(target, fan_in) + stream_cycles(target)
-    per_item = reuse
-    ii = items * per_item
-    style = ("dense_unrolled" if reuse == 1 else "dense_folded") + ("" if kernel == "mac" else f"_{kernel}")
-    return LayerCost(style=style, ii=ii,
-                     latency=max(ii - 1 + depth, per_item - 1 + depth, 1), first_out=max(per_item - 1 + depth, 1),
-                     dsp=dsp, lut=lut, ff=ff, bram_18k=bram,
-                     detail={"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
-                             "sparsity": 1 - nonzero / max(n_in * n_out, 1),
-                             "multipliers_saved": n_in * n_out - products, "reuse_factor": reuse,
-                             "pe": n_out // out_steps, "simd": n_in // in_steps, "kernel": kernel})
+
+    def __init__(self, target: Target, *, n_in: int, n_out: int, items: int, activation: str | None,
+                 kernel: str = "mac"):
+        c = target.coeff
+        k = c.get  # coefficients with defaults (keys added after a fabric table was written)
+        self.target, self.n_in, self.n_out, self.items, self.kernel = target, n_in, n_out, items, kernel
+        self.lut_adder = c["lut_per_adder_bit"]
+        self.const_share = min(max(k("dsp_const_share", 1.0), 0.0), 1.0)
+        self.ff_mac = k("ff_per_mac_bit", 0.0)
+        self.lut_acc, self.ff_acc = k("lut_per_fold_acc_bit", 1.0), k("ff_per_fold_acc_bit", 1.0)
+        self.lut_in, self.ff_in = k("lut_per_fold_in_bit", 0.0), k("ff_per_fold_in_bit", 0.0)
+        self.ff_reg = k("ff_per_reg_bit", 1.0)
+        self.lut_out = k("lut_per_out_bit", 0.5) * (2 if activation else 1)
+        self.lut_fixed, self.ff_fixed = c["lut_fixed"], c["ff_fixed"]
+        self.popcount_bits = c["lut_per_popcount_bit"] / c["lut_per_adder_bit"]
+        self.stream_lut, self.stream_ff = stream_io(target, 0)
+        self.stream_lut_bit, self.stream_ff_bit = (0.0, 0.0) if io_parallel(target) else \
+            (k("lut_per_stream_bit", 0.0), k("ff_per_stream_bit", 0.0))
+        self.cycles = int(c["mult_latency"]) + stream_cycles(target)
+        self.style_suffix = "" if kernel == "mac" else f"_{kernel}"
+        # what the knobs fix, looked up once each: {reuse: fold}, {(x_bits, w_bits): multiplier},
+        # {(w_bits, reuse): weight ROMs}, {products per output: unrolled adder-tree depth}
+        self._folds: dict = {}
+        self._mults: dict = {}
+        self._roms: dict = {}
+        self._trees: dict = {}
+
+    def _fold(self, reuse: int) -> tuple:
+        """(in_steps, out_steps, PE, SIMD, multipliers, pipeline depth) of the folded array."""
+        in_steps, out_steps = mac_fold(self.n_in, self.n_out, reuse)
+        depth = self.cycles + adder_tree_depth(self.target, self.n_in // in_steps + 1)
+        f = self._folds[reuse] = (in_steps, out_steps, self.n_out // out_steps, self.n_in // in_steps,
+                                  -(-self.n_in * self.n_out // reuse), depth)
+        return f
+
+    def _mult(self, x_bits: int, w_bits: int) -> tuple:
+        m = self._mults[x_bits, w_bits] = multiplier(self.target, x_bits, w_bits)
+        return m
+
+    def _rom(self, w_bits: int, reuse: int, mults: int) -> tuple:
+        r = self._roms[w_bits, reuse] = memory(self.target, w_bits, reuse, banks=mults)
+        return r
+
+    def _tree(self, fan_in: int) -> int:
+        t = self._trees[fan_in] = self.cycles + adder_tree_depth(self.target, fan_in)
+        return t
+
+    def __call__(self, reuse: int, nonzero: int, x_bits: int, w_bits: int, acc_bits: int, y_bits: int) -> LayerCost:
+        n_in, n_out, kernel = self.n_in, self.n_out, self.kernel
+        in_steps, out_steps, pe, simd, mults, depth = self._folds.get(reuse) or self._fold(reuse)
+        adder_bits = acc_bits
+        if kernel == "mac":
+            m_dsp, m_lut, m_ff = self._mults.get((x_bits, w_bits)) or self._mult(x_bits, w_bits)
+        elif kernel == "signed":
+            m_dsp, m_lut, m_ff = 0.0, x_bits * self.lut_adder, 0.0
+        else:  # "xnor": one XNOR and a share of a popcount compressor tree per product
+            m_dsp, m_lut, m_ff, adder_bits = 0.0, 1.0, 0.0, self.popcount_bits
+        if reuse == 1:  # constant weights: zeros need no multiplier
+            products = mults = nonzero
+            dsp = mults * m_dsp
+            lut = mults * m_lut
+            if m_dsp:  # constants with few nonzero digits become shift-and-add logic
+                moved = mults * (1.0 - self.const_share)
+                dsp -= moved * m_dsp
+                lut += moved * (x_bits + w_bits) * self.lut_adder
+            # an n-term sum per output is n - 1 two-input adders, plus the bias add, which a DSP's
+            # post-adder absorbs when the products sit on DSPs
+            adds = max(mults - n_out, 0) + (0 if m_dsp else min(n_out, mults))
+            lut += adds * adder_bits * self.lut_adder
+            ff = mults * (m_ff + adder_bits * self.ff_mac)
+            bram = 0.0
+            fan_in = -(-max(nonzero, 1) // n_out)
+            depth = self._trees.get(fan_in) or self._tree(fan_in)
+        else:
+            products = n_in * n_out
+            dsp = mults * m_dsp
+            acc_reg_bits = pe * acc_bits
+            in_bits = n_in * x_bits
+            lut = mults * (m_lut + adder_bits * self.lut_adder) + acc_reg_bits * self.lut_acc + in_bits * self.lut_in
+            ff = mults * m_ff + acc_reg_bits * self.ff_acc + in_bits * self.ff_in
+            if out_steps > 1:
+                ff += n_out * y_bits * self.ff_reg
+            # qc_dense.h partitions the weights cyclically: one ROM of `reuse` words per multiplier
+            bram, w_lut = self._roms.get((w_bits, reuse)) or self._rom(w_bits, reuse, mults)
+            lut += w_lut
+        out_bits = n_out * y_bits
+        lut += self.lut_fixed + out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut
+        ff += self.ff_fixed + out_bits * self.stream_ff_bit + self.stream_ff
+        # pipeline depth (above): multiplier, then the adder levels (the per-output tree when
+        # unrolled, the few products a cycle adds into one accumulator when folded), then the
+        # output cast; the last item enters at cycle ii - 1 and leaves `depth` cycles later
+        ii = self.items * reuse
+        first = reuse - 1 + depth if reuse - 1 + depth > 1 else 1
+        return LayerCost(("dense_unrolled" if reuse == 1 else "dense_folded") + self.style_suffix, ii,
+                         ii - 1 + depth if ii - 1 + depth > first else first, first, dsp, lut, ff, bram, 0.0,
+                         {"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
+                          "sparsity": 1 - nonzero / (n_in * n_out or 1), "multipliers_saved": n_in * n_out - products,
+                          "reuse_factor": reuse, "pe": pe, "simd": simd, "kernel": kernel})
 
 
 def elementwise_mac_cost(target: Target, *, channels: int, items: int, x_type: FixedType, w_type: FixedType,

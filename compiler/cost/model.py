@@ -27,12 +27,19 @@ class LayerCost:
 
 @dataclass
 class NetworkCost:
-    layers: list[tuple[str, str, LayerCost]]  # (node name, description, cost)
+    names: tuple[str, ...]     # per layer: node name,
+    descs: tuple[str, ...]     # description,
+    costs: list[LayerCost]     # and cost (kept apart: search loops hold many of these)
     ii: int
     latency: int
     clock_mhz: float
     totals: dict[str, float]
     available: dict[str, int]
+
+    @property
+    def layers(self) -> list[tuple[str, str, LayerCost]]:
+        """(node name, description, cost) per layer."""
+        return list(zip(self.names, self.descs, self.costs))
 
     @property
     def latency_us(self) -> float:
@@ -96,6 +103,7 @@ def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list
         t_first[name] = start + c.first_out
         t_last[name] = max(t_first[name] + c.latency - c.first_out, upstream_done + max(c.latency - c.ii + 1, 1))
     totals = {k: float(sum(getattr(c, k) for _, _, c in layer_costs)) for k in RESOURCES}
-    return NetworkCost(layers=layer_costs, ii=max((c.ii for _, _, c in layer_costs), default=1),
+    return NetworkCost(names=tuple(n for n, _, _ in layer_costs), descs=tuple(d for _, d, _ in layer_costs),
+                       costs=[c for _, _, c in layer_costs], ii=max((c.ii for _, _, c in layer_costs), default=1),
                        latency=max(t_last.values(), default=0), clock_mhz=clock_mhz, totals=totals,
                        available=dict(available))

@@ -136,6 +136,12 @@ class Op:
         """Reuse factors this op can take (ascending), or None when it has no such knob."""
         return None
 
+    def what_if(self, ctx: "CostContext"):
+        """For ops with what-if knobs (fold_choices not None): cost(overrides, input_bits,
+        output_bits) -> LayerCost, prepared once (compiler.estimate calls it in search loops).
+        Ops without knobs return None; the estimator re-types their tensors and calls cost()."""
+        return None
+
     def hls(self, ctx: "HlsContext") -> dict:
         """Extra template variables (kernel parameters, constant arrays) for the template."""
         raise NotImplementedError
@@ -179,13 +185,6 @@ class CostContext:
     inputs: list["Tensor"]
     outputs: list["Tensor"]
     target: "Target"
-    # what-if values from compiler.estimate(..., overrides=...): "reuse_factor", "weight_bits",
-    # "pruning" (fraction of zero weights); ops with those knobs read them through get().
-    # Input/output widths need no support: the estimator passes re-typed tensors.
-    overrides: dict = field(default_factory=dict)
-
-    def get(self, key: str, default):
-        return self.overrides.get(key, default)
 
 
 @dataclass

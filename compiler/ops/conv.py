@@ -22,6 +22,7 @@ import numpy as np
 from ..numerics import FixedType, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
+from ..cost.kernels import MacArray
 from .dense import Dense, mac_array_context, mac_knobs
 from ._window import Window, batch_chunks
 
@@ -215,11 +216,22 @@ class Conv(Op):
     def fold_choices(self, target) -> list[int]:
         return Dense.fold_choices(self, target)  # the same MAC array per window
 
-    def cost(self, ctx: CostContext):
+    def what_if(self, ctx: CostContext):
+        """Dense.what_if for the MAC array behind the sliding window."""
         from ..cost.cnn_kernels import conv_cost
 
-        return conv_cost(ctx.target, self, self.window(ctx.inputs[0].shape), ctx.inputs[0].type,
-                         ctx.outputs[0].type, knobs=mac_knobs(self, ctx))
+        win = self.window(ctx.inputs[0].shape)
+        mac = MacArray(ctx.target, n_in=self.n_in, n_out=self.n_out, items=win.out_h * win.out_w,
+                       activation=self.activation, kernel=self.kernel)
+        x0 = ctx.inputs[0].type.width
+
+        def cost(ov: dict, x_bits: int, y_bits: int):
+            return conv_cost(mac, self, win, x_bits, y_bits, mac_knobs(self, ov, x_bits - x0))
+
+        return cost
+
+    def cost(self, ctx: CostContext):
+        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width)
 
     def hls(self, ctx: HlsContext) -> dict:
         win = self.window(ctx.inputs[0].shape)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cost.kernels import mac_array_cost, mac_fold
+from ..cost.kernels import MacArray, mac_fold
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
@@ -199,12 +199,21 @@ class Dense(Op):
 
         return divisors_within(self.n_in * self.n_out, int(target.coeff["max_unroll"]))
 
+    def what_if(self, ctx: CostContext):
+        """The layer's cost as a function of the what-if knobs (compiler.estimate's overrides)
+        and its input and output widths, prepared once for search loops."""
+        mac = MacArray(ctx.target, n_in=self.n_in, n_out=self.n_out, items=ctx.inputs[0].size // self.n_in,
+                       activation=self.activation, kernel=self.kernel)
+        x0 = ctx.inputs[0].type.width
+
+        def cost(ov: dict, x_bits: int, y_bits: int):
+            reuse, nonzero, w_bits, acc_bits = mac_knobs(self, ov, x_bits - x0)
+            return mac(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
+
+        return cost
+
     def cost(self, ctx: CostContext):
-        m = mac_knobs(self, ctx)
-        return mac_array_cost(ctx.target, n_in=self.n_in, n_out=self.n_out, nonzero=m["nonzero"],
-                              reuse=m["reuse"], items=ctx.inputs[0].size // self.n_in,
-                              x_bits=ctx.inputs[0].type.width, w_bits=m["w_bits"], acc_bits=m["acc_bits"],
-                              y_bits=ctx.outputs[0].type.width, activation=self.activation, kernel=self.kernel)
+        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width)
 
     def hls(self, ctx: HlsContext) -> dict:
         return dict(mac_array_context(self, ctx), items=ctx.inputs[0].size // self.n_in, channels=self.n_in,
@@ -232,18 +241,15 @@ def mac_array_context(op, ctx: HlsContext) -> dict:
             "bias_type": bias_type, "accum_type": op.accum_type, "w": w, "b": b}
 
 
-def mac_knobs(op, ctx: CostContext) -> dict:
-    """A MAC layer's cost knobs (Dense, Conv) under the estimator's what-if overrides:
-    reuse factor, weight and accumulator widths (the accumulator follows the weight and
-    input widths), nonzero weights (pruning)."""
+def mac_knobs(op, ov: dict, input_bits_delta: int = 0) -> tuple[int, int, int, int]:
+    """A MAC layer's (reuse, nonzero weights, weight bits, accumulator bits) under what-if
+    overrides (Dense, Conv): the accumulator grows or shrinks with the weight and input
+    widths, pruning leaves a share of nonzero weights."""
     w_bits, acc_bits = op.weight_type.width, op.accum_type.width
-    ov = ctx.overrides
-    if not ov:
-        return {"w_bits": w_bits, "acc_bits": acc_bits, "nonzero": op.nonzero, "reuse": op.reuse_factor}
     new_w = ov.get("weight_bits", w_bits)
-    grow = new_w - w_bits + ov.get("input_bits_delta", 0)
-    if grow:  # the accumulator grows or shrinks with the products
+    grow = new_w - w_bits + input_bits_delta
+    if grow:
         acc_bits = min(max(acc_bits + grow, 2), 62)
     pruning = ov.get("pruning")
     nonzero = op.nonzero if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
-    return {"w_bits": new_w, "acc_bits": acc_bits, "nonzero": nonzero, "reuse": ov.get("reuse_factor", op.reuse_factor)}
+    return ov.get("reuse_factor", op.reuse_factor), nonzero, new_w, acc_bits
