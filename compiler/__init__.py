@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import CompileError
 
-__all__ = ["load_onnx", "compile_model", "simulate", "estimate", "write_project", "load_design", "CompileError",
+__all__ = ["load_onnx", "compile_model", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
            "__version__"]
 
 
@@ -86,6 +86,13 @@ def estimate(design, overrides: dict | None = None):
     overrides {layer: {"reuse_factor"|"weight_bits"|"act_bits"|"pruning": value}}, without
     re-parsing or re-emitting (see compiler.cost.estimator). Fast: prepared once per design."""
     return design.estimator().estimate(overrides)
+
+
+def estimate_batch(design, configs):
+    """compiler.estimate for many configurations at once (a search's population): a BatchCost
+    of numpy arrays (latency, ii, totals per resource; latency_us, throughput, fits), one
+    entry per configuration, equal to estimate(design, config) for each."""
+    return design.estimator().estimate_batch(configs)
 
 
 def write_project(design, out, force: bool = False, tb_inputs=None) -> Path:

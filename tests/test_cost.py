@@ -248,3 +248,60 @@ def test_reuse_factor_must_divide_the_products():
         compiler.compile_model(path, "zcu104", layer_reuse={dense[0].name: 7})
     msg = str(e.value)
     assert dense[0].name in msg and "Dense" in msg and "does not divide" in msg and "nearest valid: 4, 8" in msg
+
+
+def _random_configs(design, n, seed):
+    """Search-like configurations: random subsets of layers and knobs (some empty), in varying
+    dict orders, act_bits also on layers without weights."""
+    rng = np.random.default_rng(seed)
+    nodes = list(design.graph.nodes())
+    configs = []
+    for _ in range(n):
+        cfg = {}
+        for node in rng.permutation(len(nodes)).tolist():
+            node = nodes[node]
+            choices = node.op.fold_choices(design.target)
+            ov = {}
+            if rng.random() < 0.4:
+                ov["act_bits"] = int(rng.integers(3, 20))
+            if choices and rng.random() < 0.7:
+                ov["reuse_factor"] = int(rng.choice(choices))
+            if choices and rng.random() < 0.5:
+                ov["weight_bits"] = int(rng.integers(1, 17))
+            if choices and rng.random() < 0.3:
+                ov["pruning"] = float(rng.choice([0.0, 0.25, 0.5, 0.9]))
+            if ov and rng.random() < 0.6:
+                cfg[node.name] = ov
+        configs.append(cfg)
+    return configs
+
+
+@pytest.mark.parametrize("name", ["D01_jet_mlp_float", "D06_tfc_binary_w1a1", "D07_unsw_mlp_w2a2_sparse",
+                                  "D10_mnist8_cnn_float_gold"])
+def test_estimate_batch_equals_estimate(name):
+    """estimate_batch (MAC layers over arrays, other layers once per distinct setting, numpy
+    composition) gives each configuration exactly estimate()'s numbers."""
+    design = compiler.compile_model(model_path(name), "zcu104")
+    configs = _random_configs(design, 300, seed=len(name))
+    batch = compiler.estimate_batch(design, configs)
+    assert len(batch) == len(configs)
+    for k, cfg in enumerate(configs):
+        one = compiler.estimate(design, cfg)
+        assert (batch.latency[k], batch.ii[k]) == (one.latency, one.ii), (k, cfg)
+        for r in one.totals:
+            assert batch.totals[r][k] == pytest.approx(one.totals[r], rel=1e-12, abs=1e-9), (k, r, cfg)
+        assert batch.fits[k] == one.fits and batch.latency_us[k] == pytest.approx(one.latency_us)
+
+
+def test_estimate_batch_names_the_bad_configuration(d01):
+    dense = [n.name for n in d01.graph.nodes() if n.kind == "Dense"]
+    good = {dense[0]: {"reuse_factor": 2, "act_bits": 8}}
+    with pytest.raises(CompileError, match=re.escape(f"configuration 2: layer '{dense[0]}': reuse_factor=True")):
+        compiler.estimate_batch(d01, [good, good, {dense[0]: {"reuse_factor": True, "act_bits": 8}}])
+    with pytest.raises(CompileError, match="configuration 1: .*pruning=nan"):
+        compiler.estimate_batch(d01, [good, {dense[1]: {"pruning": float("nan")}}])
+    with pytest.raises(CompileError, match="configuration 0: overrides must be a dict"):
+        compiler.estimate_batch(d01, [[1, 2]])
+    with pytest.raises(CompileError, match="configuration 0: override for unknown layer 'nope'"):
+        compiler.estimate_batch(d01, [{"nope": {"act_bits": 8}}])
+    assert len(compiler.estimate_batch(d01, [])) == 0

@@ -10,17 +10,21 @@ before is returned from a second memo). Overrides, per layer name:
     act_bits: int         output width (the layers reading it see it as their input width)
     pruning: float        fraction of zero weights (unrolled kernels skip them)
 With no overrides the result is exactly the report's. Returned costs are shared with the
-memo: treat them as read-only.
+memo: treat them as read-only. estimate_batch takes a population of configurations at once
+and returns arrays (MAC layers costed by MacArray.batch, their formula over numpy arrays).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+
+import numpy as np
 
 from ..errors import CompileError
 from ..numerics import FixedType
 from ..ops.base import CostContext
-from .model import LayerCost, NetworkCost
+from .model import RESOURCES, BatchCost, LayerCost, NetworkCost
 
 KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
 KNOWN_SET = frozenset(KNOWN)
@@ -124,30 +128,109 @@ class Estimator:
         return tuple(key)
 
     def _estimate(self, overrides: dict) -> NetworkCost:
-        costs = self.base
-        if overrides:
-            costs = list(costs)
-            index, readers, nodes = self.index, self.readers, self.nodes
-            widths: dict[int, dict] = {}
-            for name, ov in overrides.items():
-                i = index.get(name)
-                if i is None:
-                    raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
-                check_overrides(name, nodes[i].op, ov, self.choice_sets[i])
-                bits = ov.get("act_bits")
-                if bits is not None:
-                    for r, tensors in readers[i]:
-                        w = widths.get(r)
-                        if w is None:
-                            w = widths[r] = {}
-                        for t in tensors:
-                            w[t] = bits
-            for name, ov in overrides.items():
-                i = index[name]
-                costs[i] = self.layer_cost(i, ov, widths.pop(i, {}))
-            for i, w in widths.items():  # readers of a re-typed tensor without overrides of their own
-                costs[i] = self.layer_cost(i, {}, w)
+        costs = list(self.base)
+        for i, ov, in_bits in self.changes(overrides):
+            costs[i] = self.layer_cost(i, ov, in_bits)
         return self.compose(costs)
+
+    def changes(self, overrides: dict) -> list[tuple[int, dict, dict]]:
+        """The layers a configuration changes, validated: (layer, its overrides, its inputs'
+        widths {tensor: bits}) for each overridden layer and each reader of a re-typed output."""
+        index, readers, nodes = self.index, self.readers, self.nodes
+        widths: dict[int, dict] = {}
+        for name, ov in overrides.items():
+            i = index.get(name)
+            if i is None:
+                raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
+            check_overrides(name, nodes[i].op, ov, self.choice_sets[i])
+            bits = ov.get("act_bits")
+            if bits is not None:
+                for r, tensors in readers[i]:
+                    w = widths.get(r)
+                    if w is None:
+                        w = widths[r] = {}
+                    for t in tensors:
+                        w[t] = bits
+        out = [(index[name], ov, widths.pop(index[name], {})) for name, ov in overrides.items()]
+        out += [(i, {}, w) for i, w in widths.items()]  # readers of a re-typed tensor, no overrides of their own
+        return out
+
+    def estimate_batch(self, configs) -> BatchCost:
+        """Many configurations at once (a search's population), equal to estimate() on each.
+        Configurations with the same layers and knobs are handled together, column by
+        column: values validated per column, MAC layers costed by their formula over arrays,
+        other changed layers once per distinct setting; the network is composed with numpy."""
+        configs = list(configs)
+        n = len(configs)
+        groups: dict = {}
+        for k, overrides in enumerate(configs):
+            try:
+                shape = (tuple(overrides), tuple(map(tuple, overrides.values())))
+            except (AttributeError, TypeError):
+                raise CompileError(f"configuration {k}: overrides must be a dict {{layer: {{knob: value}}}}, "
+                                   f"got {overrides!r}") from None
+            groups.setdefault(shape, []).append(k)
+        fields = {f: [np.full(n, getattr(c, f)) for c in self.base] for f in ("ii", "latency", "first_out", *RESOURCES)}
+        for (names, knobs), ks in groups.items():
+            if names:
+                self._batch_group(names, knobs, ks, [configs[k] for k in ks], fields)
+        # compose: the dataflow rule of compose() on arrays (one entry per configuration)
+        t_first, t_last = [], []
+        zero = np.zeros(n, dtype=np.int64)
+        for i, ps in enumerate(self.preds):
+            ii, lat, first = fields["ii"][i], fields["latency"][i], fields["first_out"][i]
+            start = functools.reduce(np.maximum, [t_first[p] for p in ps]) if ps else zero
+            done = functools.reduce(np.maximum, [t_last[p] for p in ps]) if ps else zero
+            t_first.append(start + first)
+            t_last.append(np.maximum(start + lat, done + np.where(lat > ii, lat - ii + 1, 1)))
+        return BatchCost(latency=functools.reduce(np.maximum, t_last, zero),
+                         ii=functools.reduce(np.maximum, fields["ii"], np.ones(n, dtype=np.int64)),
+                         totals={r: np.sum(fields[r], axis=0) if fields[r] else np.zeros(n) for r in RESOURCES},
+                         clock_mhz=self.target.clock_mhz, available=self.target.resources)
+
+    def _batch_group(self, names, knobs, ks: list[int], group: list[dict], fields: dict) -> None:
+        """Costs of the layers that configurations of one shape change, into fields[f][layer][ks]."""
+        columns: dict[int, dict] = {}
+        for name, layer_knobs in zip(names, knobs):
+            i = self.index.get(name)
+            if i is None:
+                raise CompileError(f"configuration {ks[0]}: override for unknown layer {name!r} "
+                                   f"(layers: {', '.join(self.names)})")
+            columns[i] = {}
+            for knob in layer_knobs:
+                values = [cfg[name][knob] for cfg in group]
+                if not _column_ok(knob, values, self.choice_sets[i]):
+                    for k, cfg in zip(ks, group):  # the first bad value, with check_overrides's message
+                        try:
+                            check_overrides(name, self.nodes[i].op, cfg[name], self.choice_sets[i])
+                        except CompileError as e:
+                            raise CompileError(f"configuration {k}: {e}") from None
+                columns[i][knob] = values
+        # the layers whose input a re-typed output feeds, and those widths per configuration
+        inputs: dict[int, dict] = {}
+        for p, cols in columns.items():
+            if "act_bits" in cols:
+                for r, tensors in self.readers[p]:
+                    inputs.setdefault(r, {}).update((t, cols["act_bits"]) for t in tensors)
+        where = np.asarray(ks)
+        for i in dict.fromkeys([*columns, *inputs]):
+            cols, widths = columns.get(i, {}), inputs.get(i, {})
+            f = self.what_if[i]
+            if hasattr(f, "batch"):  # MAC layers: their formula over arrays
+                x = np.asarray(next(iter(widths.values())), dtype=np.int64) if widths else \
+                    np.full(len(ks), self.in_bits[i])
+                y = np.asarray(cols.get("act_bits", np.full(len(ks), self.out_bits[i])), dtype=np.int64)
+                arrays = {knob: np.asarray(v) for knob, v in cols.items() if knob != "act_bits"}
+                for field, values in f.batch(arrays, x, y).items():
+                    fields[field][i][where] = values
+                continue
+            knob_names, tensor_names = tuple(cols), tuple(widths)
+            distinct: dict = {}  # setting -> its row
+            codes = [distinct.setdefault(setting, len(distinct)) for setting in zip(*cols.values(), *widths.values())]
+            rows = [self.layer_cost(i, dict(zip(knob_names, setting)), dict(zip(tensor_names, setting[len(knob_names):])))
+                    for setting in distinct]
+            for field in fields:
+                fields[field][i][where] = np.array([getattr(c, field) for c in rows])[codes]
 
     def compose(self, costs: list[LayerCost]) -> NetworkCost:
         """compiler.cost.model.compose, specialised to the prepared topology (same rule)."""
@@ -217,3 +300,19 @@ def _refuse(name: str, op, key: str, value, choices) -> None:
     if key == "weight_bits":
         raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
     raise CompileError(f"layer {name!r}: pruning={value!r} (supported: a fraction in [0, 1))")
+
+
+def _column_ok(knob: str, values: list, choices) -> bool:
+    """check_overrides's rules for one knob's values across many configurations at once."""
+    types = set(map(type, values))
+    if knob == "pruning":
+        return choices is not None and types <= {int, float} and 0 <= min(values) and max(values) < 1
+    if types != {int}:
+        return False
+    if knob == "act_bits":
+        return 1 <= min(values) and max(values) <= 53
+    if choices is None:
+        return False
+    if knob == "reuse_factor":
+        return set(values) <= choices
+    return knob == "weight_bits" and 1 <= min(values) and max(values) <= 32

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
+
 from ..numerics import FixedType
 from .model import LayerCost
 from .target import Target
@@ -237,6 +239,61 @@ class MacArray:
                          {"multipliers": mults, "products": n_in * n_out, "nonzero_weights": nonzero,
                           "sparsity": 1 - nonzero / (n_in * n_out or 1), "multipliers_saved": n_in * n_out - products,
                           "reuse_factor": reuse, "pe": pe, "simd": simd, "kernel": kernel})
+
+
+    def batch(self, reuse, nonzero, x_bits, w_bits, acc_bits, y_bits) -> dict[str, np.ndarray]:
+        """__call__'s formula over int arrays of knobs (one entry per configuration, for
+        compiler.estimate_batch): {ii, latency, first_out, dsp, lut, ff, bram_18k, uram}.
+        tests/test_cost.py holds the two to the same numbers."""
+        n_in, n_out, kernel, n = self.n_in, self.n_out, self.kernel, len(reuse)
+        _, out_steps, pe, _, mults_f, depth_f = _lookup(self._folds, self._fold, np.int64, reuse).T
+        adder_bits = acc_bits
+        if kernel == "mac":
+            m_dsp, m_lut, m_ff = _lookup(self._mults, lambda xw: self._mult(*xw),
+                                         np.float64, x_bits, w_bits).T
+        elif kernel == "signed":
+            m_dsp, m_lut, m_ff = np.zeros(n), x_bits * self.lut_adder, np.zeros(n)
+        else:  # "xnor"
+            m_dsp, m_lut, m_ff, adder_bits = np.zeros(n), np.ones(n), np.zeros(n), np.full(n, self.popcount_bits)
+        unrolled = reuse == 1
+        mults = np.where(unrolled, nonzero, mults_f)
+        on_dsp = m_dsp > 0
+        dsp = mults * m_dsp
+        # unrolled (reuse 1): shift-and-add constants, the per-output adder trees
+        moved = np.where(on_dsp, mults * (1.0 - self.const_share), 0.0)
+        adds = np.maximum(mults - n_out, 0) + np.where(on_dsp, 0, np.minimum(n_out, mults))
+        lut_u = mults * m_lut + moved * (x_bits + w_bits) * self.lut_adder + adds * adder_bits * self.lut_adder
+        ff_u = mults * (m_ff + adder_bits * self.ff_mac)
+        fan_in = -(-np.maximum(nonzero, 1) // n_out)
+        depth = np.where(unrolled, _lookup(self._trees, self._tree, np.int64, fan_in), depth_f)
+        # folded: accumulators, input selection, weight ROMs, held outputs
+        rom_bram, rom_lut = _lookup(self._roms, lambda wr: self._rom(wr[0], wr[1], self._fold(wr[1])[4]),
+                                    np.float64, w_bits, reuse).T
+        acc_reg_bits = pe * acc_bits
+        in_bits = n_in * x_bits
+        lut_f = mults * (m_lut + adder_bits * self.lut_adder) + acc_reg_bits * self.lut_acc \
+            + in_bits * self.lut_in + rom_lut
+        ff_f = mults * m_ff + acc_reg_bits * self.ff_acc + in_bits * self.ff_in \
+            + np.where(out_steps > 1, n_out * y_bits * self.ff_reg, 0.0)
+        out_bits = n_out * y_bits
+        ii = self.items * reuse
+        first = np.maximum(reuse - 1 + depth, 1)
+        return {"ii": ii, "latency": np.maximum(ii - 1 + depth, first), "first_out": first,
+                "dsp": np.where(unrolled, dsp - moved * m_dsp, dsp),
+                "lut": np.where(unrolled, lut_u, lut_f)
+                + (self.lut_fixed + out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut),
+                "ff": np.where(unrolled, ff_u, ff_f) + (self.ff_fixed + out_bits * self.stream_ff_bit + self.stream_ff),
+                "bram_18k": np.where(unrolled, 0.0, rom_bram), "uram": np.zeros(n)}
+
+
+def _lookup(table: dict, make, dtype, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """table[key] for each key, a or (a, b) elementwise (make(key) fills a missing one), as an
+    array of rows: one lookup per distinct key."""
+    packed = a if b is None else (a.astype(np.int64) << 32) | b  # one sortable int per key
+    distinct, inverse = np.unique(packed, return_inverse=True)
+    keys = distinct.tolist() if b is None else [(int(k >> 32), int(k & 0xFFFFFFFF)) for k in distinct]
+    get = table.get
+    return np.array([get(key) or make(key) for key in keys], dtype=dtype)[inverse.reshape(-1)]
 
 
 def elementwise_mac_cost(target: Target, *, channels: int, items: int, x_type: FixedType, w_type: FixedType,

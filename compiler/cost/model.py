@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 RESOURCES = ("dsp", "lut", "ff", "bram_18k", "uram")
 
 
@@ -81,6 +83,36 @@ class NetworkCost:
                 "resources": dict(self.totals), "available": dict(self.available),
                 "utilization_pct": self.utilization, "fits": self.fits, "bottleneck": self.bottleneck,
                 "layers": layers}
+
+
+@dataclass
+class BatchCost:
+    """Network estimates of many configurations (compiler.estimate_batch): one array entry per
+    configuration, the same numbers as NetworkCost's."""
+    latency: np.ndarray            # cycles
+    ii: np.ndarray                 # cycles
+    totals: dict[str, np.ndarray]  # per resource
+    clock_mhz: float
+    available: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.ii)
+
+    @property
+    def latency_us(self) -> np.ndarray:
+        return self.latency / self.clock_mhz
+
+    @property
+    def ii_us(self) -> np.ndarray:
+        return self.ii / self.clock_mhz
+
+    @property
+    def throughput(self) -> np.ndarray:
+        return self.clock_mhz * 1e6 / self.ii
+
+    @property
+    def fits(self) -> np.ndarray:
+        return np.logical_and.reduce([self.totals[k] <= self.available[k] for k in RESOURCES])
 
 
 def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list[str]], clock_mhz: float,

@@ -199,18 +199,10 @@ class Dense(Op):
 
         return divisors_within(self.n_in * self.n_out, int(target.coeff["max_unroll"]))
 
-    def what_if(self, ctx: CostContext):
-        """The layer's cost as a function of the what-if knobs (compiler.estimate's overrides)
-        and its input and output widths, prepared once for search loops."""
+    def what_if(self, ctx: CostContext) -> "MacWhatIf":
         mac = MacArray(ctx.target, n_in=self.n_in, n_out=self.n_out, items=ctx.inputs[0].size // self.n_in,
                        activation=self.activation, kernel=self.kernel)
-        x0 = ctx.inputs[0].type.width
-
-        def cost(ov: dict, x_bits: int, y_bits: int):
-            reuse, nonzero, w_bits, acc_bits = mac_knobs(self, ov, x_bits - x0)
-            return mac(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
-
-        return cost
+        return MacWhatIf(self, mac, ctx.inputs[0].type.width)
 
     def cost(self, ctx: CostContext):
         return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width)
@@ -253,3 +245,30 @@ def mac_knobs(op, ov: dict, input_bits_delta: int = 0) -> tuple[int, int, int, i
     pruning = ov.get("pruning")
     nonzero = op.nonzero if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
     return ov.get("reuse_factor", op.reuse_factor), nonzero, new_w, acc_bits
+
+
+class MacWhatIf:
+    """A Dense layer's cost as a function of the what-if knobs (compiler.estimate's overrides)
+    and its input and output widths, prepared once for search loops; batch() takes arrays."""
+
+    def __init__(self, op: Dense, mac: MacArray, x_bits: int):
+        self.op, self.mac, self.x0 = op, mac, x_bits
+
+    def __call__(self, ov: dict, x_bits: int, y_bits: int):
+        reuse, nonzero, w_bits, acc_bits = mac_knobs(self.op, ov, x_bits - self.x0)
+        return self.mac(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
+
+    def batch(self, knobs: dict[str, np.ndarray], x_bits: np.ndarray, y_bits: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays of knobs {override: values} (missing ones: the layer's own) and of widths, one
+        entry per configuration -> MacArray.batch's arrays, by mac_knobs's rules."""
+        op, n = self.op, len(x_bits)
+        w0 = op.weight_type.width
+        reuse = knobs.get("reuse_factor", np.full(n, op.reuse_factor)).astype(np.int64)
+        w_bits = knobs.get("weight_bits", np.full(n, w0)).astype(np.int64)
+        grow = w_bits - w0 + (x_bits - self.x0)
+        acc = op.accum_type.width
+        acc_bits = np.where(grow != 0, np.clip(acc + grow, 2, 62), acc)
+        nonzero = np.full(n, op.nonzero, dtype=np.int64)
+        if "pruning" in knobs:
+            nonzero = np.maximum(1, np.round((1.0 - knobs["pruning"]) * op.n_in * op.n_out)).astype(np.int64)
+        return self.mac.batch(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
