@@ -178,3 +178,26 @@ def conv_integer(rng):
     inits = [("sx", np.float32(0.05)), ("zx", np.uint8(120)), ("W", rng.integers(0, 256, (c_out, c_in, 3, 3)).astype(np.uint8)),
              ("zw", np.uint8(128)), ("sxw", np.float32(0.05 * 0.02))]
     return _image_model(nodes, inits, c_in, hw, (c_out, 5, 5))
+
+
+def qdq_int4(rng, signed=True):
+    """opset 21 int4/uint4 QDQ: x -> Q -> DQ -> MatMul(DQ(int4 weights, per-axis)) -> Q -> DQ,
+    the 4-bit tensors packed two to a byte by onnx.helper."""
+    n_in, n_out = 12, 7
+    t4 = TensorProto.INT4 if signed else TensorProto.UINT4
+    zero = 1 if signed else 8
+    nodes = [helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["xq"], name="qx"),
+             helper.make_node("DequantizeLinear", ["xq", "sx", "zx"], ["xd"], name="dqx"),
+             helper.make_node("DequantizeLinear", ["Wq", "sw", "zw"], ["W"], name="dqw", axis=1),
+             helper.make_node("MatMul", ["xd", "W"], ["g"], name="fc"),
+             helper.make_node("QuantizeLinear", ["g", "sy", "zy"], ["yq"], name="qy"),
+             helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["y"], name="dqy")]
+    m = _model(nodes, [("x", [n_in])], [("y", [n_out], TensorProto.FLOAT)],
+               [("sx", np.float32(0.3)), ("sw", rng.uniform(0.05, 0.1, n_out).astype(np.float32)),
+                ("sy", np.float32(0.9))], [("", 21)])
+    m.graph.initializer.extend([
+        helper.make_tensor("zx", t4, [], [zero]), helper.make_tensor("zy", t4, [], [zero]),
+        helper.make_tensor("Wq", TensorProto.INT4, [n_in, n_out], rng.integers(-8, 8, n_in * n_out).tolist()),
+        helper.make_tensor("zw", TensorProto.INT4, [n_out], [0] * n_out)])
+    m.ir_version = 10
+    return m

@@ -134,6 +134,20 @@ def test_qdq_against_onnxruntime(dtype, zero, per_axis, tmp_path, rng):
     assert within >= 0.999
 
 
+@pytest.mark.parametrize("signed", [True, False], ids=["int4", "uint4"])
+def test_qdq_int4_against_onnxruntime_and_csim(signed, tmp_path, rng):
+    """Opset 21's 4-bit QDQ (packed int4/uint4 activations and per-axis int4 weights): exact
+    against onnxruntime, and the C++ bit-exact with the simulator."""
+    path = _save(Q.qdq_int4(rng, signed=signed), tmp_path)
+    design = compiler.compile_model(path)
+    x = rng.normal(scale=2, size=(2000, 12))
+    exact, within, worst = _compare_out(design, path, x)
+    print(f"QDQ {'int4' if signed else 'uint4'}: exact {exact:.4%}, within 1 step {within:.4%}, worst {worst:g}")
+    assert exact == 1.0
+    r = compare(design, compiler.write_project(design, tmp_path / "out"), x[:500])
+    assert r.samples == 500 and r.mismatches == 0
+
+
 @pytest.mark.parametrize("builder", [Q.qlinear_matmul, Q.matmul_integer, Q.qgemm], ids=lambda b: b.__name__)
 def test_qoperator_against_onnxruntime(builder, tmp_path, rng):
     path = _save(builder(rng), tmp_path)
