@@ -9,7 +9,8 @@ from threadpoolctl import threadpool_limits
 
 from ..ir import Graph
 
-CHUNK = 1 << 13  # samples per step: bounds memory, and keeps each layer's arrays in cache
+CHUNK = 1 << 13  # samples per step at most: bounds memory, and keeps each layer's arrays in cache
+CHUNK_ELEMENTS = 1 << 20  # and at most this many elements in the largest tensor (images: fewer samples)
 
 
 class Simulator:
@@ -20,6 +21,8 @@ class Simulator:
             fn = node.op.simulator([t.type for t in graph.in_tensors(node)], [t.type for t in graph.out_tensors(node)])
             self.steps.append((node.inputs, node.outputs, fn))
         self.input_types = [graph.tensors[n].type for n in graph.inputs]
+        largest = max((int(np.prod(t.shape)) for t in graph.tensors.values()), default=1)
+        self.chunk = max(1, min(CHUNK, CHUNK_ELEMENTS // max(largest, 1)))
         self.output_types = [graph.tensors[n].type for n in graph.outputs]
 
     def quantize_inputs(self, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -35,17 +38,17 @@ class Simulator:
         return self._chunked(self._run_chunk, codes)
 
     def _chunked(self, fn, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """fn over batch chunks of CHUNK samples, concatenated. The chunks run on every core
+        """fn over batch chunks of self.chunk samples, concatenated. The chunks run on every core
         (numpy releases the GIL), each with a single-threaded BLAS: faster than BLAS's own
         threads on these small matrix products."""
-        n = arrays[0].shape[0]
-        if n <= CHUNK:
+        n, step = arrays[0].shape[0], self.chunk
+        if n <= step:
             return fn(arrays)
-        starts = range(0, n, CHUNK)
+        starts = range(0, n, step)
         workers = min(len(starts), os.cpu_count() or 1)
 
         def chunk(i):
-            return fn([a[i:i + CHUNK] for a in arrays])
+            return fn([a[i:i + step] for a in arrays])
 
         if workers > 1:
             with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
