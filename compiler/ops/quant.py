@@ -234,12 +234,14 @@ class Quant(Op):
             scale = np.ldexp(1.0, -np.asarray(shift, dtype=np.int64))
             lo_f, hi_f = np.asarray(lo_c, dtype=np.float64), np.asarray(hi_c, dtype=np.float64)
 
-            def run_float(ins):
-                v = ins[0] * m_f
+            def run_float(ins):  # in place after the first product (images: a few passes over MBs)
+                v = np.multiply(ins[0], m_f)
                 if o_f is not None:
                     v += o_f
                 v *= scale
-                return [np.clip(round_real(v, mode), lo_f, hi_f)]
+                v = np.rint(v, out=v) if mode == "AP_RND_CONV" else round_real(v, mode)
+                np.maximum(v, lo_f, out=v)
+                return [np.minimum(v, hi_f, out=v)]
 
             return run_float
 
