@@ -30,11 +30,13 @@ def load_onnx(path):
 
 def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float | None = None, width: int = 16,
                   weight_width: int = 16, reuse_factor: int = 1, layer_reuse: dict | None = None,
-                  input_type=None, fps: float | None = None, latency_us: float | None = None, fit: bool = False,
-                  caps: dict | None = None):
+                  layers: dict | None = None, input_type=None, fps: float | None = None,
+                  latency_us: float | None = None, fit: bool = False, caps: dict | None = None):
     """Parse, run the passes and type the design for a target. Returns a Design.
-    fps / latency_us / fit (+ caps {resource: share of the device}) choose every layer's
-    reuse factor automatically (layers in layer_reuse keep theirs)."""
+    layers: per-layer settings in compiler.estimate's override format, {layer: {"reuse_factor",
+    "weight_bits", "act_bits": n}}, so that a search's chosen configuration compiles as
+    estimated (layer_reuse {layer: n} is the reuse-only shorthand). fps / latency_us / fit
+    (+ caps {resource: share of the device}) choose every other layer's reuse factor."""
     from .cost.folding import FoldRequest
     from .cost.target import load_target
     from .design import Design
@@ -54,8 +56,9 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     for k, v in (caps or {}).items():
         if k not in ("lut", "ff", "dsp", "bram_18k", "uram") or not 0 < v <= 1:
             raise CompileError(f"resource cap {k}={v}: expected lut/ff/dsp/bram_18k/uram with a share in (0, 1]")
+    layer_reuse, layer_widths = split_layer_settings(layers or {}, dict(layer_reuse or {}))
     opts = CompileOptions(width=int(width), weight_width=int(weight_width), reuse_factor=int(reuse_factor),
-                          layer_reuse=dict(layer_reuse or {}), input_type=input_type,
+                          layer_reuse=layer_reuse, layer_widths=layer_widths, input_type=input_type,
                           calib=None if calib is None else np.asarray(calib), target=tgt,
                           fold=FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps))
     graph = load_onnx(model)
@@ -64,10 +67,38 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     graph = run_pipeline(graph, opts)
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
                "fold": opts.fold.describe() if opts.fold.active else None,
-               "layer_reuse": opts.layer_reuse, "calibrated": calib is not None,
+               "layer_reuse": opts.layer_reuse, "layer_widths": opts.layer_widths, "calibrated": calib is not None,
                "input_type": None if input_type is None else input_type.cpp()}
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary)
+
+
+def split_layer_settings(layers: dict, layer_reuse: dict) -> tuple[dict, dict]:
+    """{layer: {knob: n}} -> ({layer: reuse factor}, {layer: {"weight_bits"|"act_bits": n}}),
+    checked: what-if-only knobs (pruning) and bad values are refused, naming the layer."""
+    if not isinstance(layers, dict):
+        raise CompileError(f"layer settings must be a dict {{layer: {{knob: value}}}}, got {type(layers).__name__}")
+    widths: dict = {}
+    for name, knobs in layers.items():
+        if not isinstance(knobs, dict):
+            raise CompileError(f"layer {name!r}: settings must be a dict of reuse_factor, weight_bits, act_bits")
+        for key, value in knobs.items():
+            if key == "pruning":
+                raise CompileError(f"layer {name!r}: pruning is a what-if of the estimate only; prune the model's "
+                                   "weights instead (zero weights are skipped automatically)")
+            if key not in ("reuse_factor", "weight_bits", "act_bits"):
+                raise CompileError(f"layer {name!r}: unknown setting {key!r} (supported: reuse_factor, weight_bits, "
+                                   "act_bits)")
+            if type(value) is not int or (key != "reuse_factor" and not 2 <= value <= 32):
+                raise CompileError(f"layer {name!r}: {key}={value!r} (supported: "
+                                   f"{'a positive integer' if key == 'reuse_factor' else 'integers 2..32'})")
+            if key == "reuse_factor":
+                if layer_reuse.get(name, value) != value:
+                    raise CompileError(f"layer {name!r}: two reuse factors given ({layer_reuse[name]} and {value})")
+                layer_reuse[name] = value
+            else:
+                widths.setdefault(name, {})[key] = value
+    return layer_reuse, widths
 
 
 def simulate(design, x) -> np.ndarray | list[np.ndarray]:

@@ -34,6 +34,8 @@ def _load_array(path: str | None, what: str):
 
 
 def _layer_config(path: str | None) -> dict:
+    """--config: {"layers": {layer: {"reuse_factor"|"weight_bits"|"act_bits": n}}} (compiler.estimate's
+    override format, e.g. a search's result) and/or the shorthand {"reuse_factor": {layer: n}}."""
     if path is None:
         return {}
     p = Path(path)
@@ -43,10 +45,18 @@ def _layer_config(path: str | None) -> dict:
         doc = json.loads(p.read_text())
     except json.JSONDecodeError as e:
         raise CompileError(f"config {path}: not valid JSON ({e})") from None
-    layers = doc.get("reuse_factor", {}) if isinstance(doc, dict) else None
-    if not isinstance(layers, dict) or not all(isinstance(v, int) for v in layers.values()):
-        raise CompileError(f"config {path}: expected {{\"reuse_factor\": {{\"layer\": N, ...}}}}")
-    return layers
+    usage = f'config {path}: expected {{"layers": {{"layer": {{"reuse_factor": N, "weight_bits": N, "act_bits": N}}}}}}' \
+        ' or {"reuse_factor": {"layer": N}}'
+    if not isinstance(doc, dict) or not set(doc) <= {"layers", "reuse_factor"}:
+        raise CompileError(usage)
+    layers, reuse = doc.get("layers", {}), doc.get("reuse_factor", {})
+    if not isinstance(layers, dict) or not isinstance(reuse, dict) or not all(type(v) is int for v in reuse.values()):
+        raise CompileError(usage)
+    merged = {name: dict(knobs) if isinstance(knobs, dict) else knobs for name, knobs in layers.items()}
+    for name, rf in reuse.items():
+        if isinstance(merged.get(name, {}), dict):
+            merged.setdefault(name, {}).setdefault("reuse_factor", rf)
+    return merged
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -60,7 +70,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reuse-factor", type=int, default=1,
                    help="reuse factor of every MAC layer (1 = fully parallel; each layer takes its largest divisor of "
                         "n_in*n_out not above it)")
-    p.add_argument("--config", default=None, help='JSON: {"reuse_factor": {"layer": N}} per-layer overrides')
+    p.add_argument("--config", default=None, help='JSON per-layer settings: {"layers": {"layer": {"reuse_factor": N, '
+                   '"weight_bits": N, "act_bits": N}}} (the estimate API\'s override format) or {"reuse_factor": {"layer": N}}')
     p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
     p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")
     p.add_argument("--fit", action="store_true", help="fold to the fastest design within the resource caps")
@@ -72,7 +83,7 @@ def _compile(args):
 
     return compiler.compile_model(args.model, args.target, calib=_load_array(args.calib, "calibration data"),
                                   clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
-                                  reuse_factor=args.reuse_factor, layer_reuse=_layer_config(args.config),
+                                  reuse_factor=args.reuse_factor, layers=_layer_config(args.config),
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
                                   fit=args.fit, caps=_caps(args.caps))
 

@@ -17,6 +17,7 @@ class CompileOptions:
     rounding: str = "AP_RND"            # rounding mode where an activation is narrowed
     reuse_factor: int = 1               # default parallelism knob of MAC layers
     layer_reuse: dict[str, int] = field(default_factory=dict)  # per-layer overrides, by node name
+    layer_widths: dict[str, dict[str, int]] = field(default_factory=dict)  # {node: {"weight_bits"|"act_bits": n}}
     input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
     calib: np.ndarray | None = None      # calibration inputs (batch first), optional
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import compiler
+from compiler.backend.csim import compare
 from compiler.cost.target import available_targets, load_target
 from compiler.errors import CompileError, InfeasibleError, TargetError
 from compiler.report import build_report
@@ -94,6 +95,54 @@ def test_overrides_match_recompiling(d01):
     what_if = compiler.estimate(d01, {k: {"reuse_factor": v} for k, v in layer_reuse.items()}).as_dict()
     real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layer_reuse=layer_reuse)
     assert what_if == compiler.estimate(real).as_dict()
+
+
+def test_search_result_compiles_as_estimated(d01, tmp_path, rng):
+    """A mixed-precision configuration from the estimate API (reuse factors, weight and
+    activation widths per layer) compiles, through compile_model's `layers` or the CLI's
+    --config, into a design whose estimate is the what-if's (exactly, but for the weights
+    that narrower widths round to zero: the what-if re-quantizes the design's 16-bit weights,
+    the compiler the model's floats), and whose C++ is bit-exact with its simulator."""
+    dense = [n.name for n in d01.graph.nodes() if n.kind == "Dense"]
+    layers = {dense[0]: {"weight_bits": 6, "act_bits": 10, "reuse_factor": 4}, dense[1]: {"weight_bits": 9},
+              dense[2]: {"act_bits": 8}}
+    what_if = compiler.estimate(d01, layers).as_dict()
+    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=layers)
+    got = compiler.estimate(real).as_dict()
+    assert (got["latency_cycles"], got["ii_cycles"]) == (what_if["latency_cycles"], what_if["ii_cycles"])
+    for r in ("dsp", "lut", "ff", "bram_18k"):
+        assert got["resources"][r] == pytest.approx(what_if["resources"][r], rel=2e-3), r
+    no_widths = {k: {kk: v for kk, v in ov.items() if kk != "weight_bits"} for k, ov in layers.items()}
+    exact = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=no_widths)
+    assert compiler.estimate(exact).as_dict() == compiler.estimate(d01, no_widths).as_dict()
+    first = real.graph.nodes()[0]
+    assert first.op.weight_type.width == 6 and real.graph.out_tensors(first)[0].type.width == 10
+    r = compare(real, compiler.write_project(real, tmp_path / "out"), rng.normal(size=(300, 16)))
+    assert r.mismatches == 0
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"layers": layers}))
+    cli = subprocess.run([sys.executable, "-m", "compiler.cli", str(model_path("D01_jet_mlp_float")), "--config",
+                          str(config), "-o", str(tmp_path / "cli")], capture_output=True, text=True, cwd=ROOT)
+    assert cli.returncode == 0, cli.stderr
+    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    assert report["latency_cycles"] == got["latency_cycles"]
+    assert report["resources"] == pytest.approx(got["resources"])
+
+
+@pytest.mark.parametrize("model,layer,knobs,words", [
+    ("D01_jet_mlp_float", 0, {"pruning": 0.5}, "pruning is a what-if of the estimate only"),
+    ("D01_jet_mlp_float", 0, {"act_bits": 40}, "act_bits=40 (supported: integers 2..32)"),
+    ("D01_jet_mlp_float", 0, {"depth": 3}, "unknown setting 'depth'"),
+    ("D01_jet_mlp_float", "Softmax", {"weight_bits": 8}, "node 'Softmax' (Softmax): weight_bits cannot be set: it has no weights"),
+    ("D01_jet_mlp_float", "nope", {"act_bits": 8}, "widths given for unknown layer 'nope'"),
+    ("D05_jet_mlp_qonnx_w6a6", 0, {"weight_bits": 8}, "its weights are quantized by the model"),
+])
+def test_bad_layer_settings_are_clear_errors(model, layer, knobs, words):
+    path = model_path(model)
+    if isinstance(layer, int):
+        layer = compiler.compile_model(path, "zcu104").graph.nodes()[layer].name
+    with pytest.raises(CompileError, match=re.escape(words)):
+        compiler.compile_model(path, "zcu104", layers={layer: knobs})
 
 
 def test_override_knobs_move_costs_the_right_way(d01):

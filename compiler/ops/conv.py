@@ -93,6 +93,7 @@ class Conv(Op):
         return self.weight.shape[1]
 
     nonzero = Dense.nonzero
+    nonzero_at = Dense.nonzero_at
 
     def choose_kernel(self, input_bipolar: bool) -> str:
         """Dense's choice; XNOR only without padding (a zero pad is not a +-1 input)."""

@@ -55,6 +55,22 @@ class Dense(Op):
             seen = self.__dict__["_nonzero"] = (self.weight, int(np.count_nonzero(self.weight)))
         return seen[1]
 
+    def nonzero_at(self, bits: int) -> int:
+        """Nonzero weights once quantized to `bits` bits (same integer bits): narrower weights
+        round more of the small ones to zero, which unrolled kernels skip. The model's own
+        quantized weights keep theirs."""
+        if self.weights_from_model or self.weight_type is None or bits == self.weight_type.width:
+            return self.nonzero
+        memo = self.__dict__.get("_nonzero_at")
+        if memo is None or memo[0] is not self.weight:
+            memo = self.__dict__["_nonzero_at"] = (self.weight, {})
+        n = memo[1].get(bits)
+        if n is None:
+            t = self.weight_type
+            narrow = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
+            n = memo[1][bits] = int(np.count_nonzero(narrow.quantize(self.weight)))
+        return n
+
     KERNELS = ("mac", "signed", "xnor")
 
     def describe(self) -> str:
@@ -243,7 +259,7 @@ def mac_knobs(op, ov: dict, input_bits_delta: int = 0) -> tuple[int, int, int, i
     if grow:
         acc_bits = min(max(acc_bits + grow, 2), 62)
     pruning = ov.get("pruning")
-    nonzero = op.nonzero if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
+    nonzero = op.nonzero_at(new_w) if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
     return ov.get("reuse_factor", op.reuse_factor), nonzero, new_w, acc_bits
 
 
@@ -268,7 +284,8 @@ class MacWhatIf:
         grow = w_bits - w0 + (x_bits - self.x0)
         acc = op.accum_type.width
         acc_bits = np.where(grow != 0, np.clip(acc + grow, 2, 62), acc)
-        nonzero = np.full(n, op.nonzero, dtype=np.int64)
+        distinct, inverse = np.unique(w_bits, return_inverse=True)
+        nonzero = np.array([op.nonzero_at(int(b)) for b in distinct], dtype=np.int64)[inverse.reshape(-1)]
         if "pruning" in knobs:
             nonzero = np.maximum(1, np.round((1.0 - knobs["pruning"]) * op.n_in * op.n_out)).astype(np.int64)
         return self.mac.batch(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)

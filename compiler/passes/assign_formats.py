@@ -13,6 +13,8 @@ Tensors typed by the model's quantizers keep their types.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..calibrate import observed_bounds
@@ -44,12 +46,13 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
         else:
             t.type = DEFAULT_INPUT_TYPE
     bounds = {name: Bounds.of_type(graph.tensors[name].type, graph.tensors[name].shape) for name in graph.inputs}
+    layer_policy = _layer_policies(graph, options, policy)
     for node in graph.nodes():
         ins, outs = graph.in_tensors(node), graph.out_tensors(node)
         lazy = _LazyBounds(node, [bounds[t] for t in node.inputs], observed)
         readers = [r.op for t in node.outputs for r in graph.consumers(t)]
         ctx = TypingContext(node=node, inputs=ins, outputs=outs, out_bounds=lazy, proven=observed is None,
-                            policy=policy, readers=readers)
+                            policy=layer_policy.get(node.name, policy), readers=readers)
         try:
             node.op.assign_types(ctx)
         except ValueError as e:  # e.g. a width beyond what int64 codes can hold
@@ -63,6 +66,26 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
             bounds[t.name] = Bounds(np.clip(b.lo, t.type.min_value, t.type.max_value),
                                     np.clip(b.hi, t.type.min_value, t.type.max_value))
     return graph
+
+
+def _layer_policies(graph: Graph, options: CompileOptions, policy: FormatPolicy) -> dict[str, FormatPolicy]:
+    """Per-layer widths (compile_model's `layers`): the layer's own policy, after checking the
+    layer exists and the width is one the pass chooses (not fixed by the model's quantizers)."""
+    nodes = {n.name: n for n in graph.nodes()}
+    out = {}
+    for name, knobs in options.layer_widths.items():
+        node = nodes.get(name)
+        if node is None:
+            raise CompileError(f"widths given for unknown layer {name!r} (layers: {', '.join(nodes)})")
+        if "weight_bits" in knobs and (getattr(node.op, "weights_from_model", True) or node.kind not in ("Dense", "Conv")):
+            why = "its weights are quantized by the model" if node.kind in ("Dense", "Conv") else "it has no weights"
+            raise at_node(name, node.kind, f"weight_bits cannot be set: {why}", CompileError)
+        if "act_bits" in knobs and all(graph.tensors[t].type is not None for t in node.outputs):
+            raise at_node(name, node.kind, "act_bits cannot be set: the model's quantizer fixes its output type",
+                          CompileError)
+        out[name] = dataclasses.replace(policy, width=knobs.get("act_bits", policy.width),
+                                        weight_width=knobs.get("weight_bits", policy.weight_width))
+    return out
 
 
 class _LazyBounds(list):
