@@ -19,6 +19,7 @@ ACTIVATIONS = {
     "PRelu": ("PRelu", {}, [("slope", "per_channel")], 13),
     "HardSigmoid": ("HardSigmoid", {"alpha": 0.2, "beta": 0.5}, [], 13),
     "HardSwish": ("HardSwish", {}, [], 14),
+    "Swish": ("Swish", {"alpha": 1.3}, [], 24),
     "Relu6": ("Clip", {}, [("lo", np.float32(0.0)), ("hi", np.float32(6.0))], 13),
     "ClipAttrs": ("Clip", {"min": -0.1, "max": 0.3}, [], 6),
     "ClipMinOnly": ("Clip", {}, [("lo", np.float32(-1.5))], 13),
@@ -56,6 +57,20 @@ def after_dense(kind: str, n_in: int = 6, n_out: int = 5):
     return build
 
 
+def silu(after_dense: bool):
+    """PyTorch's SiLU export, x * Sigmoid(x), alone or after a Gemm (becomes one Swish op)."""
+    def build(rng, c=5):
+        nodes, inits, x = [], [], "x"
+        if after_dense:
+            nodes.append(helper.make_node("Gemm", ["x", "W", "B"], ["h"], name="fc"))
+            inits += [("W", rng.normal(size=(6, c))), ("B", rng.normal(size=c))]
+            x = "h"
+        nodes += [helper.make_node("Sigmoid", [x], ["s"], name="sig"), helper.make_node("Mul", [x, "s"], ["y"], name="act")]
+        return make_model(nodes, [("x", [6 if after_dense else c])], [("y", [c])], inits, opset=13)
+    build.__name__ = "dense_silu" if after_dense else "single_silu"
+    return build
+
+
 def prelu_chw(rng, c=3, h=2, w=5):
     """PRelu on an (N, C, H, W) tensor with an ONNX (C, 1, 1) slope: one slope per channel."""
     return make_model([helper.make_node("PRelu", ["x", "slope"], ["y"], name="act")],
@@ -89,6 +104,9 @@ def all_activations(rng, c=8):
         nodes.append(node)
         inits += i
         outputs.append((f"y_{kind.lower()}", [c]))
+    nodes += [helper.make_node("Sigmoid", ["x"], ["x_sig"], name="silu_sig"),   # SiLU: Swish
+              helper.make_node("Mul", ["x_sig", "x"], ["y_silu"], name="silu")]
+    outputs.append(("y_silu", [c]))
     nodes.append(helper.make_node("Gemm", ["x", "W", "B"], ["h"], name="fc"))
     inits += [("W", rng.normal(size=(c, 5))), ("B", rng.normal(size=5))]
     node, i, _ = _node("Selu", "h", "y_fc_selu", "fc_selu", rng, 5)

@@ -1,5 +1,5 @@
 """Activation ops (Clip/ReLU6, LeakyRelu/PRelu, HardSigmoid, HardSwish, Elu/Selu, Sigmoid, Tanh,
-Softplus): differential tests against onnxruntime / qonnx on every input code, after a Dense
+Softplus, Swish/SiLU): differential tests against onnxruntime / qonnx on every input code, after a Dense
 layer, on extreme inputs, pre-typed (quantized) outputs, errors, report, and one C simulation
 covering every kernel."""
 import numpy as np
@@ -24,6 +24,7 @@ DIFFERENTIAL = {
     "PRelu": [S("LeakyRelu"), S("PRelu"), A.prelu_chw, D("LeakyRelu"), D("PRelu"), Q("LeakyRelu")],
     "HardSigmoid": [S("HardSigmoid"), D("HardSigmoid")],
     "HardSwish": [S("HardSwish"), D("HardSwish")],
+    "Swish": [S("Swish"), D("Swish"), Q("Swish"), A.silu(after_dense=False), A.silu(after_dense=True)],
     "Clip": [S("Relu6"), S("ClipAttrs"), S("ClipMinOnly"), D("Relu6")],
 }
 KINDS = set(DIFFERENTIAL)
@@ -101,7 +102,7 @@ def test_activation_against_reference_executor(builder, tmp_path, rng):
 
 
 @pytest.mark.parametrize("kind", ["Sigmoid", "Tanh", "Softplus", "Elu", "Selu", "LeakyRelu", "PRelu", "HardSigmoid",
-                                  "HardSwish", "Relu6"])
+                                  "HardSwish", "Relu6", "Swish"])
 def test_extreme_inputs(kind, tmp_path, rng):
     """A 32-bit input type (|x| up to 8e6): clamps before indexing, saturating constants,
     no overflow; errors within the stated accuracy (measured on sampled codes here)."""
@@ -116,7 +117,7 @@ def test_extreme_inputs(kind, tmp_path, rng):
     print(f"{kind}: {node.op.describe()} -> {y_type}: |x| <= {np.abs(x).max():.3g}, max abs error {err:.3g} "
           f"(stated {node.op.max_error:.3g}, lsb {y_type.lsb:.3g})")
     assert err <= node.op.max_error + _f32_slack(want)
-    if kind not in ("Sigmoid", "Tanh", "Softplus", "Elu", "Selu"):
+    if kind not in ("Sigmoid", "Tanh", "Softplus", "Elu", "Selu", "Swish"):
         assert node.op.max_error < y_type.lsb  # exact arithmetic: constants precise enough at any range
 
 

@@ -15,6 +15,7 @@ from ..ops.relu import Relu
 from ..ops.sigmoid import Sigmoid
 from ..ops.softmax import Softmax
 from ..ops.softplus import Softplus
+from ..ops.swish import Swish
 from ..ops.tanh import Tanh
 from .values import Const, converter
 
@@ -132,6 +133,15 @@ def _sigmoid(imp, ctx, ins):
 def _tanh(imp, ctx, ins):
     x = ctx.act(ins[0])
     return imp.emit(ctx, Tanh(), x, x.shape)
+
+
+@converter("Swish")
+def _swish(imp, ctx, ins):
+    x = ctx.act(ins[0])
+    alpha = _float_attr(ctx, "alpha", 1.0)
+    if not alpha > 0:
+        raise ctx.error(f"alpha={alpha:g} is not supported (supported: alpha > 0)")
+    return imp.emit(ctx, Swish(alpha=alpha), x, x.shape)
 
 
 @converter("Softplus")

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import ModelError
 from ..ops.add import Add
 from ..ops.affine import Affine
+from ..ops.swish import Swish
 from .values import Act, Const, canonical_perm, converter
 
 
@@ -28,8 +29,13 @@ def _affine(imp, ctx, x: Act, scale, shift, channels_last_input: bool = False) -
 
 def _two_activations(imp, ctx, a: Act, b: Act) -> Act:
     op = ctx.node.op_type
+    if op == "Mul":
+        swish = _swish_of(imp, a, b) or _swish_of(imp, b, a)
+        if swish is not None:
+            return imp.emit(ctx, Swish(), swish, swish.shape)
     if op not in ("Add", "Sub"):
-        raise ctx.error(f"{op} of two computed tensors is not supported (supported: Add, Sub; or one constant)")
+        raise ctx.error(f"{op} of two computed tensors is not supported (supported: Add, Sub; x * Sigmoid(x) as "
+                        "Swish; or one constant)")
     if a.shape != b.shape:
         raise ctx.error(f"inputs of shapes (N, {', '.join(map(str, a.shape))}) and (N, {', '.join(map(str, b.shape))}) "
                         "need broadcasting, which is not supported (supported: equal shapes)")
@@ -65,6 +71,15 @@ def _arith(imp, ctx, ins):
     if np.any(v == 0):
         raise ctx.error("division by zero", ModelError)
     return _affine(imp, ctx, x, 1.0 / v, 0.0)
+
+
+def _swish_of(imp, x: Act, s: Act) -> Act | None:
+    """x when s = Sigmoid(x) in x's own layout (PyTorch's SiLU export), else None. The
+    Sigmoid is left for its other readers, or removed as dead by cleanup."""
+    node = imp.graph.producer(s.tensor)
+    if node is None or node.kind != "Sigmoid" or node.inputs != [x.tensor]:
+        return None
+    return x if x.shape == s.shape and x.order().tobytes() == s.order().tobytes() else None
 
 
 def _fold_binary(op, a, b):

@@ -7,7 +7,8 @@ from ..options import CompileOptions
 
 
 def cleanup(graph: Graph, options: CompileOptions) -> Graph:
-    """Pre: a graph from the frontend. Post: every node feeds an output (dead nodes removed),
+    """Pre: a graph from the frontend. Post: every node feeds an output (dead nodes and their
+    tensors removed),
     the graph is acyclic, and every node's output shapes agree with its op's shape rule."""
     if not graph.is_acyclic():
         raise ModelError("the graph has a cycle")
@@ -17,6 +18,9 @@ def cleanup(graph: Graph, options: CompileOptions) -> Graph:
             live.update(node.inputs)
         else:
             graph.remove_node(node.name)
+    used = set(graph.inputs) | set(graph.outputs) | {t for n in graph.nodes() for t in (*n.inputs, *n.outputs)}
+    for name in [t for t in graph.tensors if t not in used]:  # the dead nodes' tensors
+        del graph.tensors[name]
     for node in graph.nodes():
         want = node.op.infer_shapes([graph.tensors[t].shape for t in node.inputs])
         got = [graph.tensors[t].shape for t in node.outputs]
