@@ -185,7 +185,8 @@ MODEL_CASES = [
     ("unknown_domain", lambda: graph_model([N("Relu", ["x"], ["y"], name="n", domain="com.example")],
                                            [vi("x", ["N", 4])], [vi("y", ["N", 4])]),
      UnsupportedError, ["node 'n' (Relu)", "com.example:Relu is not supported"]),
-    ("bool_not", lambda: unary("Not", dt=TensorProto.BOOL), UnsupportedError, ["node 'n' (Not)", "supported:"]),
+    ("bool_not", lambda: unary("Not", dt=TensorProto.BOOL), UnsupportedError,
+     ["graph input 'x'", "element type", "supported: float types, int8"]),
     ("logsoftmax", lambda: unary("LogSoftmax", axis=-1), UnsupportedError, ["node 'n' (LogSoftmax)", "supported:"]),
     ("cast_int8", lambda: unary("Cast", to=TensorProto.INT8), UnsupportedError, ["node 'n' (Cast)", "supported:"]),
     ("multithreshold", lambda: graph_model([N("MultiThreshold", ["x", "t"], ["y"], name="mt", domain=QONNX)],
@@ -270,7 +271,7 @@ MODEL_CASES = [
     ("reshape_two_minus1", lambda: reshape([-1, -1]), CompileError, ["node 'rs' (Reshape)", "more than one -1"]),
     ("reshape_dynamic", lambda: graph_model([N("Reshape", ["x", "s"], ["y"], name="rs")],
                                             [vi("x", ["N", 6]), vi("s", [2], TensorProto.INT64)], [vi("y", ["N", 6])]),
-     CompileError, ["node 'rs' (Reshape)", "must be a constant"]),
+     CompileError, ["graph input 's'", "one value per sample"]),
     ("transpose_not_perm", lambda: unary("Transpose", shape=(3, 4), perm=[0, 1, 1]), CompileError,
      ["node 'n' (Transpose)", "not a permutation"]),
     ("transpose_moves_batch", lambda: unary("Transpose", shape=(3, 4), perm=[1, 0, 2]), UnsupportedError,
@@ -553,3 +554,77 @@ def test_cli_zero_clock(tmp_path, d01_path):
     out = tmp_path / "out"
     assert_one_line_error(qcompile(d01_path, "--clock-mhz", "0", "-o", out), "clock must be positive")
     assert not out.exists()
+
+
+# ---- found by fuzzing, fixed: silently wrong designs and unsafe outputs --------------------
+def _save(model, tmp_path):
+    p = tmp_path / "m.onnx"
+    onnx.save(model, p)
+    return p
+
+
+@pytest.mark.parametrize("case, build, fragments", [
+    ("cast_float_to_int", lambda: graph_model(
+        [N("Relu", ["x"], ["r"], name="relu"), N("Cast", ["r"], ["y"], name="c", to=TensorProto.INT32)],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT32)]), ["node 'c' (Cast)", "round toward zero"]),
+    ("quantizelinear_output", lambda: graph_model(
+        [N("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")], [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT8)],
+        [init("s", 0.1), init("z", 0, np.int8)]), ["graph output 'y'", "QuantizeLinear", "DequantizeLinear"]),
+    ("output_is_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                            [vi("y", ["N", 4]), vi("x", ["N", 4])]), ["graph output 'x' is a graph input"]),
+    ("output_twice", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                         [vi("y", ["N", 4]), vi("y", ["N", 4])]), ["repeats another output"]),
+    ("two_writers", lambda: graph_model([N("Relu", ["x"], ["y"], name="a"), N("Sigmoid", ["x"], ["y"], name="b")],
+                                        [vi("x", ["N", 4])], [vi("y", ["N", 4])]), ["tensor 'y' is written by two nodes"]),
+    ("trunc_widens", lambda: graph_model(
+        [N("Quant", ["x", "s", "z", "bi"], ["xq"], name="q", domain=QONNX, signed=1, narrow=0, rounding_mode="ROUND"),
+         N("Trunc", ["xq", "s", "z", "bi", "bo"], ["y"], name="t", domain=QONNX, rounding_mode="FLOOR")],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", 0.1), init("z", 0.0), init("bi", 4.0), init("bo", 8.0)],
+        qonnx=True), ["node 't' (Trunc)", "only removes bits"]),
+    ("quant_bits_nan", lambda: graph_model(
+        [N("Quant", ["x", "s", "z", "b"], ["y"], name="q", domain=QONNX)], [vi("x", ["N", 8])], [vi("y", ["N", 8])],
+        [init("s", 0.1), init("z", 0.0), init("b", np.nan)], qonnx=True), ["node 'q' (Quant)", "bit width"]),
+    ("huge_intermediate", lambda: graph_model(
+        [N("Pad", ["x", "p"], ["y"], name="pad")], [vi("x", ["N", 3, 100, 100])], [vi("y", ["N", 3, 200100, 200100])],
+        [init("p", [0, 0, 100000, 100000, 0, 0, 100000, 100000], np.int64)]),
+     ["node 'pad' (Pad) output", "larger than this compiler accepts"]),
+    ("rank1_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", [4])], [vi("y", [4])]),
+     ["graph input 'x' is one value per sample"]),
+    ("opset_from_the_future", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                                  [vi("y", ["N", 4])], opset=99), ["opset 99 is newer"]),
+])
+def test_fixed_findings_are_clear_errors(case, build, fragments, tmp_path):
+    with pytest.raises(CompileError) as e:
+        compiler.compile_model(_save(build(), tmp_path), "zcu104")
+    for f in fragments:
+        assert f in str(e.value), str(e.value)
+
+
+def test_integer_inputs_are_typed_exactly(tmp_path):
+    """An int8 graph input is taken at its integer values (not as ap_fixed<16,6>)."""
+    path = _save(graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4], TensorProto.INT8)],
+                             [vi("y", ["N", 4], TensorProto.INT8)], opset=14), tmp_path)
+    design = compiler.compile_model(path, "zcu104")
+    x = np.array([[100, -5, 127, 3]], dtype=np.int8)
+    assert compiler.simulate(design, x).tolist() == [[100, 0, 127, 3]]
+
+
+def test_force_never_replaces_a_foreign_folder(tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+    with pytest.raises(OutputError, match="not a qcompile output folder"):
+        compiler.write_project(design, victim, force=True)
+    assert (victim / "precious.txt").read_text() == "keep me"
+    out = compiler.write_project(design, tmp_path / "out")
+    assert compiler.write_project(design, out, force=True) == out  # an earlier output is replaced
+
+
+def test_node_names_cannot_inject_cpp(tmp_path):
+    model = gemm(w=np.ones((4, 3)))
+    model.graph.node[0].name = "fc\n#error INJECTED \\"
+    design = compiler.compile_model(_save(model, tmp_path), "zcu104")
+    out = compiler.write_project(design, tmp_path / "out")
+    for f in (out / "firmware").glob("*"):
+        assert "\n#error" not in f.read_text(), f

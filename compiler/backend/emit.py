@@ -12,6 +12,7 @@ leaves a partial folder, and an existing folder is only replaced with force=True
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -74,9 +75,18 @@ class _TensorView:
 def _env():
     import jinja2
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=False, lstrip_blocks=False, bytecode_cache=_bytecode_cache())
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=False, lstrip_blocks=False, bytecode_cache=_bytecode_cache())
+    env.filters["comment"] = comment_text
+    return env
+
+
+def comment_text(value) -> str:
+    """Text from the model (node names, paths) made safe inside a // comment: no control
+    characters (a newline would end the comment, so a name could inject code) and no
+    backslashes (one at the end would continue the comment onto the next line)."""
+    return re.sub(r"[\x00-\x1f\x7f\\]", "?", str(value))
 
 
 def _bytecode_cache():
@@ -229,9 +239,19 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
         raise OutputError(f"{out} already exists (use --force to replace it)")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not ((out / "report.json").is_file() and (out / "design").is_dir()):
+        # --force replaces an earlier output, never a folder of anything else (e.g. -o ~)
+        raise OutputError(f"{out} exists and is not a qcompile output folder (no report.json and design/); "
+                          "not replacing it, even with --force")
     files = render_project(design, report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise OutputError(f"cannot write to {out.parent}: {e.strerror or e}") from None
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; the project is an ordinary folder
     try:
         for rel, text in files.items():
             p = tmp / rel

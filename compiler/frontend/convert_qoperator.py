@@ -132,6 +132,9 @@ def _cast(imp, ctx, ins):
         return x
     if to not in (1, 10, 11, 16, 6, 7):  # float, float16, double, bfloat16, int32, int64
         raise ctx.error(f"cast to ONNX type {to} is not supported (supported: float types, int32, int64)")
+    if to in (6, 7) and not imp.integer_valued(ctx.node.input[0]):
+        raise ctx.error("cast of a float tensor to an integer type (it would round toward zero) is not supported "
+                        "(supported: casts of integer results, e.g. of MatMulInteger, and casts to float)")
     return ctx.act(x)
 
 

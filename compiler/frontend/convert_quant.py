@@ -27,7 +27,7 @@ QDQ_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), 
 
 def _scalar_int(ctx, v, what):
     arr = np.asarray(ctx.const(v, what).value).reshape(-1)
-    if arr.size != 1 or arr[0] != round(float(arr[0])):
+    if arr.size != 1 or not np.isfinite(float(arr[0])) or arr[0] != round(float(arr[0])):
         raise ctx.error(f"{what} must be one integer, got {arr.tolist()[:4]}")
     return int(round(float(arr[0])))
 
@@ -146,6 +146,9 @@ def _trunc(imp, ctx, ins):
     grid = _Spec(scale, 0, -wide, wide, "AP_RND_CONV").check(ctx).on_act(imp, ctx, x, suffix="grid")
     if len(ins) == 5:
         shift = in_bits - _bits(ctx, ins[4])
+        if shift < 0:
+            raise ctx.error(f"output bit width {in_bits - shift} above the input's {in_bits} is not supported "
+                            "(Trunc only removes bits)")
         spec = _Spec(np.asarray(scale) * 2.0 ** shift, 0, -wide, wide, mode).check(ctx)
         out = spec.on_act(imp, ctx, grid)
         imp.graph.producer(out.tensor).op.extra_frac = shift  # the real value stays (q - z) * s

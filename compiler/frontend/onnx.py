@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ModelError, UnsupportedError, at_node
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import Layout
+from ..numerics import FixedType
 from .values import (CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
                      op_key, perm_order, supported_ops)
 
@@ -106,6 +107,12 @@ def _load_external_data(model, base: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+FLOAT_INPUTS = (1, 10, 11, 16)  # float, float16, double, bfloat16
+INT_INPUTS = {3: (8, True), 2: (8, False), 5: (16, True), 4: (16, False), 6: (32, True)}
+CODE_OPS = {"QuantizeLinear", "QLinearMatMul", "QLinearConv", "QGemm"}  # outputs: codes of a scaled grid
+INTEGER_OPS = {"MatMulInteger", "ConvInteger", "QuantizeLinear", "QLinearMatMul", "QLinearConv", "QGemm"}
+
+
 class _Importer:
     def __init__(self, model, name: str, input_layouts: dict | None = None):
         import onnx
@@ -127,6 +134,9 @@ class _Importer:
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Graph:
         g = self.model.graph
+        newest = self.onnx.defs.onnx_opset_version()
+        if self.opset.get("", 1) > newest:
+            raise UnsupportedError(f"opset {self.opset['']} is newer than the installed onnx knows (up to {newest})")
         for init in g.initializer:
             self.env[init.name] = Const(self._array(init, f"initializer {init.name!r}"))
         for inp in g.input:
@@ -139,7 +149,8 @@ class _Importer:
             if inp.name in self.input_presets:
                 order, ir = self.input_presets[inp.name]
                 act = make_act(inp.name, shape, order)
-            self.graph.add_tensor(Tensor(inp.name, tuple(ir)))
+            self.graph.add_tensor(Tensor(inp.name, tuple(ir), type=self._input_type(inp),
+                                         model_typed=self._input_type(inp) is not None))
             self.graph.inputs.append(inp.name)
             self.graph.input_layouts.append(Layout(shape, act.perm, act.flat_order))
             self.env[inp.name] = act
@@ -154,11 +165,41 @@ class _Importer:
                 raise ModelError(f"graph output {out.name!r} is not produced by any node")
             if isinstance(v, Const):
                 raise UnsupportedError(f"graph output {out.name!r} is a constant; nothing to compute")
+            codes = next((n.op_type for n in g.node if out.name in n.output and n.op_type in CODE_OPS), None)
+            if codes is not None:
+                raise UnsupportedError(f"graph output {out.name!r} holds the integer codes of a {codes} "
+                                       "(supported: real-valued outputs; end the model with DequantizeLinear)")
+            if out.name in self.graph.inputs or v.tensor in self.graph.inputs:
+                raise UnsupportedError(f"graph output {out.name!r} is a graph input; the model computes nothing for it")
+            if v.tensor in self.graph.outputs:
+                raise UnsupportedError(f"graph output {out.name!r} repeats another output (the same tensor)")
             self.graph.outputs.append(v.tensor)
             self.graph.output_layouts.append(Layout(v.shape, v.perm, v.flat_order))
         if len(self.graph) == 0:
             raise UnsupportedError("the model computes nothing after removing no-op nodes")
         return self.graph
+
+    def integer_valued(self, name: str) -> bool:
+        """Whether an ONNX tensor holds integers by construction: an integer graph input, or the
+        output of an integer op (a cast to an integer type of one too)."""
+        for inp in self.model.graph.input:
+            if inp.name == name:
+                return inp.type.tensor_type.elem_type in INT_INPUTS
+        for n in self.model.graph.node:
+            if name in n.output:
+                return self.integer_valued(n.input[0]) if n.op_type == "Cast" else n.op_type in INTEGER_OPS
+        return False
+
+    def _input_type(self, inp) -> FixedType | None:
+        """An integer graph input's exact type (its values are the codes); None for floats."""
+        dt = inp.type.tensor_type.elem_type
+        if dt in FLOAT_INPUTS:
+            return None
+        if dt not in INT_INPUTS:
+            raise UnsupportedError(f"graph input {inp.name!r} has ONNX element type {dt} "
+                                   "(supported: float types, int8/uint8/int16/uint16/int32)")
+        bits, signed = INT_INPUTS[dt]
+        return FixedType(bits, bits, signed, "AP_RND_CONV", "AP_SAT")
 
     def _input_shape(self, inp) -> tuple[int, ...]:
         tt = inp.type.tensor_type
@@ -172,15 +213,24 @@ class _Importer:
                 raise ModelError(f"graph input {inp.name!r}: dimension {i} is {d.dim_param or 'unknown'}; "
                                  "only the batch (first) dimension may be symbolic")
             dims.append(int(d.dim_value))
-        if len(tt.shape.dim) == 0:
-            raise ModelError(f"graph input {inp.name!r} is a scalar; expected (batch, features...)")
+        if len(tt.shape.dim) <= 1:
+            raise ModelError(f"graph input {inp.name!r} is {'a scalar' if not tt.shape.dim else 'one value per sample'}"
+                             "; expected (batch, features...)")
         check_size(dims, f"graph input {inp.name!r}")
         return tuple(dims)
 
     def _sorted_nodes(self):
         """ONNX nodes in dependency order; cycles and dangling inputs are refused."""
         nodes = list(self.model.graph.node)
-        produced = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+        produced = {}
+        for i, n in enumerate(nodes):
+            for o in n.output:
+                if o in produced:
+                    j = produced[o]
+                    raise ModelError(f"tensor {o!r} is written by two nodes, {self._name(nodes[j], j)!r} "
+                                     f"({nodes[j].op_type}) and {self._name(n, i)!r} ({n.op_type})")
+                if o:
+                    produced[o] = i
         known = set(self.env)
         deps = []
         for i, n in enumerate(nodes):
@@ -295,6 +345,7 @@ class _Importer:
         out_name = self._tensor_name(out_name)
         in_shapes = [self.graph.tensors[a.tensor].shape for a in acts]
         (out_shape,) = op.infer_shapes(in_shapes)
+        check_size(tuple(out_shape), f"node {ctx.name!r} ({ctx.node.op_type}) output")
         self.graph.add_tensor(Tensor(out_name, tuple(out_shape)))
         self.graph.add_node(Node(self.unique(ctx.name + (f"_{suffix}" if suffix else "")), op,
                                  [a.tensor for a in acts], [out_name], source=f"{ctx.node.op_type} {ctx.name}"))
