@@ -11,11 +11,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from .errors import CompileError
+from .errors import CompileError, UnsupportedError
 
 __all__ = ["load_onnx", "compile_model", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
            "__version__"]
@@ -44,9 +45,31 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     from .options import CompileOptions
     from .passes import run_pipeline
 
-    tgt = load_target(target, clock_mhz)
+    if not isinstance(model, (str, os.PathLike)) and type(model).__name__ != "ModelProto":
+        raise CompileError(f"model must be a path to an ONNX file or an onnx.ModelProto, got {type(model).__name__}")
+    if not isinstance(target, (str, os.PathLike)):
+        raise CompileError(f"target must be a board name or a board file, got {type(target).__name__}")
+    for what, v in (("clock_mhz", clock_mhz), ("fps", fps), ("latency_us", latency_us)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CompileError(f"{what} must be a number, got {v!r}")
+    for what, v in (("width", width), ("weight_width", weight_width), ("reuse_factor", reuse_factor)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise CompileError(f"{what} must be an integer, got {v!r}")
+    if reuse_factor < 1:
+        raise CompileError(f"reuse factor must be at least 1, got {reuse_factor}")
+    if caps is not None and not isinstance(caps, dict):
+        raise CompileError(f"caps must be a dict {{resource: share}}, got {caps!r}")
+    if layer_reuse is not None and (not isinstance(layer_reuse, dict) or
+                                    not all(type(v) is int for v in layer_reuse.values())):
+        raise CompileError(f"layer_reuse must be a dict {{layer: int}}, got {layer_reuse!r}")
+    tgt = load_target(str(target), clock_mhz)
     if isinstance(input_type, str):
-        input_type = FixedType.parse(input_type)
+        try:
+            input_type = FixedType.parse(input_type)
+        except ValueError as e:
+            raise CompileError(f"input type {input_type!r}: {e} (e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>')") from None
+    if input_type is not None and not isinstance(input_type, FixedType):
+        raise CompileError(f"input type must be an ap_fixed string or a FixedType, got {input_type!r}")
     for what, w in (("width", width), ("weight width", weight_width)):
         if not 2 <= int(w) <= 32:
             raise CompileError(f"{what} {w} is outside the supported 2..32 bits")
@@ -62,7 +85,10 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                           calib=None if calib is None else np.asarray(calib), target=tgt,
                           fold=FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps))
     graph = load_onnx(model)
-    if opts.calib is not None and len(graph.inputs) == 1:  # the model's layout -> the design's
+    if len(graph.inputs) != 1:
+        raise UnsupportedError(f"the model has {len(graph.inputs)} inputs ({', '.join(graph.inputs)}); "
+                               "supported: one input")
+    if opts.calib is not None:  # the model's layout -> the design's
         opts.calib = graph.input_to_ir(opts.calib, 0, "calibration data")
     graph = run_pipeline(graph, opts)
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
@@ -116,6 +142,7 @@ def estimate(design, overrides: dict | None = None):
     """The cost model's NetworkCost for the design, optionally under per-layer what-if
     overrides {layer: {"reuse_factor"|"weight_bits"|"act_bits"|"pruning": value}}, without
     re-parsing or re-emitting (see compiler.cost.estimator). Fast: prepared once per design."""
+    _check_design(design)
     return design.estimator().estimate(overrides)
 
 
@@ -123,7 +150,18 @@ def estimate_batch(design, configs):
     """compiler.estimate for many configurations at once (a search's population): a BatchCost
     of numpy arrays (latency, ii, totals per resource; latency_us, throughput, fits), one
     entry per configuration, equal to estimate(design, config) for each."""
+    _check_design(design)
+    if isinstance(configs, (dict, str, bytes)) or not hasattr(configs, "__iter__"):
+        raise CompileError(f"configs must be a list of override dicts, got {type(configs).__name__}")
     return design.estimator().estimate_batch(configs)
+
+
+def _check_design(design) -> None:
+    from .design import Design
+
+    if not isinstance(design, Design):
+        raise CompileError(f"expected a compiled design (compiler.compile_model or load_design), got "
+                           f"{type(design).__name__}")
 
 
 def write_project(design, out, force: bool = False, tb_inputs=None) -> Path:

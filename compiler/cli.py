@@ -28,9 +28,14 @@ def _load_array(path: str | None, what: str):
     if not p.is_file():
         raise DataError(f"{what} {path}: no such file")
     try:
-        return np.load(p, allow_pickle=False)
+        a = np.load(p, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise DataError(f"{what} {path}: not a .npy array ({e})") from None
+        raise DataError(f"{what} {path}: not a .npy array ({str(e).split('.')[0]})") from None
+    if not isinstance(a, np.ndarray):  # an .npz archive
+        raise DataError(f"{what} {path}: an .npz archive; expected one array saved with np.save")
+    if a.dtype.kind not in "biuf" or a.ndim == 0:
+        raise DataError(f"{what} {path}: a {a.dtype} array of shape {a.shape}; expected real numbers, batch first")
+    return a
 
 
 def _layer_config(path: str | None) -> dict:
@@ -85,12 +90,14 @@ def _compile(args):
                                   clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
                                   reuse_factor=args.reuse_factor, layers=_layer_config(args.config),
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
-                                  fit=args.fit, caps=_caps(args.caps))
+                                  fit=args.fit, caps=_caps(args.caps, args.fit))
 
 
-def _caps(text: str | None) -> dict | None:
+def _caps(text: str | None, fit: bool = True) -> dict | None:
     if not text:
         return None
+    if not fit:
+        raise CompileError("--caps applies to --fit only")
     caps = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
@@ -122,6 +129,10 @@ def cmd_compile(args) -> int:
     from .backend.emit import write_project
     from .report import build_report, format_table
 
+    if args.output == "":
+        raise CompileError("-o needs a folder name")
+    if args.csim:
+        _positive(args.csim_n, "--csim-n")
     out = Path(args.output or f"build/{Path(args.model).stem if Path(args.model).stem != 'model' else Path(args.model).parent.name}")
     if out.exists() and not args.force:
         raise CompileError(f"{out} already exists (use --force to replace it)")
@@ -134,6 +145,12 @@ def cmd_compile(args) -> int:
     if args.csim:
         return _run_csim(design, out, args.csim_n, None)
     return 0
+
+
+def _positive(n: int, what: str) -> int:
+    if n < 1:
+        raise CompileError(f"{what} must be at least 1, got {n}")
+    return n
 
 
 def _run_csim(design, out: Path, n: int, data) -> int:
@@ -150,15 +167,16 @@ def cmd_csim(args) -> int:
     import compiler
 
     design = compiler.load_design(args.out)
-    return _run_csim(design, Path(args.out), args.n, _load_array(args.data, "data"))
+    return _run_csim(design, Path(args.out), _positive(args.n, "-n"), _load_array(args.data, "data"))
 
 
 def cmd_verify(args) -> int:
     from .verify import format_verify, verify
 
-    design = _compile(args)
+    _positive(args.n, "-n")
     data = _load_array(args.data, "data")
     labels = _load_array(args.labels, "labels")
+    design = _compile(args)
     x = _sample_inputs(design, args.n if data is None else len(data), data, seed=2)
     print(format_verify(verify(design, args.model, x, labels)))
     return 0
@@ -207,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         argv.insert(0, "compile")
     args = build_parser().parse_args(argv)
+    import signal
+
+    # SIGTERM (timeouts, schedulers) unwinds like Ctrl-C, so no partial output folder is left
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return args.func(args)
     except CompileError as e:

@@ -53,6 +53,10 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
         y = np.asarray(labels).reshape(-1)
         if len(y) != len(x):
             raise DataError(f"labels: {len(y)} labels for {len(x)} samples")
+        classes = np.asarray(ref_out[0]).reshape(len(x), -1).shape[1]
+        if y.dtype.kind not in "biuf" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)) \
+                or y.min(initial=0) < 0 or y.max(initial=0) >= classes:
+            raise DataError(f"labels: expected integer class indices 0..{classes - 1} (the first output's argmax)")
         result.accuracy_reference = float(np.mean(np.asarray(ref_out[0]).reshape(len(x), -1).argmax(1) == y))
         result.accuracy_simulator = float(np.mean(g.output_to_onnx(sim_out[0], 0)
                                                   .reshape(len(x), -1).argmax(1) == y))

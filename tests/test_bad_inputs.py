@@ -365,9 +365,9 @@ def d01_path():
     (dict(width=0), CompileError, "width 0 is outside the supported 2..32 bits"),
     (dict(width=64), CompileError, "width 64 is outside"),
     (dict(weight_width=1), CompileError, "weight width 1 is outside"),
-    (dict(clock_mhz=0), TargetError, "clock must be positive"),
-    (dict(clock_mhz=-100), TargetError, "clock must be positive"),
-    (dict(clock_mhz=float("nan")), TargetError, "clock must be positive"),
+    (dict(clock_mhz=0), TargetError, "is outside the supported (0, 2000] MHz"),
+    (dict(clock_mhz=-100), TargetError, "is outside the supported (0, 2000] MHz"),
+    (dict(clock_mhz=float("nan")), TargetError, "is outside the supported (0, 2000] MHz"),
     (dict(fps=0), CompileError, "fps must be positive"),
     (dict(fps=float("nan")), CompileError, "fps must be positive"),
     (dict(latency_us=-1), CompileError, "latency_us must be positive"),
@@ -552,7 +552,7 @@ def test_cli_verify_bad_data_npy(tmp_path, d01_path):
 
 def test_cli_zero_clock(tmp_path, d01_path):
     out = tmp_path / "out"
-    assert_one_line_error(qcompile(d01_path, "--clock-mhz", "0", "-o", out), "clock must be positive")
+    assert_one_line_error(qcompile(d01_path, "--clock-mhz", "0", "-o", out), "is outside the supported (0, 2000] MHz")
     assert not out.exists()
 
 
@@ -628,3 +628,54 @@ def test_node_names_cannot_inject_cpp(tmp_path):
     out = compiler.write_project(design, tmp_path / "out")
     for f in (out / "firmware").glob("*"):
         assert "\n#error" not in f.read_text(), f
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(clock_mhz=float("inf")), "outside the supported (0, 2000] MHz"),
+    (dict(clock_mhz="abc"), "clock_mhz must be a number"),
+    (dict(reuse_factor=0), "reuse factor must be at least 1"),
+    (dict(reuse_factor=2.5), "reuse_factor must be an integer"),
+    (dict(input_type="float"), "input type 'float'"),
+    (dict(input_type="ap_fixed<200,100>"), "input type 'ap_fixed<200,100>'"),
+    (dict(caps=[1]), "caps must be a dict"),
+    (dict(layer_reuse={"x": "y"}), "layer_reuse must be a dict"),
+    (dict(target=None), "target must be a board name"),
+])
+def test_bad_api_arguments_are_clear_errors(kwargs, fragment):
+    with pytest.raises(CompileError) as e:
+        compiler.compile_model(model_path("D01_jet_mlp_float"), **{"target": "zcu104", **kwargs})
+    assert fragment in str(e.value), str(e.value)
+
+
+def test_bad_api_calls_are_clear_errors(tmp_path):
+    with pytest.raises(CompileError, match="model must be a path"):
+        compiler.compile_model(None)
+    with pytest.raises(CompileError, match="expected a compiled design"):
+        compiler.estimate(None)
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+    with pytest.raises(CompileError, match="configs must be a list"):
+        compiler.estimate_batch(design, 5)
+    layer = design.graph.nodes()[0].name
+    with pytest.raises(CompileError, match="numpy int64; pass a Python number"):
+        compiler.estimate(design, {layer: {"reuse_factor": np.int64(2)}})
+    two = graph_model([N("Add", ["a", "b"], ["y"], name="add")], [vi("a", ["N", 4]), vi("b", ["N", 4])],
+                      [vi("y", ["N", 4])])
+    with pytest.raises(CompileError, match="2 inputs"):
+        compiler.compile_model(_save(two, tmp_path), "zcu104")
+
+
+def test_bad_cli_data_and_counts_are_one_line_errors(tmp_path):
+    text = tmp_path / "strings.npy"
+    np.save(text, np.array([["a"] * 16] * 4))
+    scalar = tmp_path / "scalar.npy"
+    np.save(scalar, np.float32(3))
+    labels = tmp_path / "labels.npy"
+    np.save(labels, np.full(5, 99))
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((5, 16), np.float32))
+    assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--calib", text, "-o", tmp_path / "a"), "expected real numbers")
+    assert_one_line_error(qcompile("verify", model_path("D01_jet_mlp_float"), "--data", scalar), "expected real numbers")
+    assert_one_line_error(qcompile("verify", model_path("D01_jet_mlp_float"), "--data", data, "--labels", labels), "class indices")
+    assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--csim", "--csim-n", "0", "-o", tmp_path / "b"), "--csim-n")
+    assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--caps", "dsp=0.5", "-o", tmp_path / "c"), "--fit only")
+    assert not any((tmp_path / n).exists() for n in "abc")

@@ -289,6 +289,9 @@ def check_overrides(name: str, op, ov: dict, choices) -> None:
 
 
 def _refuse(name: str, op, key: str, value, choices) -> None:
+    if isinstance(value, np.generic) and key in KNOWN_SET:
+        raise CompileError(f"layer {name!r}: {key}={value!r} is a numpy {type(value).__name__}; pass a Python "
+                           f"number ({key}={value.item()!r})")
     if key not in KNOWN_SET:
         raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
     if key == "act_bits":

@@ -33,13 +33,20 @@ class Target:
     def with_clock(self, mhz: float | None) -> "Target":
         if mhz is None:
             return self
-        if not mhz > 0:
-            raise TargetError(f"clock must be positive, got {mhz} MHz")
+        if not valid_clock(mhz):
+            raise TargetError(f"clock {mhz!r} MHz is outside the supported (0, {MAX_CLOCK_MHZ}] MHz")
         return Target(**{**self.__dict__, "clock_mhz": float(mhz)})
 
     def summary(self) -> dict:
         return {"name": self.name, "board": self.board, "part": self.part, "clock_mhz": self.clock_mhz,
                 "dsp_type": self.dsp_type, "resources": dict(self.resources)}
+
+
+MAX_CLOCK_MHZ = 2000  # beyond any FPGA fabric clock: a typo, not a design
+
+
+def valid_clock(mhz) -> bool:
+    return isinstance(mhz, (int, float)) and not isinstance(mhz, bool) and 0 < mhz <= MAX_CLOCK_MHZ
 
 
 def available_targets() -> list[str]:
@@ -78,15 +85,15 @@ def _parse(path: Path) -> Target:
             raise TargetError(f"{where}: key 'resources.{key}' must be a non-negative integer, got {value!r}")
         resources[key] = value
     clock = data["clock_mhz"]
-    if not isinstance(clock, (int, float)) or isinstance(clock, bool) or clock <= 0:
-        raise TargetError(f"{where}: key 'clock_mhz' must be a positive number, got {clock!r}")
+    if not valid_clock(clock):
+        raise TargetError(f"{where}: key 'clock_mhz' must be a number in (0, {MAX_CLOCK_MHZ}], got {clock!r}")
     coeff = _coefficients(str(data["fabric"]), where)
     ddr = data.get("ddr_gbps")
-    if ddr is not None and (not isinstance(ddr, (int, float)) or ddr <= 0):
+    if ddr is not None and (not isinstance(ddr, (int, float)) or not 0 < ddr < float("inf")):
         raise TargetError(f"{where}: key 'ddr_gbps' must be a positive number, got {ddr!r}")
     return Target(name=str(data["name"]), part=str(data["part"]), fabric=str(data["fabric"]),
                   dsp_type=str(data["dsp_type"]), clock_mhz=float(clock), resources=resources, coeff=coeff,
-                  board=str(data.get("board", "")), ddr_gbps=ddr, sources=dict(data.get("sources", {})),
+                  board=str(data.get("board", "")), ddr_gbps=ddr, sources=_sources(data.get("sources", {}), where),
                   path=str(path))
 
 
@@ -113,3 +120,9 @@ def coefficients_for(table: dict, tool: str, io_type: str) -> dict:
     coeff.update((k, float(v)) for k, v in (table.get("tools") or {}).get(tool, {}).items())
     coeff["io_parallel"] = 1.0 if io_type == "io_parallel" else 0.0
     return coeff
+
+
+def _sources(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise TargetError(f"{where}: key 'sources' must be a table of fact = source, got {value!r}")
+    return {str(k): str(v) for k, v in value.items()}
