@@ -679,3 +679,24 @@ def test_bad_cli_data_and_counts_are_one_line_errors(tmp_path):
     assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--csim", "--csim-n", "0", "-o", tmp_path / "b"), "--csim-n")
     assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--caps", "dsp=0.5", "-o", tmp_path / "c"), "--fit only")
     assert not any((tmp_path / n).exists() for n in "abc")
+
+
+@pytest.mark.parametrize("case, build, fragments", [
+    ("concat_axis", lambda: graph_model([N("Concat", ["x", "x"], ["y"], name="cat", axis=7)], [vi("x", ["N", 4])],
+                                        [vi("y", ["N", 8])]), ["node 'cat' (Concat)", "axis 7"]),
+    ("resize_nan_scale", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
+                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 8, 8])],
+                                             [init("s", [1, 1, np.nan, 2])]), ["node 'rs' (Resize)", "finite"]),
+    ("resize_zero_size", lambda: graph_model([N("Resize", ["x", "", "", "z"], ["y"], name="rs", mode="nearest")],
+                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 0, 0])],
+                                             [init("z", [1, 3, 0, 0], np.int64)]), ["node 'rs' (Resize)", "empty"]),
+    ("resize_huge", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
+                                        [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 40000, 40000])],
+                                        [init("s", [1, 1, 1e4, 1e4])]), ["node 'rs' (Resize)", "larger than"]),
+    ("softmax_huge", lambda: unary("Softmax", shape=(100000,), axis=-1), ["node 'n' (Softmax)", "up to 4096"]),
+])
+def test_more_fixed_findings(case, build, fragments, tmp_path):
+    with pytest.raises(CompileError) as e:
+        compiler.compile_model(_save(build(), tmp_path), "zcu104")
+    for f in fragments:
+        assert f in str(e.value), str(e.value)

@@ -38,7 +38,13 @@ def _softmax(imp, ctx, ins):
     if axis != rank - 1 or rank != 2:
         raise ctx.error(f"axis={ctx.attrs.get('axis', default)} on a rank-{rank} input is not supported "
                         "(supported: the feature axis of an (N, features) input)")
+    if x.shape[0] > MAX_SOFTMAX:
+        raise ctx.error(f"Softmax over {x.shape[0]} values is not supported (supported: up to {MAX_SOFTMAX}: "
+                        "the kernel normalizes all of them in parallel)")
     return imp.emit(ctx, Softmax(), x, x.shape)
+
+
+MAX_SOFTMAX = 4096  # lanes of one parallel softmax (the HLS unroll limit)
 
 
 def _float_attr(ctx, name: str, default: float) -> float:

@@ -21,7 +21,7 @@ from ..ops.pad import Pad
 from ..ops.pool import Pool
 from ..ops.resize import Resize
 from ..ops._window import Window
-from .values import Act, canonical_perm, converter
+from .values import Act, canonical_perm, check_size, converter
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
 
@@ -233,6 +233,8 @@ def _concat(imp, ctx, ins):
     if "axis" not in ctx.attrs:
         raise ctx.error("attribute axis is missing", ModelError)
     axis = int(ctx.attrs["axis"])
+    if not -rank <= axis < rank:
+        raise ctx.error(f"axis {axis} is outside the inputs' {rank} dimensions", ModelError)
     axis = axis + rank if axis < 0 else axis
     if axis == 0:
         raise ctx.error("concatenating along the batch dimension is not supported")
@@ -329,13 +331,16 @@ def _resize(imp, ctx, ins):
             raise ctx.error("neither scales nor sizes is given", ModelError)
     full = (1,) + x.shape
     if sizes is None:
-        if len(scales) != rank or min(scales) <= 0:
-            raise ctx.error(f"scales {scales} do not fit a rank-{rank} input", ModelError)
+        if len(scales) != rank or not all(math.isfinite(s) and s > 0 for s in scales):
+            raise ctx.error(f"scales {scales} do not fit a rank-{rank} input (positive, finite)", ModelError)
         sizes = [int(math.floor(d * s)) for d, s in zip(full, scales)]
     else:
         if len(sizes) != rank:
             raise ctx.error(f"sizes {sizes} do not fit a rank-{rank} input", ModelError)
         scales = [o / d for o, d in zip(sizes, full)]
+    if min(sizes) < 1:
+        raise ctx.error(f"resizing to {sizes} leaves an empty dimension", ModelError)
+    check_size(sizes[1:], f"node {ctx.name!r} ({ctx.node.op_type}) output")
     if rank not in (3, 4) or sizes[1] != full[1]:
         raise ctx.error(f"resizing (N, {', '.join(map(str, x.shape))}) to {sizes} is not supported "
                         "(supported: the spatial axes of 1-D and 2-D images)")
