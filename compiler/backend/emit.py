@@ -222,9 +222,15 @@ def top_name(files: dict[str, str]) -> str:
 
 
 def _constant_view(name, ftype, codes):
-    values = ftype.to_float(codes)
-    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=", ".join(_literal(v) for v in values),
-                           codes=", ".join(str(int(c)) for c in codes))
+    codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=_literals(ftype.to_float(codes)),
+                           codes=", ".join(map(str, codes.tolist())))
+
+
+def _literals(values: np.ndarray) -> str:
+    """_literal of every value, joined (one repr per value: large weight arrays stay fast)."""
+    text = ", ".join(map(repr, np.asarray(values, dtype=np.float64).reshape(-1).tolist())) + ", "
+    return text.replace(".0, ", ", ")[:-2]  # whole numbers without ".0", as _literal writes them
 
 
 def _literal(v: float) -> str:
