@@ -700,3 +700,12 @@ def test_more_fixed_findings(case, build, fragments, tmp_path):
         compiler.compile_model(_save(build(), tmp_path), "zcu104")
     for f in fragments:
         assert f in str(e.value), str(e.value)
+
+
+def test_inf_weight_is_one_line_naming_the_model_op(tmp_path):
+    """No RuntimeWarning first, and the message names the model's op too (Gemm became Dense)."""
+    w = np.ones((4, 3))
+    w[0, 0] = np.inf
+    path = _save(gemm(w=w), tmp_path)
+    proc = qcompile(path, "-o", tmp_path / "out")
+    assert_one_line_error(proc, "(Dense, from Gemm", "finite")

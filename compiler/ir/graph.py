@@ -50,6 +50,14 @@ class Node:
     def kind(self) -> str:
         return self.op.kind
 
+    @property
+    def label(self) -> str:
+        """The op for messages: the IR kind, and the model op(s) it came from when they differ
+        (a Gemm became a Dense, a Mul an Affine)."""
+        if not self.source or self.source.split()[0] == self.kind:
+            return self.kind
+        return f"{self.kind}, from {self.source}"
+
 
 @dataclass
 class Graph:

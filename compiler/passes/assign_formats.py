@@ -56,10 +56,10 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
         try:
             node.op.assign_types(ctx)
         except ValueError as e:  # e.g. a width beyond what int64 codes can hold
-            raise at_node(node.name, node.kind, f"cannot assign fixed-point formats: {e}", CompileError) from None
+            raise at_node(node.name, node.label, f"cannot assign fixed-point formats: {e}", CompileError) from None
         for t in outs:
             if t.type.width > FLOAT_EXACT:
-                raise at_node(node.name, node.kind, f"output type {t.type} is wider than {FLOAT_EXACT} bits; "
+                raise at_node(node.name, node.label, f"output type {t.type} is wider than {FLOAT_EXACT} bits; "
                               "not supported (narrow it with a quantizer or a smaller width)", CompileError)
         # propagate sound intervals with the now-quantized constants, clipped to the types
         for t, b in zip(outs, node.op.bounds([bounds[i] for i in node.inputs])):

@@ -24,7 +24,7 @@ def lower_binary(graph: Graph, options: CompileOptions) -> Graph:
         if not isinstance(d, (Dense, Conv)) or d.weights_from_model:
             continue
         a = np.abs(d.weight).max(axis=0)
-        if np.any(a == 0):
+        if np.any(a == 0) or not np.all(np.isfinite(a)):  # non-finite weights are refused when typed
             continue
         codes = d.weight / a
         if not np.all(np.isin(codes, (-1.0, 0.0, 1.0))):
