@@ -154,8 +154,8 @@ MODEL_CASES = [
     ("external_escape", lambda: external_weight("../../etc/passwd"), ModelError, ["initializer 'W'", "leaves the model's folder"]),
     ("external_missing", lambda: external_weight("weights.bin"), ModelError, ["initializer 'W'", "not found"]),
     # graph inputs
-    ("zero_dim", lambda: relu_with_input_shape(["N", 0]), ModelError, ["graph input 'x'", "only the batch"]),
-    ("negative_dim", lambda: relu_with_input_shape(["N", -3]), ModelError, ["graph input 'x'", "only the batch"]),
+    ("zero_dim", lambda: relu_with_input_shape(["N", 0]), ModelError, ["graph input 'x'", "dimension 1 is 0; dimensions must be positive"]),
+    ("negative_dim", lambda: relu_with_input_shape(["N", -3]), ModelError, ["graph input 'x'", "dimension 1 is -3"]),
     ("symbolic_dim", lambda: relu_with_input_shape(["N", "F"]), ModelError, ["graph input 'x'", "dimension 1 is F"]),
     ("unknown_dim", lambda: relu_with_input_shape(["N", None]), ModelError, ["graph input 'x'", "only the batch"]),
     ("no_shape", _no_shape, ModelError, ["graph input 'x' has no tensor shape"]),

@@ -209,7 +209,10 @@ class _Importer:
         for i, d in enumerate(tt.shape.dim):
             if i == 0:
                 continue  # the batch dimension is always free
-            if not d.HasField("dim_value") or d.dim_value <= 0:
+            if d.HasField("dim_value") and d.dim_value <= 0:
+                raise ModelError(f"graph input {inp.name!r}: dimension {i} is {d.dim_value}; dimensions must be "
+                                 "positive")
+            if not d.HasField("dim_value"):
                 raise ModelError(f"graph input {inp.name!r}: dimension {i} is {d.dim_param or 'unknown'}; "
                                  "only the batch (first) dimension may be symbolic")
             dims.append(int(d.dim_value))
