@@ -113,7 +113,7 @@ class FixedType:
         # every overflow mode below handles as the huge multiple of 2**width it stands for)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = x * math.ldexp(1.0, self.frac_bits) if self.frac_bits >= 0 else np.ldexp(x, self.frac_bits)
-            return self._finish(_round_scaled(scaled, self.rounding, exact_half=False), dtype)
+            return self._finish(round_scaled(scaled, self.rounding, exact_half=False), dtype)
 
     def to_float(self, codes) -> np.ndarray:
         return np.asarray(codes, dtype=np.float64) * math.ldexp(1.0, -self.frac_bits)
@@ -128,7 +128,7 @@ class FixedType:
             if shift <= 0:
                 return self._finish(scaled, np.float64)
             exact_half = src.width <= FLOAT_EXACT - 1 and shift <= FLOAT_EXACT - 1
-            return self._finish(_round_scaled(scaled, self.rounding, exact_half), np.float64)
+            return self._finish(round_scaled(scaled, self.rounding, exact_half), np.float64)
         codes = codes.astype(np.int64, copy=False)
         if shift > 0:
             value = shift_round(codes, shift, self.rounding)
@@ -290,11 +290,11 @@ def shift_round(codes: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     rest = codes & ((1 << shift) - 1)
     first = (rest >> (shift - 1)) & 1 == 1
     sticky = (rest & ((1 << (shift - 1)) - 1)) != 0
-    return floor + _round_increment(rounding, first, sticky, codes < 0, floor)
+    return floor + round_increment(rounding, first, sticky, codes < 0, floor)
 
 
-def _round_scaled(s: np.ndarray, rounding: str, exact_half: bool) -> np.ndarray:
-    """Round exact real values (float64) to integers with an ap_fixed rounding mode.
+def round_scaled(s: np.ndarray, rounding: str, exact_half: bool) -> np.ndarray:
+    """Round exact real values (float64) to integers with a rounding mode (round_increment's).
     `exact_half`: s + 0.5 is exact (s has few enough significant bits), allowing the
     one-pass forms of the common modes."""
     if rounding == "AP_TRN":
@@ -309,12 +309,14 @@ def _round_scaled(s: np.ndarray, rounding: str, exact_half: bool) -> np.ndarray:
     if rounding == "AP_RND":
         return floor + first
     sticky = np.where(first, rest > 0.5, rest > 0.0)
-    return floor + _round_increment(rounding, first, sticky, s < 0, floor)
+    return floor + round_increment(rounding, first, sticky, s < 0, floor)
 
 
-def _round_increment(rounding, first, sticky, negative, floor):
+def round_increment(rounding, first, sticky, negative, floor):
     """0/1 to add to the floor of a value, given its first dropped bit, the OR of the
-    remaining dropped bits and its sign (the decision table of ap_fixed's quantization)."""
+    remaining dropped bits and its sign: the decision table of ap_fixed's quantization
+    modes, plus the two requantization modes without an ap_fixed counterpart (CEIL, and
+    UP = away from zero; numerics/requant.py)."""
     if rounding == "AP_TRN":
         return np.zeros(np.shape(first), dtype=np.int64)
     if rounding == "AP_RND":
@@ -329,7 +331,11 @@ def _round_increment(rounding, first, sticky, negative, floor):
         inc = first & ((np.fmod(floor, 2) != 0) | sticky)  # ties go to the even neighbour
     elif rounding == "AP_TRN_ZERO":
         inc = negative & (first | sticky)
-    else:  # pragma: no cover - FixedType validates modes
+    elif rounding == "CEIL":
+        inc = first | sticky
+    elif rounding == "UP":
+        inc = ~negative & (first | sticky)
+    else:  # pragma: no cover - callers validate modes
         raise ValueError(rounding)
     return np.asarray(inc, dtype=np.int64)
 

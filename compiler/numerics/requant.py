@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixed import ROUNDING_MODES
+from .fixed import ROUNDING_MODES, round_increment, round_scaled
 
 REQUANT_MODES = ROUNDING_MODES + ("CEIL", "UP")
 
@@ -41,62 +41,23 @@ def round_shift(v: np.ndarray, shift, mode: str) -> np.ndarray:
     rest = v & ((np.int64(1) << s) - 1)
     first = ((rest >> (s - 1)) & 1) == 1
     sticky = (rest & ((np.int64(1) << (s - 1)) - 1)) != 0
-    neg = v < 0
-    if mode == "AP_TRN":
-        inc = np.zeros(np.broadcast(v, s).shape, dtype=bool)
-    elif mode == "CEIL":
-        inc = first | sticky
-    elif mode == "UP":
-        inc = ~neg & (first | sticky)
-    elif mode == "AP_TRN_ZERO":
-        inc = neg & (first | sticky)
-    elif mode == "AP_RND":
-        inc = first
-    elif mode == "AP_RND_ZERO":
-        inc = first & (neg | sticky)
-    elif mode == "AP_RND_MIN_INF":
-        inc = first & sticky
-    elif mode == "AP_RND_INF":
-        inc = first & (~neg | sticky)
-    elif mode == "AP_RND_CONV":
-        inc = first & (((floor & 1) == 1) | sticky)
-    else:
-        raise ValueError(f"unknown rounding mode {mode!r} (supported: {', '.join(REQUANT_MODES)})")
+    _check_mode(mode)
+    inc = round_increment(mode, first, sticky, v < 0, floor)
     out = floor + inc
     if np.any(left):
         out = np.where(left, v << np.where(left, -shift, 0), out)
     return out
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in REQUANT_MODES:
+        raise ValueError(f"unknown rounding mode {mode!r} (supported: {', '.join(REQUANT_MODES)})")
+
+
 def round_real(x: np.ndarray, mode: str) -> np.ndarray:
     """The same modes on real numbers (float reference semantics of a quantizer)."""
-    x = np.asarray(x, dtype=np.float64)
-    if mode == "AP_RND_CONV":
-        return np.rint(x)  # IEEE round-half-to-even
-    f = np.floor(x)
-    if mode == "AP_TRN":
-        return f
-    if mode == "CEIL":
-        return np.ceil(x)
-    rest = x - f  # exact for doubles
-    first = rest >= 0.5
-    sticky = np.where(first, rest > 0.5, rest > 0)
-    neg = x < 0
-    if mode == "UP":
-        inc = ~neg & (first | sticky)
-    elif mode == "AP_TRN_ZERO":
-        inc = neg & (first | sticky)
-    elif mode == "AP_RND":
-        inc = first
-    elif mode == "AP_RND_ZERO":
-        inc = first & (neg | sticky)
-    elif mode == "AP_RND_MIN_INF":
-        inc = first & sticky
-    elif mode == "AP_RND_INF":
-        inc = first & (~neg | sticky)
-    else:
-        raise ValueError(f"unknown rounding mode {mode!r} (supported: {', '.join(REQUANT_MODES)})")
-    return f + inc
+    _check_mode(mode)
+    return round_scaled(np.asarray(x, dtype=np.float64), mode, exact_half=False)
 
 
 def multiplier(m_real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
