@@ -316,6 +316,53 @@ MODEL_CASES = [
 ]
 
 
+# found by fuzzing, fixed: silently wrong designs, tracebacks and out-of-memory cases
+FIXED_CASES = [
+    ("cast_float_to_int", lambda: graph_model(
+        [N("Relu", ["x"], ["r"], name="relu"), N("Cast", ["r"], ["y"], name="c", to=TensorProto.INT32)],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT32)]), ["node 'c' (Cast)", "round toward zero"]),
+    ("quantizelinear_output", lambda: graph_model(
+        [N("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")], [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT8)],
+        [init("s", 0.1), init("z", 0, np.int8)]), ["graph output 'y'", "QuantizeLinear", "DequantizeLinear"]),
+    ("output_is_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                            [vi("y", ["N", 4]), vi("x", ["N", 4])]), ["graph output 'x' is a graph input"]),
+    ("output_twice", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                         [vi("y", ["N", 4]), vi("y", ["N", 4])]), ["repeats another output"]),
+    ("two_writers", lambda: graph_model([N("Relu", ["x"], ["y"], name="a"), N("Sigmoid", ["x"], ["y"], name="b")],
+                                        [vi("x", ["N", 4])], [vi("y", ["N", 4])]), ["tensor 'y' is written by two nodes"]),
+    ("trunc_widens", lambda: graph_model(
+        [N("Quant", ["x", "s", "z", "bi"], ["xq"], name="q", domain=QONNX, signed=1, narrow=0, rounding_mode="ROUND"),
+         N("Trunc", ["xq", "s", "z", "bi", "bo"], ["y"], name="t", domain=QONNX, rounding_mode="FLOOR")],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", 0.1), init("z", 0.0), init("bi", 4.0), init("bo", 8.0)],
+        qonnx=True), ["node 't' (Trunc)", "only removes bits"]),
+    ("quant_bits_nan", lambda: graph_model(
+        [N("Quant", ["x", "s", "z", "b"], ["y"], name="q", domain=QONNX)], [vi("x", ["N", 8])], [vi("y", ["N", 8])],
+        [init("s", 0.1), init("z", 0.0), init("b", np.nan)], qonnx=True), ["node 'q' (Quant)", "bit width"]),
+    ("huge_intermediate", lambda: graph_model(
+        [N("Pad", ["x", "p"], ["y"], name="pad")], [vi("x", ["N", 3, 100, 100])], [vi("y", ["N", 3, 200100, 200100])],
+        [init("p", [0, 0, 100000, 100000, 0, 0, 100000, 100000], np.int64)]),
+     ["node 'pad' (Pad) output", "larger than this compiler accepts"]),
+    ("rank1_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", [4])], [vi("y", [4])]),
+     ["graph input 'x' is one value per sample"]),
+    ("opset_from_the_future", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
+                                                  [vi("y", ["N", 4])], opset=99), ["opset 99 is newer"]),
+
+    ("concat_axis", lambda: graph_model([N("Concat", ["x", "x"], ["y"], name="cat", axis=7)], [vi("x", ["N", 4])],
+                                        [vi("y", ["N", 8])]), ["node 'cat' (Concat)", "axis 7"]),
+    ("resize_nan_scale", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
+                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 8, 8])],
+                                             [init("s", [1, 1, np.nan, 2])]), ["node 'rs' (Resize)", "finite"]),
+    ("resize_zero_size", lambda: graph_model([N("Resize", ["x", "", "", "z"], ["y"], name="rs", mode="nearest")],
+                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 0, 0])],
+                                             [init("z", [1, 3, 0, 0], np.int64)]), ["node 'rs' (Resize)", "empty"]),
+    ("resize_huge", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
+                                        [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 40000, 40000])],
+                                        [init("s", [1, 1, 1e4, 1e4])]), ["node 'rs' (Resize)", "larger than"]),
+    ("softmax_huge", lambda: unary("Softmax", shape=(100000,), axis=-1), ["node 'n' (Softmax)", "up to 4096"]),
+]
+MODEL_CASES += [(case, build, CompileError, fragments) for case, build, fragments in FIXED_CASES]
+
+
 @pytest.mark.parametrize("build, kind, fragments", [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES])
 def test_bad_model_is_a_clear_error(tmp_path, build, kind, fragments):
     path = tmp_path / "m.onnx"
@@ -563,41 +610,7 @@ def _save(model, tmp_path):
     return p
 
 
-@pytest.mark.parametrize("case, build, fragments", [
-    ("cast_float_to_int", lambda: graph_model(
-        [N("Relu", ["x"], ["r"], name="relu"), N("Cast", ["r"], ["y"], name="c", to=TensorProto.INT32)],
-        [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT32)]), ["node 'c' (Cast)", "round toward zero"]),
-    ("quantizelinear_output", lambda: graph_model(
-        [N("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")], [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT8)],
-        [init("s", 0.1), init("z", 0, np.int8)]), ["graph output 'y'", "QuantizeLinear", "DequantizeLinear"]),
-    ("output_is_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
-                                            [vi("y", ["N", 4]), vi("x", ["N", 4])]), ["graph output 'x' is a graph input"]),
-    ("output_twice", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
-                                         [vi("y", ["N", 4]), vi("y", ["N", 4])]), ["repeats another output"]),
-    ("two_writers", lambda: graph_model([N("Relu", ["x"], ["y"], name="a"), N("Sigmoid", ["x"], ["y"], name="b")],
-                                        [vi("x", ["N", 4])], [vi("y", ["N", 4])]), ["tensor 'y' is written by two nodes"]),
-    ("trunc_widens", lambda: graph_model(
-        [N("Quant", ["x", "s", "z", "bi"], ["xq"], name="q", domain=QONNX, signed=1, narrow=0, rounding_mode="ROUND"),
-         N("Trunc", ["xq", "s", "z", "bi", "bo"], ["y"], name="t", domain=QONNX, rounding_mode="FLOOR")],
-        [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", 0.1), init("z", 0.0), init("bi", 4.0), init("bo", 8.0)],
-        qonnx=True), ["node 't' (Trunc)", "only removes bits"]),
-    ("quant_bits_nan", lambda: graph_model(
-        [N("Quant", ["x", "s", "z", "b"], ["y"], name="q", domain=QONNX)], [vi("x", ["N", 8])], [vi("y", ["N", 8])],
-        [init("s", 0.1), init("z", 0.0), init("b", np.nan)], qonnx=True), ["node 'q' (Quant)", "bit width"]),
-    ("huge_intermediate", lambda: graph_model(
-        [N("Pad", ["x", "p"], ["y"], name="pad")], [vi("x", ["N", 3, 100, 100])], [vi("y", ["N", 3, 200100, 200100])],
-        [init("p", [0, 0, 100000, 100000, 0, 0, 100000, 100000], np.int64)]),
-     ["node 'pad' (Pad) output", "larger than this compiler accepts"]),
-    ("rank1_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", [4])], [vi("y", [4])]),
-     ["graph input 'x' is one value per sample"]),
-    ("opset_from_the_future", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
-                                                  [vi("y", ["N", 4])], opset=99), ["opset 99 is newer"]),
-])
-def test_fixed_findings_are_clear_errors(case, build, fragments, tmp_path):
-    with pytest.raises(CompileError) as e:
-        compiler.compile_model(_save(build(), tmp_path), "zcu104")
-    for f in fragments:
-        assert f in str(e.value), str(e.value)
+
 
 
 def test_integer_inputs_are_typed_exactly(tmp_path):
@@ -681,25 +694,7 @@ def test_bad_cli_data_and_counts_are_one_line_errors(tmp_path):
     assert not any((tmp_path / n).exists() for n in "abc")
 
 
-@pytest.mark.parametrize("case, build, fragments", [
-    ("concat_axis", lambda: graph_model([N("Concat", ["x", "x"], ["y"], name="cat", axis=7)], [vi("x", ["N", 4])],
-                                        [vi("y", ["N", 8])]), ["node 'cat' (Concat)", "axis 7"]),
-    ("resize_nan_scale", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
-                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 8, 8])],
-                                             [init("s", [1, 1, np.nan, 2])]), ["node 'rs' (Resize)", "finite"]),
-    ("resize_zero_size", lambda: graph_model([N("Resize", ["x", "", "", "z"], ["y"], name="rs", mode="nearest")],
-                                             [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 0, 0])],
-                                             [init("z", [1, 3, 0, 0], np.int64)]), ["node 'rs' (Resize)", "empty"]),
-    ("resize_huge", lambda: graph_model([N("Resize", ["x", "", "s"], ["y"], name="rs", mode="nearest")],
-                                        [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 40000, 40000])],
-                                        [init("s", [1, 1, 1e4, 1e4])]), ["node 'rs' (Resize)", "larger than"]),
-    ("softmax_huge", lambda: unary("Softmax", shape=(100000,), axis=-1), ["node 'n' (Softmax)", "up to 4096"]),
-])
-def test_more_fixed_findings(case, build, fragments, tmp_path):
-    with pytest.raises(CompileError) as e:
-        compiler.compile_model(_save(build(), tmp_path), "zcu104")
-    for f in fragments:
-        assert f in str(e.value), str(e.value)
+
 
 
 def test_inf_weight_is_one_line_naming_the_model_op(tmp_path):
