@@ -102,6 +102,19 @@ def _qgemm(imp, ctx, ins):
     return _output_quant(imp, ctx, acc, y_s, y_z)
 
 
+def _input_quantizer(imp, ctx, x, zero, name: str) -> Quant:
+    """The per-tensor QuantizeLinear an integer op's input `name` comes from, checked to have
+    the zero point the op subtracts."""
+    prod = imp.graph.producer(x.tensor)
+    q = prod.op if prod is not None else None
+    if not isinstance(q, Quant) or q.scale is None or q.bipolar or np.ndim(q.scale):
+        raise ctx.error(f"input {name} must come from a per-tensor QuantizeLinear")
+    z = 0.0 if zero is None else float(np.asarray(ctx.const(zero, f"{name} zero point").value).reshape(-1)[0])
+    if z != float(np.asarray(q.zero_point).reshape(-1)[0]):
+        raise ctx.error(f"{name}'s zero point differs from its quantizer's; mixing these formats is not supported")
+    return q
+
+
 @converter("MatMulInteger")
 def _matmul_integer(imp, ctx, ins):
     """int32 = (A - a_zero) @ (B - b_zero). The IR keeps the accumulator's real scale, so
@@ -109,13 +122,7 @@ def _matmul_integer(imp, ctx, ins):
     following Cast and Mul by the scales fold back into the tensor's scale)."""
     a, b, a_z, b_z = (list(ins) + [None] * 4)[:4]
     x = ctx.act(a, "input A")
-    prod = imp.graph.producer(x.tensor)
-    q = prod.op if prod is not None else None
-    if not isinstance(q, Quant) or q.scale is None or q.bipolar or np.ndim(q.scale):
-        raise ctx.error("input A must come from a per-tensor QuantizeLinear")
-    z = 0.0 if a_z is None else float(np.asarray(ctx.const(a_z, "A zero point").value).reshape(-1)[0])
-    if z != float(np.asarray(q.zero_point).reshape(-1)[0]):
-        raise ctx.error("A's zero point differs from its quantizer's; mixing these formats is not supported")
+    q = _input_quantizer(imp, ctx, x, a_z, "A")
     op = _dense(ctx, _int_weights(ctx, b, None, b_z), x.shape[0])
     acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
     scale = 1.0 / float(q.scale)
@@ -179,13 +186,7 @@ def _conv_integer(imp, ctx, ins):
     """int32 = conv(x - x_zero, w - w_zero), relabelled as the plain integer (see MatMulInteger)."""
     x, w, x_z, w_z = (list(ins) + [None] * 4)[:4]
     a = ctx.act(x, "input x")
-    prod = imp.graph.producer(a.tensor)
-    q = prod.op if prod is not None else None
-    if not isinstance(q, Quant) or q.scale is None or q.bipolar or np.ndim(q.scale):
-        raise ctx.error("input x must come from a per-tensor QuantizeLinear")
-    z = 0.0 if x_z is None else float(np.asarray(ctx.const(x_z, "x zero point").value).reshape(-1)[0])
-    if z != float(np.asarray(q.zero_point).reshape(-1)[0]):
-        raise ctx.error("x's zero point differs from its quantizer's; mixing these formats is not supported")
+    q = _input_quantizer(imp, ctx, a, x_z, "x")
     acc = _conv(imp, _renamed(ctx, "acc"), [a, _conv_weights(ctx, w, None, w_z), None])
     c_out = np.asarray(ctx.const(w, "weight W").value).shape[0]
     scale = np.full(c_out, 1.0 / float(q.scale))
