@@ -184,7 +184,11 @@ class LutActivation(Op):
         return np.zeros(1, dtype=np.int64), FixedType(1, 1, False), False
 
     def table_grid(self, x_type: FixedType, y_type: FixedType) -> tuple[int, str]:
-        """Fraction bits and rounding of table entries: the output's (one rounding)."""
+        """Fraction bits and rounding of table entries: the output's (one rounding). In the
+        softplus mode (max(x, 0) + t) an input with more fraction bits than the output keeps
+        the table on the input's grid (rounded to nearest); the sum is rounded once more."""
+        if self.mode == "softplus" and x_type.frac_bits > y_type.frac_bits:
+            return x_type.frac_bits, "AP_RND_CONV"
         return y_type.frac_bits, y_type.rounding
 
     def function_name(self) -> str:

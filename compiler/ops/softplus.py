@@ -28,10 +28,5 @@ class Softplus(LutActivation):
     def g(self, arg):
         return np.log1p(np.exp(-np.abs(arg)))
 
-    def table_grid(self, x_type: FixedType, y_type: FixedType) -> tuple[int, str]:
-        if x_type.frac_bits <= y_type.frac_bits:
-            return y_type.frac_bits, y_type.rounding  # x sits on the output grid: one rounding
-        return x_type.frac_bits, "AP_RND_CONV"
-
     def default_output_type(self, ctx: TypingContext) -> FixedType:
         return saturating_type(ctx, lo=0.0, signed=False)

@@ -48,10 +48,5 @@ class Swish(LutActivation):
         m = self.max_error or 0.0
         return [Bounds(cands.min(axis=0) - m, cands.max(axis=0) + m)]
 
-    def table_grid(self, x_type: FixedType, y_type: FixedType) -> tuple[int, str]:
-        if x_type.frac_bits <= y_type.frac_bits:
-            return y_type.frac_bits, y_type.rounding  # x sits on the output grid: one rounding
-        return x_type.frac_bits, "AP_RND_CONV"
-
     def default_output_type(self, ctx: TypingContext) -> FixedType:
         return saturating_type(ctx, signed=True)
