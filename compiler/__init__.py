@@ -30,20 +30,24 @@ def load_onnx(path):
 
 
 def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float | None = None, width: int = 16,
-                  weight_width: int = 16, reuse_factor: int = 1, layer_reuse: dict | None = None,
+                  weight_width: int = 16, reuse_factor: int | None = None, layer_reuse: dict | None = None,
                   layers: dict | None = None, input_type=None, fps: float | None = None,
                   latency_us: float | None = None, fit: bool = False, caps: dict | None = None):
     """Parse, run the passes and type the design for a target. Returns a Design.
-    layers: per-layer settings in compiler.estimate's override format, {layer: {"reuse_factor",
-    "weight_bits", "act_bits": n}}, so that a search's chosen configuration compiles as
-    estimated (layer_reuse {layer: n} is the reuse-only shorthand). fps / latency_us / fit
-    (+ caps {resource: share of the device}) choose every other layer's reuse factor."""
+    Parallelism: without any request the design is the fastest that fits the target within
+    the default caps (80% of each resource); fps / latency_us / fit (+ caps {resource: share
+    of the device}) fold to that request; reuse_factor N gives every MAC layer its largest
+    cycle count per item not above N (1: fully parallel). layers: per-layer settings in
+    compiler.estimate's override format, {layer: {"reuse_factor" | "pe" | "simd" | "memory" |
+    "weight_bits" | "act_bits": value}} (compiler.settings), so that a search's chosen
+    configuration compiles as estimated (layer_reuse {layer: n} is the reuse-only shorthand)."""
     from .cost.folding import FoldRequest
     from .cost.target import load_target
     from .design import Design
     from .numerics import FixedType
     from .options import CompileOptions
     from .passes import run_pipeline
+    from .settings import LayerSettings, parse_layers
 
     if not isinstance(model, (str, os.PathLike)) and type(model).__name__ != "ModelProto":
         raise CompileError(f"model must be a path to an ONNX file or an onnx.ModelProto, got {type(model).__name__}")
@@ -52,11 +56,14 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     for what, v in (("clock_mhz", clock_mhz), ("fps", fps), ("latency_us", latency_us)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise CompileError(f"{what} must be a number, got {v!r}")
-    for what, v in (("width", width), ("weight_width", weight_width), ("reuse_factor", reuse_factor)):
+    for what, v in (("width", width), ("weight_width", weight_width)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise CompileError(f"{what} must be an integer, got {v!r}")
-    if reuse_factor < 1:
-        raise CompileError(f"reuse factor must be at least 1, got {reuse_factor}")
+    if reuse_factor is not None:
+        if isinstance(reuse_factor, bool) or not isinstance(reuse_factor, (int, np.integer)):
+            raise CompileError(f"reuse_factor must be an integer, got {reuse_factor!r}")
+        if reuse_factor < 1:
+            raise CompileError(f"reuse factor must be at least 1, got {reuse_factor}")
     if caps is not None and not isinstance(caps, dict):
         raise CompileError(f"caps must be a dict {{resource: share}}, got {caps!r}")
     if layer_reuse is not None and (not isinstance(layer_reuse, dict) or
@@ -79,11 +86,19 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     for k, v in (caps or {}).items():
         if k not in ("lut", "ff", "dsp", "bram_18k", "uram") or not 0 < v <= 1:
             raise CompileError(f"resource cap {k}={v}: expected lut/ff/dsp/bram_18k/uram with a share in (0, 1]")
-    layer_reuse, layer_widths = split_layer_settings(layers or {}, dict(layer_reuse or {}))
-    opts = CompileOptions(width=int(width), weight_width=int(weight_width), reuse_factor=int(reuse_factor),
-                          layer_reuse=layer_reuse, layer_widths=layer_widths, input_type=input_type,
-                          calib=None if calib is None else np.asarray(calib), target=tgt,
-                          fold=FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps))
+    settings = parse_layers(layers)
+    for name, rf in (layer_reuse or {}).items():
+        own = settings.get(name, LayerSettings())
+        if own.reuse_factor is not None and own.reuse_factor != rf:
+            raise CompileError(f"layer {name!r}: two reuse factors given ({own.reuse_factor} and {rf})")
+        settings[name] = LayerSettings.parse(name, {**own.items(), "reuse_factor": rf})
+    request = FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps)
+    if request.active and reuse_factor is not None:
+        raise CompileError("a folding request (fps, latency_us, fit) and reuse_factor conflict: give one")
+    opts = CompileOptions(width=int(width), weight_width=int(weight_width),
+                          reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
+                          input_type=input_type, calib=None if calib is None else np.asarray(calib), target=tgt,
+                          fold=request)
     graph = load_onnx(model)
     if len(graph.inputs) != 1:
         raise UnsupportedError(f"the model has {len(graph.inputs)} inputs ({', '.join(graph.inputs)}); "
@@ -91,40 +106,14 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     if opts.calib is not None:  # the model's layout -> the design's
         opts.calib = graph.input_to_ir(opts.calib, 0, "calibration data")
     graph = run_pipeline(graph, opts)
+    fold_text = opts.fold.describe() if opts.fold.active else None
+    if opts.folded_by_default:
+        fold_text = f"default: the fastest design within {FoldRequest(fit=True).describe()[len('fit within '):]}"
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
-               "fold": opts.fold.describe() if opts.fold.active else None,
-               "layer_reuse": opts.layer_reuse, "layer_widths": opts.layer_widths, "calibrated": calib is not None,
-               "input_type": None if input_type is None else input_type.cpp()}
+               "fold": fold_text, "layers": {k: v.items() for k, v in settings.items()},
+               "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp()}
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary)
-
-
-def split_layer_settings(layers: dict, layer_reuse: dict) -> tuple[dict, dict]:
-    """{layer: {knob: n}} -> ({layer: reuse factor}, {layer: {"weight_bits"|"act_bits": n}}),
-    checked: what-if-only knobs (pruning) and bad values are refused, naming the layer."""
-    if not isinstance(layers, dict):
-        raise CompileError(f"layer settings must be a dict {{layer: {{knob: value}}}}, got {type(layers).__name__}")
-    widths: dict = {}
-    for name, knobs in layers.items():
-        if not isinstance(knobs, dict):
-            raise CompileError(f"layer {name!r}: settings must be a dict of reuse_factor, weight_bits, act_bits")
-        for key, value in knobs.items():
-            if key == "pruning":
-                raise CompileError(f"layer {name!r}: pruning is a what-if of the estimate only; prune the model's "
-                                   "weights instead (zero weights are skipped automatically)")
-            if key not in ("reuse_factor", "weight_bits", "act_bits"):
-                raise CompileError(f"layer {name!r}: unknown setting {key!r} (supported: reuse_factor, weight_bits, "
-                                   "act_bits)")
-            if type(value) is not int or (key != "reuse_factor" and not 2 <= value <= 32):
-                raise CompileError(f"layer {name!r}: {key}={value!r} (supported: "
-                                   f"{'a positive integer' if key == 'reuse_factor' else 'integers 2..32'})")
-            if key == "reuse_factor":
-                if layer_reuse.get(name, value) != value:
-                    raise CompileError(f"layer {name!r}: two reuse factors given ({layer_reuse[name]} and {value})")
-                layer_reuse[name] = value
-            else:
-                widths.setdefault(name, {})[key] = value
-    return layer_reuse, widths
 
 
 def simulate(design, x) -> np.ndarray | list[np.ndarray]:
@@ -140,7 +129,7 @@ def simulate(design, x) -> np.ndarray | list[np.ndarray]:
 
 def estimate(design, overrides: dict | None = None):
     """The cost model's NetworkCost for the design, optionally under per-layer what-if
-    overrides {layer: {"reuse_factor"|"weight_bits"|"act_bits"|"pruning": value}}, without
+    overrides {layer: {"reuse_factor"|"pe"|"simd"|"memory"|"weight_bits"|"act_bits"|"pruning": value}}, without
     re-parsing or re-emitting (see compiler.cost.estimator). Fast: prepared once per design."""
     _check_design(design)
     return design.estimator().estimate(overrides)

@@ -39,7 +39,7 @@ def _load_array(path: str | None, what: str):
 
 
 def _layer_config(path: str | None) -> dict:
-    """--config: {"layers": {layer: {"reuse_factor"|"weight_bits"|"act_bits": n}}} (compiler.estimate's
+    """--config: {"layers": {layer: {knob: value}}} (compiler.settings; compiler.estimate's
     override format, e.g. a search's result) and/or the shorthand {"reuse_factor": {layer: n}}."""
     if path is None:
         return {}
@@ -72,11 +72,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=16, help="bits of activations the model leaves in float")
     p.add_argument("--weight-width", type=int, default=16, help="bits of weights the model leaves in float")
     p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
-    p.add_argument("--reuse-factor", type=int, default=1,
-                   help="reuse factor of every MAC layer (1 = fully parallel; each layer takes its largest divisor of "
-                        "n_in*n_out not above it)")
-    p.add_argument("--config", default=None, help='JSON per-layer settings: {"layers": {"layer": {"reuse_factor": N, '
-                   '"weight_bits": N, "act_bits": N}}} (the estimate API\'s override format) or {"reuse_factor": {"layer": N}}')
+    p.add_argument("--reuse-factor", type=int, default=None,
+                   help="cycles per item of every MAC layer (1 = fully parallel; each layer takes its largest valid "
+                        "value not above it); without it, or --fps/--latency-us/--fit, the design is the fastest that "
+                        "fits the target within 80%% of each resource")
+    p.add_argument("--config", default=None, help='JSON per-layer settings: {"layers": {"layer": {"reuse_factor": N | '
+                   '"pe": N, "simd": N, "memory": "bram"|"lutram", "weight_bits": N, "act_bits": N}}} (the estimate '
+                   'API\'s override format) or {"reuse_factor": {"layer": N}}')
     p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
     p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")
     p.add_argument("--fit", action="store_true", help="fold to the fastest design within the resource caps")

@@ -65,7 +65,8 @@ class Design:
             nodes.append({"name": node.name, "kind": node.kind, "inputs": node.inputs, "outputs": node.outputs,
                           "source": node.source, "fields": fields})
         tensors = [{"name": t.name, "shape": list(t.shape), "type": t.type.cpp() if t.type else None,
-                    "model_typed": t.model_typed, "scale": _encode(t.scale, f"tensor/{t.name}/scale", arrays)}
+                    "model_typed": t.model_typed, "scale": _encode(t.scale, f"tensor/{t.name}/scale", arrays),
+                    "fold": t.fold}
                    for t in self.graph.tensors.values()]
         doc = {"format": FORMAT_VERSION, "name": self.graph.name, "model_path": self.model_path,
                "options": self.options, "inputs": self.graph.inputs, "outputs": self.graph.outputs,
@@ -99,7 +100,7 @@ class Design:
         g = Graph(name=doc["name"])
         for t in doc["tensors"]:
             g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,
-                                t["model_typed"], _decode(t["scale"], arrays)))
+                                t["model_typed"], _decode(t["scale"], arrays), t.get("fold")))
         g.inputs, g.outputs = list(doc["inputs"]), list(doc["outputs"])
         g.input_quantizers = {k: REGISTRY["Quant"](**{f: _decode(v, arrays) for f, v in q.items()})
                               for k, q in doc.get("input_quantizers", {}).items()}

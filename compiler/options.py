@@ -15,10 +15,10 @@ class CompileOptions:
     width: int = 16                     # activations the model leaves in float
     weight_width: int = 16              # weights the model leaves in float
     rounding: str = "AP_RND"            # rounding mode where an activation is narrowed
-    reuse_factor: int = 1               # default parallelism knob of MAC layers
-    layer_reuse: dict[str, int] = field(default_factory=dict)  # per-layer overrides, by node name
-    layer_widths: dict[str, dict[str, int]] = field(default_factory=dict)  # {node: {"weight_bits"|"act_bits": n}}
+    reuse_factor: int | None = None     # every MAC layer's cycles per item (None: fold to fit the target)
+    layers: dict = field(default_factory=dict)  # per-layer settings {node name: settings.LayerSettings}
     input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
     calib: np.ndarray | None = None      # calibration inputs (batch first), optional
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
     target: object | None = None         # the Target the design is for (folding needs its costs)
+    folded_by_default: bool = False      # set by choose_parallelism: no request, folded to fit

@@ -423,7 +423,7 @@ def d01_path():
     (dict(fit=True, caps={"dsp": float("nan")}), CompileError, "resource cap dsp=nan"),
     (dict(layer_reuse={"nope": 2}), CompileError, "unknown layer(s) nope"),
     (dict(layer_reuse={"Softmax": 4}), CompileError, "node 'Softmax' (Softmax): has no reuse factor"),
-    (dict(layer_reuse={"_class__keras_layers_core_Dense__": 0}), CompileError, "reuse factor 0 does not divide"),
+    (dict(layer_reuse={"_class__keras_layers_core_Dense__": 0}), CompileError, "reuse_factor=0 (supported: a positive integer)"),
 ], ids=lambda v: repr(v) if not isinstance(v, type) else v.__name__)
 def test_bad_option_is_a_clear_error(d01_path, kwargs, kind, fragment):
     with pytest.raises(kind) as e:
@@ -503,9 +503,9 @@ BAD_OVERRIDES = [
     ("rf_float", {DENSE: {"reuse_factor": 2.0}}, "reuse_factor=2.0"),
     ("rf_bool", {DENSE: {"reuse_factor": True}}, "reuse_factor=True"),
     ("rf_list", {DENSE: {"reuse_factor": [2]}}, "reuse_factor=[2]"),
-    ("wb_zero", {DENSE: {"weight_bits": 0}}, "weight_bits=0 (supported: integers 1..32)"),
+    ("wb_zero", {DENSE: {"weight_bits": 0}}, "weight_bits=0 (supported: integers 2..32)"),
     ("wb_64", {DENSE: {"weight_bits": 64}}, "weight_bits=64"),
-    ("ab_zero", {DENSE: {"act_bits": 0}}, "act_bits=0 (supported: integers 1..53)"),
+    ("ab_zero", {DENSE: {"act_bits": 0}}, "act_bits=0 (supported: integers 2..32)"),
     ("ab_nan", {DENSE: {"act_bits": float("nan")}}, "act_bits=nan"),
     ("pruning_one", {DENSE: {"pruning": 1.0}}, "pruning=1.0 (supported: a fraction in [0, 1))"),
     ("pruning_negative", {DENSE: {"pruning": -0.1}}, "pruning=-0.1"),

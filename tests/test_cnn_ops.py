@@ -228,7 +228,7 @@ def _dataflow_completes(graph, depth_of) -> bool:
 
 
 @pytest.mark.parametrize("builder, deadlocks_at_depth_2", [(C.residual_add, True), (C.mixed_graph, True),
-                                                           (C.concat_mixed_formats, False)],
+                                                           (C.concat_mixed_formats, True)],
                          ids=lambda b: getattr(b, "__name__", str(b)))
 def test_fifo_depths_prevent_deadlock(builder, deadlocks_at_depth_2, tmp_path, rng):
     """The sized depths let every stream complete; where the shortcut is direct, the default
@@ -245,7 +245,8 @@ def test_fifo_depths_prevent_deadlock(builder, deadlocks_at_depth_2, tmp_path, r
     from compiler.backend.emit import render_project
 
     text = render_project(design, {})[f"firmware/{g.name}.cpp"]   # the emitted streams have the depths
-    assert all(f"depth={d}" in text for d in deep.values())
+    beats = {k: d * (g.tensors[k[0]].channels // g.tensors[k[0]].beat) for k, d in deep.items()}  # items -> beats
+    assert all(f"depth={d}" in text for d in beats.values())
 
 
 def test_fifo_memory_is_counted(tmp_path, rng):
@@ -261,27 +262,36 @@ def test_report_names_each_kernel_style(tmp_path, rng):
         design = compiler.compile_model(save(builder(rng), tmp_path / "m.onnx"), "zcu104")
         out = compiler.write_project(design, tmp_path / builder.__name__)
         styles |= {L["style"] for L in json.loads((out / "report.json").read_text())["layers"]}
-    assert {"conv_line_buffer", "conv_pointwise", "pool", "pool_global", "add", "concat", "pad", "repack",
+    assert {"conv_sliced", "conv_pointwise", "pool_streaming", "add", "concat", "pad", "repack",
             "transpose_buffer", "resize_nearest", "depth_to_space"} <= styles, styles
 
 
-def test_conv_cost_follows_reuse_and_line_buffer(tmp_path, rng):
-    """II per image ~ max(padded pixels, windows x reuse); line buffers of (ekh-1) rows; fewer
-    multipliers when folded."""
+def test_conv_cost_follows_the_folding_and_the_window_generator(tmp_path, rng):
+    """Whole windows per beat (SIMD = the window): II per image ~ max(padded pixels,
+    windows x cycles), line buffers of (ekh-1) padded rows; sliced windows (SIMD | C_in): the
+    generator's ring of real rows, taps x C_in / SIMD beats per window. Fewer multipliers
+    when folded."""
+    from compiler.ops._window import swg_cycles
+
     path = save(C.conv(rng, c_in=8, c_out=16, spatial=(16, 100), pads=[1, 1, 1, 1]), tmp_path / "m.onnx")
     costs = {}
     for rf in (1, 4, 16):
         design = compiler.compile_model(path, "zcu104", reuse_factor=rf)
-        (_, _, c), = compiler.estimate(design).layers
+        (name, _, c), = compiler.estimate(design).layers
         costs[rf] = c
-        assert c.style == "conv_line_buffer" and c.detail["line_buffer_words"] == 2 * 102
+        assert c.style == "conv_window" and c.detail["window"]["line_buffer_rows"] == 2
         assert c.ii == max(18 * 102, 16 * 100 * rf)
     assert costs[1].dsp > costs[4].dsp > costs[16].dsp
-    # two rows of 102 pixels x 8 channels x 16 bits: one 128-bit wide BRAM bank per row
-    assert costs[1].bram_18k == 2 * 8
+    design = compiler.compile_model(path, "zcu104", layers={name: {"pe": 4, "simd": 4}})
+    (_, _, c), = compiler.estimate(design).layers
+    win = design.graph.nodes()[0].op.window(design.graph.tensors[design.graph.inputs[0]].shape)
+    assert c.style == "conv_sliced" and c.detail["cycles_per_item"] == 9 * 2 * 4
+    assert c.ii == max(swg_cycles(win, 2), 16 * 100 * 72)
+    assert c.detail["window"]["ring_rows"] == 4 and c.detail["window"]["buffer_words"] == 4 * 100 * 2
+    assert c.dsp == 16
     small = compiler.compile_model(save(C.conv2d_basic(rng), tmp_path / "s.onnx"), "zcu104")
     (_, _, c), = compiler.estimate(small).layers
-    assert c.bram_18k == 0  # 9-pixel rows live in LUTRAM
+    assert c.bram_18k == 0  # rows of a few pixels live in LUTRAM
 
 
 # ---- errors -----------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def test_bad_board_file_names_the_key(tmp_path, text, key):
 # ---- estimate API ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def d01():
-    return compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+    """D01 fully parallel (every layer's own settings or reuse 1: what the what-ifs start from)."""
+    return compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", reuse_factor=1)
 
 
 def test_estimate_equals_report(d01, tmp_path):
@@ -93,7 +94,7 @@ def test_overrides_match_recompiling(d01):
     dense = [n.name for n in d01.graph.nodes() if n.kind == "Dense"]
     layer_reuse = {dense[0]: 8, dense[1]: 16, dense[2]: 4}
     what_if = compiler.estimate(d01, {k: {"reuse_factor": v} for k, v in layer_reuse.items()}).as_dict()
-    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layer_reuse=layer_reuse)
+    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layer_reuse=layer_reuse, reuse_factor=1)
     assert what_if == compiler.estimate(real).as_dict()
 
 
@@ -107,13 +108,13 @@ def test_search_result_compiles_as_estimated(d01, tmp_path, rng):
     layers = {dense[0]: {"weight_bits": 6, "act_bits": 10, "reuse_factor": 4}, dense[1]: {"weight_bits": 9},
               dense[2]: {"act_bits": 8}}
     what_if = compiler.estimate(d01, layers).as_dict()
-    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=layers)
+    real = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=layers, reuse_factor=1)
     got = compiler.estimate(real).as_dict()
     assert (got["latency_cycles"], got["ii_cycles"]) == (what_if["latency_cycles"], what_if["ii_cycles"])
     for r in ("dsp", "lut", "ff", "bram_18k"):
         assert got["resources"][r] == pytest.approx(what_if["resources"][r], rel=2e-3), r
     no_widths = {k: {kk: v for kk, v in ov.items() if kk != "weight_bits"} for k, ov in layers.items()}
-    exact = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=no_widths)
+    exact = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", layers=no_widths, reuse_factor=1)
     assert compiler.estimate(exact).as_dict() == compiler.estimate(d01, no_widths).as_dict()
     first = real.graph.nodes()[0]
     assert first.op.weight_type.width == 6 and real.graph.out_tensors(first)[0].type.width == 10
@@ -122,7 +123,8 @@ def test_search_result_compiles_as_estimated(d01, tmp_path, rng):
     config = tmp_path / "best.json"
     config.write_text(json.dumps({"layers": layers}))
     cli = subprocess.run([sys.executable, "-m", "compiler.cli", str(model_path("D01_jet_mlp_float")), "--config",
-                          str(config), "-o", str(tmp_path / "cli")], capture_output=True, text=True, cwd=ROOT)
+                          str(config), "--reuse-factor", "1", "-o", str(tmp_path / "cli")], capture_output=True,
+                         text=True, cwd=ROOT)
     assert cli.returncode == 0, cli.stderr
     report = json.loads((tmp_path / "cli" / "report.json").read_text())
     assert report["latency_cycles"] == got["latency_cycles"]
@@ -284,8 +286,9 @@ def test_weight_bits_override_is_kept_when_input_width_cancels_it(d01):
 
 
 def test_reuse_factor_must_divide_the_products():
-    """A per-layer reuse factor that does not split the MAC array evenly is refused, naming the
-    layer and the nearest valid factors; the global default rounds down per layer instead."""
+    """A per-layer reuse factor that is not a cycle count of the MAC array (a PE x SIMD shape
+    splits it evenly) is refused, naming the layer and the nearest valid factors; the global
+    one rounds down per layer instead."""
     path = model_path("D01_jet_mlp_float")
     d = compiler.compile_model(path, "zcu104", reuse_factor=7)
     dense = [n for n in d.graph.nodes() if n.kind == "Dense"]
@@ -296,7 +299,7 @@ def test_reuse_factor_must_divide_the_products():
     with pytest.raises(CompileError) as e:
         compiler.compile_model(path, "zcu104", layer_reuse={dense[0].name: 7})
     msg = str(e.value)
-    assert dense[0].name in msg and "Dense" in msg and "does not divide" in msg and "nearest valid: 4, 8" in msg
+    assert dense[0].name in msg and "Dense" in msg and "is not a cycle count" in msg and "nearest valid: 4, 8" in msg
 
 
 def _random_configs(design, n, seed):
@@ -314,9 +317,13 @@ def _random_configs(design, n, seed):
             if rng.random() < 0.4:
                 ov["act_bits"] = int(rng.integers(3, 20))
             if choices and rng.random() < 0.7:
-                ov["reuse_factor"] = int(rng.choice(choices))
+                if rng.random() < 0.7:
+                    ov["reuse_factor"] = int(rng.choice(choices))
+                else:
+                    shapes = node.op.mac_shapes(design.target)
+                    ov["pe"], ov["simd"] = map(int, shapes[int(rng.integers(len(shapes)))])
             if choices and rng.random() < 0.5:
-                ov["weight_bits"] = int(rng.integers(1, 17))
+                ov["weight_bits"] = int(rng.integers(2, 17))
             if choices and rng.random() < 0.3:
                 ov["pruning"] = float(rng.choice([0.0, 0.25, 0.5, 0.9]))
             if ov and rng.random() < 0.6:

@@ -287,15 +287,16 @@ def test_binary_layers_use_no_dsp_and_no_multiplication(tmp_path):
     params = (out / "firmware" / "parameters.h").read_text()
     assert params.count("static const int kernel = 2;") == len(dense)
     header = (data_dir("templates") / "kernels" / "qc_dense.h").read_text()
-    for variant in ("Product<SIGNED>", "Product<XNOR>"):
+    for variant in ("Lane<SIGNED>", "Lane<XNOR>"):  # a lane's function of its input and weight
         body = header[header.index(f"struct {variant} {{"):]
-        body = body[:body.index("\n};\n")]
+        body = body[body.index(" of("):]
+        body = body[:body.index("\n    }\n")]
         code = "\n".join(line.split("//")[0] for line in body.splitlines())
         assert "*" not in code, f"{variant} multiplies data: {code}"
 
 
 def test_sparse_layers_count_only_nonzero_multipliers():
-    design = compiler.compile_model(model_path("D07_unsw_mlp_w2a2_sparse"))
+    design = compiler.compile_model(model_path("D07_unsw_mlp_w2a2_sparse"), reuse_factor=1)
     doc = compiler.estimate(design).as_dict()
     first = next(l for l in doc["layers"] if l["op"].startswith("Dense"))
     d = first["detail"]

@@ -12,6 +12,7 @@ leaves a partial folder, and an existing folder is only replaced with force=True
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -69,6 +70,8 @@ class _TensorView:
     stream: str
     channels: int
     items: int
+    fold: int               # values per stream beat
+    beats: int              # beats per inference
     depth: int = 2
 
 
@@ -122,18 +125,21 @@ def render_project(design, report: dict) -> dict[str, str]:
             raise OutputError(f"output {t.name!r} is {t.type.width} bits wide; the testbench prints "
                               "doubles, which hold at most 53")
         ident = names.take("t_" + t.name)
-        channels = t.shape[-1] if t.shape else 1
-        views[t.name] = _TensorView(t.name, ident, t.type.cpp(), f"{ident}_t", f"{ident}_v", ident, channels,
-                                    t.size // channels)
+        views[t.name] = _TensorView(t.name, ident, t.type.cpp(), f"{ident}_t", f"{ident}_v", ident, t.channels,
+                                    t.items, t.beat, t.beats)
     wiring = _Wiring(g, views, names)
     env = _env()
-    layers, constants = [], []
+    layers, constants, vecs = [], [], []
     for node in g.nodes():
         ident = names.take(node.name)
         ctx = HlsContext(node=node, ident=ident, inputs=g.in_tensors(node), outputs=g.out_tensors(node), target=target)
         L = dict(node.op.hls(ctx))
         ins, outs = [views[t] for t in node.inputs], [views[t] for t in node.outputs]
-        in_streams = [wiring.reader_stream(t, node.name) for t in node.inputs]
+        in_streams, converters = [], []
+        for t, fold in zip(node.inputs, ctx.in_folds):
+            stream, calls = wiring.converted(views[t], wiring.reader_stream(t, node.name), fold, vecs)
+            in_streams.append(stream)
+            converters.extend(calls)
         out_streams = [wiring.source_stream(t) for t in node.outputs]
         L.update(ident=ident, name=node.name, describe=node.op.describe(), source=node.source,
                  in_streams=in_streams, out_streams=out_streams, in_stream=in_streams[0], out_stream=out_streams[0],
@@ -141,6 +147,7 @@ def render_project(design, report: dict) -> dict[str, str]:
         L = SimpleNamespace(**L)  # attribute access only: no clash with dict methods in templates
         module = env.get_template(f"layers/{node.op.template}.j2").make_module({})
         L.config, L.call = str(module.config(L)), str(module.call(L))
+        L.converters = converters
         L.forks = [wiring.forks[t] for t in node.outputs if t in wiring.forks]
         layers.append(L)
         constants.extend(ctx.constants)
@@ -149,7 +156,7 @@ def render_project(design, report: dict) -> dict[str, str]:
     common = dict(top=top, target=target, model=Path(design.model_path).name or g.name, tensors=list(views.values()),
                   inputs=inputs, outputs=outputs, internal=wiring.internal, layers=layers,
                   input_forks=[wiring.forks[t] for t in g.inputs if t in wiring.forks],
-                  constants=[_constant_view(*c) for c in constants])
+                  constants=[_constant_view(c) for c in constants], vecs=vecs)
     files = {
         f"firmware/{top}.h": env.get_template("top.h.j2").render(**common),
         f"firmware/{top}.cpp": env.get_template("top.cpp.j2").render(**common),
@@ -175,8 +182,11 @@ class _Wiring:
     def __init__(self, g, views, names):
         self.views, self.internal, self.forks = views, [], {}
         self._src, self._reader = {}, {}
-        # deeper FIFOs where a multi-input stage needs them (passes/size_fifos.py)
-        depth_of = {(t, n.name): d for n in g.nodes() for t, d in zip(n.inputs, getattr(n.op, "input_depths", None) or [])}
+        # deeper FIFOs where a multi-input stage needs them (passes/size_fifos.py; in items,
+        # the streams hold beats)
+        self.names = names
+        depth_of = {(t, n.name): d * (views[t].channels // views[t].fold)
+                    for n in g.nodes() for t, d in zip(n.inputs, getattr(n.op, "input_depths", None) or [])}
         ports = set(g.inputs) | set(g.outputs)
         for name, v in views.items():
             readers = [n.name for n in g.consumers(name)] + ([OUTPUT] if name in g.outputs else [])
@@ -202,7 +212,7 @@ class _Wiring:
             calls, current = [], src
             for k, t in enumerate(targets[:-1]):
                 rest = targets[-1] if k == len(targets) - 2 else self._declare(names.take(f"{v.ident}_fork{k}"), v)
-                calls.append(f"qc::fork<{v.vec}, {v.items}>({current}, {t}, {rest});")
+                calls.append(f"qc::fork<{v.vec}, {v.beats}>({current}, {t}, {rest});")
                 current = rest
             self.forks[name] = "\n    ".join(calls)
 
@@ -213,6 +223,29 @@ class _Wiring:
     def source_stream(self, tensor):
         return self._src[tensor]
 
+    def converted(self, v: _TensorView, stream: str, fold: int, vecs: list) -> tuple[str, list[str]]:
+        """The stream a reader reads at `fold` values per beat: `stream` itself when it
+        arrives at that width, else through width converters (two, via the lcm, when
+        neither width divides the other). Returns (stream, converter calls)."""
+        if fold == v.fold:
+            return stream, []
+        steps = [fold] if fold % v.fold == 0 or v.fold % fold == 0 else \
+            [v.fold * fold // math.gcd(v.fold, fold), fold]
+        calls, cur, cur_fold, cur_vec = [], stream, v.fold, v.vec
+        for f in steps:
+            vec = f"{v.ident}_v{f}"
+            if vec not in {x.vec for x in vecs}:
+                vecs.append(SimpleNamespace(vec=vec, elem=v.elem, fold=f))
+            nxt = self._declare_typed(self.names.take(f"{v.ident}_w{f}"), vec)
+            beats_in = v.channels * v.items // cur_fold
+            calls.append(f"qc::convert<{cur_vec}, {vec}, {cur_fold}, {f}, {beats_in}>({cur}, {nxt});")
+            cur, cur_fold, cur_vec = nxt, f, vec
+        return cur, calls
+
+    def _declare_typed(self, stream, vec):
+        self.internal.append(SimpleNamespace(stream=stream, vec=vec, depth=2))
+        return stream
+
     def reader_stream(self, tensor, node_name):
         return self._reader[(tensor, node_name)]
 
@@ -221,10 +254,27 @@ def top_name(files: dict[str, str]) -> str:
     return next(Path(p).name[:-len("_tb.cpp")] for p in files if p.startswith("tb/") and p.endswith("_tb.cpp"))
 
 
-def _constant_view(name, ftype, codes):
-    codes = np.asarray(codes, dtype=np.int64).reshape(-1)
-    return SimpleNamespace(name=name, type=ftype.cpp(), size=len(codes), values=_literals(ftype.to_float(codes)),
-                           codes=", ".join(map(str, codes.tolist())))
+def _constant_view(c):
+    codes = np.asarray(c.codes, dtype=np.int64).reshape(-1)
+    return SimpleNamespace(name=c.name, type=c.type.cpp(), size=len(codes), values=_literals(c.type.to_float(codes)),
+                           codes=", ".join(map(str, codes.tolist())), pragmas=storage_pragmas(c, len(codes)))
+
+
+def storage_pragmas(c, size: int) -> list[str]:
+    """How a constant array is built (ops' HlsContext.constant): `word` consecutive values
+    per memory word (a whole array of registers/logic constants when word >= size), `banks`
+    copies side by side each its own memory, bound to the memory kind the estimate assumed."""
+    out = []
+    if size > 1 and c.word >= size:
+        out.append(f"#pragma HLS ARRAY_PARTITION variable={c.name} complete")
+    elif c.word > 1:
+        out.append(f"#pragma HLS ARRAY_RESHAPE variable={c.name} cyclic factor={c.word}")
+    if c.banks > 1 and c.word < size:
+        out.append(f"#pragma HLS ARRAY_PARTITION variable={c.name} block factor={c.banks}")
+    if c.impl and c.word < size:
+        kind = "rom_2p" if c.banks > 1 else "rom_1p"
+        out.append(f"#pragma HLS BIND_STORAGE variable={c.name} type={kind} impl={c.impl}")
+    return out
 
 
 def _literals(values: np.ndarray) -> str:

@@ -1,17 +1,22 @@
 """Fast what-if estimates of a compiled design, for search loops and auto-folding.
 
-Everything static (contexts, topology, baseline per-layer costs, the MAC layers' prepared
-cost formulas from Op.what_if) is prepared once per design; an estimate re-evaluates only
-the layers its overrides touch (MAC layers through their prepared formula, the others
-memoized) and composes the network with the same rule as the report (a configuration seen
-before is returned from a second memo). Overrides, per layer name:
-    reuse_factor: int     parallelism of MAC layers (1 = fully parallel)
+Everything static (contexts, topology, stream widths, baseline per-layer costs, the MAC
+layers' prepared cost formulas from Op.what_if) is prepared once per design; an estimate
+re-evaluates only the layers its overrides touch and the layers whose input changed width
+(bits, or beat width: a MAC array's PE is the width of its output stream, which per-channel
+stages after it run at, up to the next reader that converts it), and composes the network
+with the same rule as the report. A configuration seen before is returned from a memo.
+Overrides, per layer name (compiler.settings validates them):
+    reuse_factor: int     cycles per item of a MAC layer (1 = fully parallel)
+    pe, simd: int         the MAC array's output and input lanes (instead of reuse_factor)
+    memory: str           its weight memory ("auto", "bram", "lutram")
     weight_bits: int      weight width (the accumulator follows)
     act_bits: int         output width (the layers reading it see it as their input width)
-    pruning: float        fraction of zero weights (unrolled kernels skip them)
+    pruning: float        fraction of zero weights (fully parallel arrays skip them)
 With no overrides the result is exactly the report's. Returned costs are shared with the
 memo: treat them as read-only. estimate_batch takes a population of configurations at once
-and returns arrays (MAC layers costed by MacArray.batch, their formula over numpy arrays).
+and returns arrays (each layer costed once per distinct setting in the population).
+A layer's cost includes the width converters in front of its inputs.
 """
 from __future__ import annotations
 
@@ -23,65 +28,126 @@ import numpy as np
 
 from ..errors import CompileError
 from ..numerics import FixedType
-from ..ops.base import CostContext
+from ..settings import check_overrides, column_ok
+from .hardware import width_converter, with_converters
 from .model import RESOURCES, BatchCost, LayerCost, NetworkCost
 
-KNOWN = ("reuse_factor", "weight_bits", "act_bits", "pruning")
-KNOWN_SET = frozenset(KNOWN)
 MEMO_SIZE = 1 << 20  # per-layer results kept (a LayerCost is a few hundred bytes)
 NETWORK_MEMO_SIZE = 1 << 16  # whole-network results kept
+FIELDS = ("ii", "latency", "first_out", *RESOURCES)
 
 
 class Estimator:
     def __init__(self, graph, target):
+        from ..ops.base import CostContext
+
         g = graph
+        self._context = CostContext
         self.target = target
         self.nodes = g.nodes()
         self.index = {n.name: i for i, n in enumerate(self.nodes)}
-        self.ctx = [CostContext(node=n, inputs=g.in_tensors(n), outputs=g.out_tensors(n), target=target)
-                    for n in self.nodes]
-        producers = {t: i for i, n in enumerate(self.nodes) for t in n.outputs}
-        self.preds = [[producers[t] for t in n.inputs if t in producers] for n in self.nodes]
-        # per layer: (reader, the tensors it reads from this layer)
-        self.readers = [[] for _ in self.nodes]
+        self.ins = [g.in_tensors(n) for n in self.nodes]
+        self.outs = [g.out_tensors(n) for n in self.nodes]
+        self.in_shapes = [[t.shape for t in ts] for ts in self.ins]
+        self.out_shapes = [[t.shape for t in ts] for ts in self.outs]
+        producers = {t: (i, k) for i, n in enumerate(self.nodes) for k, t in enumerate(n.outputs)}
+        # per layer and input: (producing layer, its output index), or ("in", name) for a graph
+        # input, whose width its first reader chooses (FREE: None to the op's stream rule)
+        self.sources = [[producers.get(t, ("in", t)) for t in n.inputs] for n in self.nodes]
+        self.first_reader = {}
         for i, n in enumerate(self.nodes):
-            for p in dict.fromkeys(self.preds[i]):
-                self.readers[p].append((i, tuple(t for t in self.nodes[p].outputs if t in n.inputs)))
-        self.base = [n.op.cost(c) for n, c in zip(self.nodes, self.ctx)]
+            for t in n.inputs:
+                if t not in producers:
+                    self.first_reader.setdefault(("in", t), i)
+        self.preds = [[producers[t][0] for t in n.inputs if t in producers] for n in self.nodes]
         self.names = tuple(n.name for n in self.nodes)
         self.descs = tuple(n.op.describe() for n in self.nodes)
         self.choices = [n.op.fold_choices(target) for n in self.nodes]
         self.choice_sets = [frozenset(c) if c else None for c in self.choices]
-        self.what_if = [n.op.what_if(c) for n, c in zip(self.nodes, self.ctx)]
-        self.in_bits = [c.inputs[0].type.width if c.inputs else 0 for c in self.ctx]
-        self.out_bits = [c.outputs[0].type.width if c.outputs else 0 for c in self.ctx]
+        self.shape_sets = [frozenset(n.op.mac_shapes(target)) if hasattr(n.op, "mac_shapes") else None
+                           for n in self.nodes]
+        self.arriving = [[t.beat for t in ts] for ts in self.ins]
+        self.in_bits = [c[0].type.width if c else 0 for c in self.ins]
+        self.out_bits = [c[0].type.width if c else 0 for c in self.outs]
+        self.native, self.out_folds = [], []
+        for i, n in enumerate(self.nodes):
+            native, out = n.op.stream_folds(self.in_shapes[i], self.out_shapes[i], self.arriving[i])
+            self.native.append(native)
+            self.out_folds.append(out)
+        self.what_if = [n.op.what_if(self._ctx(i, self.ins[i], self.outs[i], self.native[i], self.out_folds[i]))
+                        for i, n in enumerate(self.nodes)]
         self._memo: dict = {}
         self._networks: dict = {}
         self._retyped: dict = {}
+        self._converters: dict = {}
+        self._stream_memo: dict = {}
+        self.base = [self._cost_at(i, {}, {}, self.arriving[i]) for i in range(len(self.nodes))]
 
-    def layer_cost(self, i: int, ov: dict, in_bits: dict) -> LayerCost:
-        """Cost of layer i under its own (validated) overrides and its inputs' widths {tensor: bits}."""
+    def _ctx(self, i, inputs, outputs, native, out):
+        return self._context(node=self.nodes[i], inputs=inputs, outputs=outputs, target=self.target,
+                             in_folds=list(native), out_folds=list(out))
+
+    # ---- per-layer costs -------------------------------------------------------------------
+    def folds_of(self, i: int, ov: dict, arriving: list) -> tuple[list, list]:
+        """(native input widths, output widths) of layer i under its overrides."""
+        f = self.what_if[i]
+        if f is not None:
+            native, out = f.folds(ov, arriving[0])
+            return [native], [out]
+        key = (i, tuple(arriving))
+        hit = self._stream_memo.get(key)
+        if hit is None:
+            hit = self._stream_memo[key] = self.nodes[i].op.stream_folds(self.in_shapes[i], self.out_shapes[i],
+                                                                          arriving)
+        return hit
+
+    def converter(self, bits: int, a: int, n: int, beats: int) -> LayerCost:
+        key = (bits, a, n, beats)
+        c = self._converters.get(key)
+        if c is None:
+            c = self._converters[key] = width_converter(self.target, bits, a, n, beats)
+        return c
+
+    def _cost_at(self, i: int, ov: dict, in_bits: dict, arriving: list) -> LayerCost:
+        """Layer i's cost, converters included, under its overrides, its inputs' widths
+        {tensor: bits} and the beat widths they arrive at."""
+        native, out = self.folds_of(i, ov, arriving)
         f = self.what_if[i]
         if f is not None:  # a prepared formula: cheaper than a memo key
             x_bits = next(iter(in_bits.values())) if in_bits else self.in_bits[i]
-            return f(ov, x_bits, ov.get("act_bits", self.out_bits[i]))
-        key = (i, ov.get("act_bits"), tuple(sorted(in_bits.items())) if len(in_bits) > 1 else tuple(in_bits.items()))
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        c = self.ctx[i]
-        inputs = c.inputs
-        if in_bits:
-            inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in c.inputs]
-        outputs = c.outputs
-        if "act_bits" in ov:
-            outputs = [self.retyped(t, ov["act_bits"]) for t in c.outputs]
-        cost = self.nodes[i].op.cost(CostContext(c.node, inputs, outputs, self.target))
-        if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
-            for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
-                del self._memo[k]
-        self._memo[key] = cost
-        return cost
+            cost = f(ov, x_bits, ov.get("act_bits", self.out_bits[i]), native[0])
+        else:
+            key = (i, ov.get("act_bits"), tuple(sorted(in_bits.items())), tuple(arriving))
+            hit = self._memo.get(key)
+            if hit is not None:
+                return hit
+            inputs = self.ins[i]
+            if in_bits:
+                inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in inputs]
+            outputs = self.outs[i]
+            if "act_bits" in ov:
+                outputs = [self.retyped(t, ov["act_bits"]) for t in outputs]
+            cost = self.nodes[i].op.cost(self._ctx(i, inputs, outputs, native, out))
+            cost = self._converted(i, cost, in_bits, arriving, native)
+            if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
+                for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
+                    del self._memo[k]
+            self._memo[key] = cost
+            return cost
+        return self._converted(i, cost, in_bits, arriving, native)
+
+    def _converted(self, i, cost, in_bits, arriving, native) -> LayerCost:
+        if arriving == native:
+            return cost
+        convs = []
+        for t, a, n in zip(self.ins[i], arriving, native):
+            if a is not None and a != n:
+                convs.append(self.converter(in_bits.get(t.name, t.type.width), a, n, t.size // a))
+        return with_converters(cost, convs)
+
+    def layer_cost(self, i: int, ov: dict, in_bits: dict, arriving: list | None = None) -> LayerCost:
+        """Cost of layer i under its own (validated) overrides, its inputs' widths and beat widths."""
+        return self._cost_at(i, ov, in_bits, self.arriving[i] if arriving is None else arriving)
 
     def retyped(self, t, bits: int):
         """Tensor record t with a `bits`-bit type (same integer bits and modes), shared."""
@@ -93,6 +159,7 @@ class Estimator:
                 t, type=FixedType(bits, ty.int_bits, ty.signed, ty.rounding, ty.overflow))
         return r
 
+    # ---- whole networks --------------------------------------------------------------------
     def estimate(self, overrides: dict | None = None) -> NetworkCost:
         if not overrides:
             return self.compose(self.base)
@@ -105,7 +172,10 @@ class Estimator:
             key = hit = None
         if hit is not None:
             return hit
-        net = self._estimate(overrides)
+        costs = list(self.base)
+        for i, ov, in_bits, arriving in self.changes(overrides):
+            costs[i] = self._cost_at(i, ov, in_bits, arriving)
+        net = self.compose(costs)
         if key is not None:
             if len(self._networks) >= NETWORK_MEMO_SIZE:  # forget the oldest half
                 for k in list(itertools.islice(self._networks, NETWORK_MEMO_SIZE // 2)):
@@ -127,39 +197,50 @@ class Estimator:
                 add(v if type(v) is int else repr(v))
         return tuple(key)
 
-    def _estimate(self, overrides: dict) -> NetworkCost:
-        costs = list(self.base)
-        for i, ov, in_bits in self.changes(overrides):
-            costs[i] = self.layer_cost(i, ov, in_bits)
-        return self.compose(costs)
+    def validate(self, name: str, ov) -> int:
+        i = self.index.get(name)
+        if i is None:
+            raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
+        check_overrides(name, self.nodes[i].op, ov, self.choice_sets[i], self.shape_sets[i])
+        return i
 
-    def changes(self, overrides: dict) -> list[tuple[int, dict, dict]]:
+    def changes(self, overrides: dict) -> list[tuple[int, dict, dict, list]]:
         """The layers a configuration changes, validated: (layer, its overrides, its inputs'
-        widths {tensor: bits}) for each overridden layer and each reader of a re-typed output."""
-        index, readers, nodes = self.index, self.readers, self.nodes
-        widths: dict[int, dict] = {}
-        for name, ov in overrides.items():
-            i = index.get(name)
-            if i is None:
-                raise CompileError(f"override for unknown layer {name!r} (layers: {', '.join(self.names)})")
-            check_overrides(name, nodes[i].op, ov, self.choice_sets[i])
-            bits = ov.get("act_bits")
-            if bits is not None:
-                for r, tensors in readers[i]:
-                    w = widths.get(r)
-                    if w is None:
-                        w = widths[r] = {}
-                    for t in tensors:
-                        w[t] = bits
-        out = [(index[name], ov, widths.pop(index[name], {})) for name, ov in overrides.items()]
-        out += [(i, {}, w) for i, w in widths.items()]  # readers of a re-typed tensor, no overrides of their own
+        widths {tensor: bits}, the beat widths its inputs arrive at) for each overridden layer
+        and each layer reading a re-typed or re-folded tensor, in topological order."""
+        own = {self.validate(name, ov): ov for name, ov in overrides.items()}
+        first = min(own)
+        bits: dict = {}   # source -> new width in bits
+        folds: dict = {}  # source -> new beat width
+        out = []
+        sources, base_arriving, first_reader = self.sources, self.arriving, self.first_reader
+        for i in range(first, len(self.nodes)):
+            ov = own.get(i)
+            srcs = sources[i]
+            if ov is None and not any(s in bits or s in folds for s in srcs):
+                continue
+            ov = ov or {}
+            in_bits = {self.ins[i][k].name: bits[s] for k, s in enumerate(srcs) if s in bits}
+            arriving = [None if first_reader.get(s) == i else folds.get(s, base_arriving[i][k])
+                        for k, s in enumerate(srcs)]
+            out.append((i, ov, in_bits, arriving))
+            if "act_bits" in ov:
+                for k in range(len(self.outs[i])):
+                    bits[(i, k)] = ov["act_bits"]
+            native, new_out = self.folds_of(i, ov, arriving)
+            for k, s in enumerate(srcs):  # a graph input arrives at its first reader's width
+                if arriving[k] is None and native[k] != base_arriving[i][k]:
+                    folds[s] = native[k]
+            for k, f in enumerate(new_out):
+                if f != self.out_folds[i][k]:
+                    folds[(i, k)] = f
         return out
 
     def estimate_batch(self, configs) -> BatchCost:
         """Many configurations at once (a search's population), equal to estimate() on each.
         Configurations with the same layers and knobs are handled together, column by
-        column: values validated per column, MAC layers costed by their formula over arrays,
-        other changed layers once per distinct setting; the network is composed with numpy."""
+        column: values validated per column, each changed layer costed once per distinct
+        setting (knobs, input widths, input beat widths) and the network composed with numpy."""
         configs = list(configs)
         n = len(configs)
         groups: dict = {}
@@ -170,7 +251,7 @@ class Estimator:
                 raise CompileError(f"configuration {k}: overrides must be a dict {{layer: {{knob: value}}}}, "
                                    f"got {overrides!r}") from None
             groups.setdefault(shape, []).append(k)
-        fields = {f: [np.full(n, getattr(c, f)) for c in self.base] for f in ("ii", "latency", "first_out", *RESOURCES)}
+        fields = {f: [np.full(n, getattr(c, f)) for c in self.base] for f in FIELDS}
         for (names, knobs), ks in groups.items():
             if names:
                 self._batch_group(names, knobs, ks, [configs[k] for k in ks], fields)
@@ -190,6 +271,7 @@ class Estimator:
 
     def _batch_group(self, names, knobs, ks: list[int], group: list[dict], fields: dict) -> None:
         """Costs of the layers that configurations of one shape change, into fields[f][layer][ks]."""
+        m = len(ks)
         columns: dict[int, dict] = {}
         for name, layer_knobs in zip(names, knobs):
             i = self.index.get(name)
@@ -199,38 +281,63 @@ class Estimator:
             columns[i] = {}
             for knob in layer_knobs:
                 values = [cfg[name][knob] for cfg in group]
-                if not _column_ok(knob, values, self.choice_sets[i]):
+                if not column_ok(knob, values, self.choice_sets[i], self.shape_sets[i]):
                     for k, cfg in zip(ks, group):  # the first bad value, with check_overrides's message
                         try:
-                            check_overrides(name, self.nodes[i].op, cfg[name], self.choice_sets[i])
+                            check_overrides(name, self.nodes[i].op, cfg[name], self.choice_sets[i],
+                                            self.shape_sets[i])
                         except CompileError as e:
                             raise CompileError(f"configuration {k}: {e}") from None
                 columns[i][knob] = values
-        # the layers whose input a re-typed output feeds, and those widths per configuration
-        inputs: dict[int, dict] = {}
-        for p, cols in columns.items():
-            if "act_bits" in cols:
-                for r, tensors in self.readers[p]:
-                    inputs.setdefault(r, {}).update((t, cols["act_bits"]) for t in tensors)
+            try:  # combinations valid knob by knob but not together (a PE with another SIMD)
+                for k in range(m):
+                    ov = {knob: vals[k] for knob, vals in columns[i].items()}
+                    if ov.keys() & {"pe", "simd", "reuse_factor"}:
+                        check_overrides(name, self.nodes[i].op, ov, self.choice_sets[i], self.shape_sets[i])
+            except CompileError as e:
+                raise CompileError(f"configuration {ks[k]}: {e}") from None
         where = np.asarray(ks)
-        for i in dict.fromkeys([*columns, *inputs]):
-            cols, widths = columns.get(i, {}), inputs.get(i, {})
-            f = self.what_if[i]
-            if hasattr(f, "batch"):  # MAC layers: their formula over arrays
-                x = np.asarray(next(iter(widths.values())), dtype=np.int64) if widths else \
-                    np.full(len(ks), self.in_bits[i])
-                y = np.asarray(cols.get("act_bits", np.full(len(ks), self.out_bits[i])), dtype=np.int64)
-                arrays = {knob: np.asarray(v) for knob, v in cols.items() if knob != "act_bits"}
-                for field, values in f.batch(arrays, x, y).items():
-                    fields[field][i][where] = values
+        bits: dict = {}   # (layer, output) -> array of widths
+        folds: dict = {}  # (layer, output) -> array of beat widths
+        for i in range(min(columns), len(self.nodes)):
+            cols = columns.get(i)
+            srcs = self.sources[i]
+            if cols is None and not any(s in bits or s in folds for s in srcs):
                 continue
-            knob_names, tensor_names = tuple(cols), tuple(widths)
-            distinct: dict = {}  # setting -> its row
-            codes = [distinct.setdefault(setting, len(distinct)) for setting in zip(*cols.values(), *widths.values())]
-            rows = [self.layer_cost(i, dict(zip(knob_names, setting)), dict(zip(tensor_names, setting[len(knob_names):])))
-                    for setting in distinct]
-            for field in fields:
-                fields[field][i][where] = np.array([getattr(c, field) for c in rows])[codes]
+            cols = cols or {}
+            in_bits = {self.ins[i][k].name: bits[s] for k, s in enumerate(srcs) if s in bits}
+            # 0: a graph input its first reader reads at the width it chooses
+            arriving = [np.zeros(m, dtype=np.int64) if self.first_reader.get(s) == i else
+                        folds[s] if s in folds else np.full(m, self.arriving[i][k]) for k, s in enumerate(srcs)]
+            # one cost (and one set of output widths) per distinct setting of the layer
+            settings = list(zip(*cols.values(), *in_bits.values(), *arriving))
+            distinct: dict = {}
+            index = np.fromiter((distinct.setdefault(s, len(distinct)) for s in settings), dtype=np.int64,
+                                count=len(settings))
+            knob_names, tensor_names, n_knobs, n_t = tuple(cols), tuple(in_bits), len(cols), len(in_bits)
+            rows, outs, natives = [], [], []
+            for s in distinct:
+                ov = dict(zip(knob_names, s[:n_knobs]))
+                tb = dict(zip(tensor_names, s[n_knobs:n_knobs + n_t]))
+                arr = [a or None for a in s[n_knobs + n_t:]]
+                rows.append(self._cost_at(i, ov, tb, arr))
+                native, out_f = self.folds_of(i, ov, arr)
+                outs.append(out_f)
+                natives.append(native)
+            for f in FIELDS:
+                fields[f][i][where] = np.array([getattr(c, f) for c in rows])[index]
+            for k, s in enumerate(srcs):
+                if self.first_reader.get(s) == i:
+                    new = np.array([nat[k] for nat in natives])[index]
+                    if np.any(new != self.arriving[i][k]):
+                        folds[s] = new
+            if "act_bits" in cols:
+                for k in range(len(self.outs[i])):
+                    bits[(i, k)] = np.asarray(cols["act_bits"])
+            for k in range(len(self.outs[i])):
+                new = np.array([o[k] for o in outs])[index]
+                if np.any(new != self.out_folds[i][k]) or (i, k) in folds:
+                    folds[(i, k)] = new
 
     def compose(self, costs: list[LayerCost]) -> NetworkCost:
         """compiler.cost.model.compose, specialised to the prepared topology (same rule)."""
@@ -263,59 +370,3 @@ class Estimator:
                            clock_mhz=self.target.clock_mhz,
                            totals={"dsp": dsp, "lut": lut, "ff": ff, "bram_18k": bram, "uram": uram},
                            available=self.target.resources)
-
-
-def check_overrides(name: str, op, ov: dict, choices) -> None:
-    """Refuse what-if values that mean nothing for this layer, with the layer and the valid range
-    (choices: the layer's reuse factors, None for a layer without weights)."""
-    if type(ov) is not dict:
-        raise CompileError(f"layer {name!r}: overrides must be a dict of {', '.join(KNOWN)}, got {ov!r}")
-    for key, value in ov.items():  # the common, valid case first: search loops call this per layer
-        kind = type(value)
-        if key == "act_bits":
-            if kind is int and 1 <= value <= 53:
-                continue
-        elif choices is not None:
-            if key == "reuse_factor":
-                if kind is int and value in choices:
-                    continue
-            elif key == "weight_bits":
-                if kind is int and 1 <= value <= 32:
-                    continue
-            elif key == "pruning":
-                if (kind is float or kind is int) and 0 <= value < 1:
-                    continue
-        _refuse(name, op, key, value, choices)
-
-
-def _refuse(name: str, op, key: str, value, choices) -> None:
-    if isinstance(value, np.generic) and key in KNOWN_SET:
-        raise CompileError(f"layer {name!r}: {key}={value!r} is a numpy {type(value).__name__}; pass a Python "
-                           f"number ({key}={value.item()!r})")
-    if key not in KNOWN_SET:
-        raise CompileError(f"layer {name!r}: unknown override {key!r} (supported: {', '.join(KNOWN)})")
-    if key == "act_bits":
-        raise CompileError(f"layer {name!r}: act_bits={value!r} (supported: integers 1..53)")
-    if choices is None:
-        raise CompileError(f"layer {name!r} ({op.kind}) has no {key} (only layers with weights do)")
-    if key == "reuse_factor":
-        raise CompileError(f"layer {name!r}: reuse_factor={value!r} (supported: {', '.join(map(str, sorted(choices)))})")
-    if key == "weight_bits":
-        raise CompileError(f"layer {name!r}: weight_bits={value!r} (supported: integers 1..32)")
-    raise CompileError(f"layer {name!r}: pruning={value!r} (supported: a fraction in [0, 1))")
-
-
-def _column_ok(knob: str, values: list, choices) -> bool:
-    """check_overrides's rules for one knob's values across many configurations at once."""
-    types = set(map(type, values))
-    if knob == "pruning":
-        return choices is not None and types <= {int, float} and 0 <= min(values) and max(values) < 1
-    if types != {int}:
-        return False
-    if knob == "act_bits":
-        return 1 <= min(values) and max(values) <= 53
-    if choices is None:
-        return False
-    if knob == "reuse_factor":
-        return set(values) <= choices
-    return knob == "weight_bits" and 1 <= min(values) and max(values) <= 32

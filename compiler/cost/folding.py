@@ -1,13 +1,17 @@
-"""Automatic folding: choose every layer's reuse factor to meet a throughput, latency or
-resource request, or say which layer and resource make it impossible.
+"""Automatic folding: choose every MAC layer's PE x SIMD shape (and with it the width of every
+stream) to meet a throughput, latency or resource request, or say which layer and resource
+make it impossible.
 
 Balanced folding, as in dataflow designs: the network's interval is its slowest stage's,
-so for a candidate interval T every foldable layer takes its cheapest reuse factor whose
-interval is at most T. Candidate intervals are those the layers can actually reach; the
-sweep evaluates each with the fast estimator and picks
+so for a candidate interval T every foldable layer takes its cheapest shape whose stages
+(array, window generator, input converter) keep up with T. Layers are decided in
+topological order, each option scored by the whole design's estimate (so the width
+converters it causes and the per-channel stages running at its PE count), the earlier
+choices fixed. Candidate intervals are those the layers can actually reach; then
     --fps N         the largest T with clock / T >= N (cheapest design at that rate),
-    --latency-us X  the cheapest T whose latency is at most X,
-    --fit           the smallest T (fastest) that fits every resource cap.
+    --latency-us X  the largest T whose design meets the latency,
+    --fit           the smallest T (fastest) whose design fits every resource cap.
+Without a request the compiler folds as --fit does, within the default caps.
 """
 from __future__ import annotations
 
@@ -16,16 +20,9 @@ from dataclasses import dataclass
 
 from ..errors import InfeasibleError
 from .estimator import Estimator
-from .model import RESOURCES, NetworkCost
+from .model import RESOURCES, NetworkCost, device_share
 
 DEFAULT_CAP = 0.8  # share of each device resource --fit may use
-
-
-def divisors_within(products: int, max_unroll: int) -> list[int]:
-    """Reuse factors r dividing `products` with products / r <= max_unroll, ascending."""
-    small = [d for d in range(1, math.isqrt(products) + 1) if products % d == 0]
-    all_divs = sorted(set(small + [products // d for d in small]))
-    return [r for r in all_divs if products // r <= max_unroll]
 
 
 @dataclass
@@ -55,61 +52,147 @@ class FoldRequest:
         return caps
 
 
-def fold(graph, target, request: FoldRequest, fixed: dict[str, int] | None = None) -> dict[str, int]:
-    """Reuse factor per foldable layer for the request (layers in `fixed` keep theirs)."""
-    fixed = fixed or {}
-    est = Estimator(graph, target)
-    layers = []
-    for i, node in enumerate(est.nodes):
-        choices = node.op.fold_choices(target)
-        if not choices or node.name in fixed:
-            continue
-        iis = [est.layer_cost(i, {"reuse_factor": r}, {}).ii for r in choices]
-        layers.append((node.name, i, choices, iis))
-    if not layers:
-        raise InfeasibleError("no layer of this design has a parallelism knob to fold")
-    floor_ii = max((c.ii for j, c in enumerate(est.base) if est.names[j] not in {n for n, *_ in layers}), default=1)
-    candidates = sorted({ii for *_, iis in layers for ii in iis if ii >= floor_ii} | {floor_ii})
+def score(c: NetworkCost, caps: dict[str, float]) -> float:
+    """How much of the allowed device a design takes (model.device_share)."""
+    return device_share(c.totals, c.available, caps)
 
-    def plan(t: int) -> dict[str, int] | None:
-        out = {}
-        for name, _, choices, iis in layers:
-            ok = [r for r, ii in zip(choices, iis) if ii <= t]
-            if not ok:
+
+class Folder:
+    """Plans (per MAC layer, its shape) for candidate intervals, on one design's estimator."""
+
+    def __init__(self, graph, target, fixed: dict[str, dict] | None = None, caps: dict | None = None):
+        self.est = Estimator(graph, target)
+        self.target = target
+        self.fixed = dict(fixed or {})
+        self.caps = caps or {k: 1.0 for k in RESOURCES}
+        est = self.est
+        self.layers = []  # (layer index, name, options [(ov, op ii)])
+        for i, node in enumerate(est.nodes):
+            if est.shape_sets[i] is None or node.name in self.fixed:
+                continue
+            options = []
+            for pe, simd in sorted(est.shape_sets[i]):
+                ov = {"pe": pe, "simd": simd}
+                # the layer's own stages (array, window generator) at an input arriving natively
+                options.append((ov, est.layer_cost(i, ov, {}, [node.op.native_fold(None, simd, pe)]).ii))
+            self.layers.append((i, node.name, options))
+        if not self.layers:
+            raise InfeasibleError("no layer of this design has a parallelism knob to fold")
+
+    def candidates(self) -> list[int]:
+        """Intervals the MAC layers can reach, from the floor the other layers set (at their
+        most parallel) up."""
+        mac = {i for i, _, _ in self.layers}
+        floor = max((c.ii for j, c in enumerate(self.est.base) if j not in mac), default=1)
+        return sorted({ii for _, _, opts in self.layers for _, ii in opts if ii >= floor} | {floor})
+
+    def plan(self, t: int) -> dict[str, dict] | None:
+        """Shapes for interval t: each layer in turn takes the cheapest option whose whole
+        design keeps every stage within t (earlier layers as chosen, later ones as they are)."""
+        chosen = {name: dict(ov) for name, ov in self.fixed.items()}
+        for i, name, options in self.layers:
+            best, best_score = None, None
+            for ov, ii in options:
+                if ii > t:
+                    continue
+                trial = {**chosen, name: ov}
+                cost = self.est.estimate(trial)
+                layer = cost.costs[i]
+                if layer.ii > t:
+                    continue
+                s = score(cost, self.caps)
+                if best_score is None or s < best_score:
+                    best, best_score = ov, s
+            if best is None:
                 return None
-            out[name] = ok[-1]  # the largest reuse factor (fewest multipliers) that keeps up
-        return out
+            chosen[name] = best
+        return chosen
 
-    def cost(p: dict[str, int]) -> NetworkCost:
-        return est.estimate({k: {"reuse_factor": v} for k, v in {**p, **fixed}.items()})
+    def cost(self, plan: dict[str, dict]) -> NetworkCost:
+        return self.est.estimate(plan)
 
-    # 1. the rate and latency requests narrow the candidates; 2. the resources must fit
-    # (the caps with --fit, else the whole device); 3. --fit alone takes the fastest
-    # remaining design, a rate or latency request the cheapest one that meets it.
-    options = [(t, p) for t in candidates if (p := plan(t)) is not None]
+
+def fold(graph, target, request: FoldRequest, fixed: dict[str, dict] | None = None) -> dict[str, dict]:
+    """{layer: {"pe": .., "simd": ..}} for every foldable MAC layer (layers in `fixed` keep
+    their settings), meeting the request, or InfeasibleError naming the wall."""
+    caps = request._caps() if (request.fit or request.caps) else {k: 1.0 for k in RESOURCES}
+    folder = Folder(graph, target, fixed, caps)
+    cands = folder.candidates()
+    memo: dict[int, tuple] = {}
+
+    def at(t: int):
+        if t not in memo:
+            p = folder.plan(t)
+            memo[t] = (p, None if p is None else folder.cost(p))
+        return memo[t]
+
+    def ok(t: int) -> bool:
+        p, c = at(t)
+        return p is not None and _within(c, caps)
+
     if request.fps is not None:
         t_max = math.floor(target.clock_mhz * 1e6 / request.fps)
-        options = [(t, p) for t, p in options if t <= t_max]
-        if not options:
-            name, _, _, iis = max(layers, key=lambda l: min(l[3]))
+        feasible = [t for t in cands if t <= t_max]
+        if not feasible or at(feasible[-1])[0] is None:
             raise InfeasibleError(f"{request.fps:g} inferences/s needs an interval of at most {t_max} cycles at "
-                                  f"{target.clock_mhz:g} MHz; layer {name!r} needs {min(iis)} cycles even at its "
-                                  "most parallel (the wall)")
+                                  f"{target.clock_mhz:g} MHz; {_slowest(folder, t_max)} (the wall)")
+        t = _largest(feasible, lambda t: at(t)[0] is not None)
+        if request.latency_us is not None:
+            t = _latency(folder, [c for c in feasible if c <= t], request, at)
+        p, c = at(t)
+        if not _within(c, caps):
+            raise InfeasibleError(_wall(c, caps, request))
+        return {k: v for k, v in p.items() if k not in (fixed or {})}
     if request.latency_us is not None:
-        fast = [(t, p) for t, p in options if cost(p).latency_us <= request.latency_us]
-        if not fast:
-            best = min((cost(p) for _, p in options), key=lambda c: c.latency)
-            wall = max(best.layers, key=lambda l: l[2].latency)
-            raise InfeasibleError(f"latency <= {request.latency_us:g} us is impossible: the fastest design takes "
-                                  f"{best.latency_us:.3f} us; layer {wall[0]!r} alone takes {wall[2].latency} "
-                                  "cycles (the wall)")
-        options = fast
-    caps = request._caps() if (request.fit or request.caps) else {k: 1.0 for k in RESOURCES}
-    fitting = [(t, p) for t, p in options if _within(cost(p), caps)]
-    if not fitting:
-        raise InfeasibleError(_wall(cost(options[-1][1]), caps, request))
-    only_fit = request.fps is None and request.latency_us is None
-    return (fitting[0] if only_fit else fitting[-1])[1]
+        usable = [t for t in cands if at(t)[0] is not None] if len(cands) <= 64 else cands
+        t = _latency(folder, usable, request, at)
+        p, c = at(t)
+        if not _within(c, caps):
+            raise InfeasibleError(_wall(c, caps, request))
+        return {k: v for k, v in p.items() if k not in (fixed or {})}
+    # --fit (and the default): the smallest interval whose design fits
+    if not ok(cands[-1]):
+        p, c = at(cands[-1])
+        if p is None:
+            raise InfeasibleError(f"{request.describe() or 'fit the device'}: {_slowest(folder, cands[-1])}")
+        raise InfeasibleError(_wall(c, caps, request))
+    lo, hi = 0, len(cands) - 1          # invariant: cands[hi] fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(cands[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    p, _ = at(cands[hi])
+    return {k: v for k, v in p.items() if k not in (fixed or {})}
+
+
+def _largest(ts: list[int], good) -> int:
+    """The largest t in ascending ts with good(t) (good(ts[-1]) holds)."""
+    return ts[-1] if good(ts[-1]) else max(t for t in ts if good(t))
+
+
+def _latency(folder, ts: list[int], request: FoldRequest, at) -> int:
+    """The largest interval among ts whose design meets the latency request."""
+    good = [t for t in ts if at(t)[0] is not None and at(t)[1].latency_us <= request.latency_us]
+    if not good:
+        done = [at(t)[1] for t in ts if at(t)[0] is not None]
+        best = min(done, key=lambda c: c.latency) if done else None
+        if best is None:
+            raise InfeasibleError(f"latency <= {request.latency_us:g} us is impossible: no folding keeps up")
+        wall = max(best.layers, key=lambda l: l[2].latency)
+        raise InfeasibleError(f"latency <= {request.latency_us:g} us is impossible: the fastest design takes "
+                              f"{best.latency_us:.3f} us; layer {wall[0]!r} alone takes {wall[2].latency} "
+                              "cycles (the wall)")
+    return max(good)
+
+
+def _slowest(folder: Folder, t: int) -> str:
+    """Which layer cannot keep up with interval t even at its most parallel."""
+    base = folder.est.estimate({name: opts[-1][0] if opts else {} for _, name, opts in folder.layers}
+                               if folder.layers else None)
+    worst = max(base.layers, key=lambda l: l[2].ii)
+    return f"layer {worst[0]!r} needs {worst[2].ii} cycles per inference even at its most parallel"
 
 
 def _within(c: NetworkCost, caps: dict[str, float]) -> bool:

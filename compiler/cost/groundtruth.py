@@ -296,8 +296,9 @@ class _Builder:
                 Reshape = None
             if Reshape is not None:
                 self.add(name, Reshape(out_shape=(n_in,)), (n_in,), self.cur.type)
-        op = Dense(weight=w, bias=bias, activation="relu" if act == "relu" else None, reuse_factor=rf,
+        op = Dense(weight=w, bias=bias, activation="relu" if act == "relu" else None,
                    weight_type=wt, bias_type=self.ty(L, "bias") if bias is not None else None, accum_type=acc)
+        op.reuse_factor = _nearest_reuse(op, rf)
         self.add(name, op, self.cur.shape[:-1] + (n_out,) if self.cur.shape[-1] == n_in else (n_out,), y)
         if act not in ("linear", "relu", "none"):
             self.activation({"result": L.get("result")}, name, act)
@@ -329,9 +330,10 @@ class _Builder:
         w = self.weights(k_in, n_out, wt, L.get("pruned_sparsity_target"))
         bias = np.zeros(n_out) if L.get("use_bias", True) else None
         rf = max(1, min(self.rf(L), k_in * n_out))
-        op = Conv(weight=w, bias=bias, activation="relu" if act == "relu" else None, reuse_factor=rf,
+        op = Conv(weight=w, bias=bias, activation="relu" if act == "relu" else None,
                   weight_type=wt, bias_type=self.ty(L, "bias") if bias is not None else None, accum_type=acc,
                   kernel_shape=kernel, strides=strides, dilations=(1,) * rank, pads=pads, groups=groups)
+        op.reuse_factor = _nearest_reuse(op, rf)
         got = op.infer_shapes([in_shape])[0]
         if tuple(got) != out_shape:
             raise Unmodeled(f"layer {name!r}: our window geometry gives {list(got)}, the spec says {list(out_shape)}")
@@ -455,6 +457,12 @@ class _Builder:
                          x.type.frac_bits + st.frac_bits)
         op = Affine(scale=np.full(c, 0.75), shift=np.zeros(c), scale_type=st, shift_type=sh, accum_type=acc)
         self.add(name, op, x.shape, self.ty(L, "result"))
+
+
+def _nearest_reuse(op, rf: int) -> int:
+    """hls4ml snaps a requested reuse factor to a valid one; ours: the nearest cycle count."""
+    counts = sorted({op.cycles(pe, simd) for pe, simd in op.mac_shapes_all()})
+    return min(counts, key=lambda c: (abs(c - rf), c))
 
 
 WRAPPER_REASON = ("csynth of the VivadoAccelerator AXI wrapper (float<->fixed conversion at the ports): qcompile's "
@@ -583,14 +591,14 @@ def _measured(m: dict, layer: bool = False) -> dict:
 
 def stage_scaled(predicted: dict, target: Target, stage: str) -> dict:
     """Our (HLS-stage) resource estimate converted to the stage a row measured."""
-    from .kernels import post_synthesis
+    from .hardware import post_synthesis
 
     return dict(predicted) if stage == "hls" else post_synthesis(target, predicted)
 
 
 def fifo_totals(design: Design, target: Target | None = None) -> dict:
     """Resources of the inter-layer FIFOs the design names (the compiler's FIFO formula)."""
-    from .cnn_kernels import fifo_cost
+    from .hardware import fifo as fifo_cost
 
     target = target or design.target
     tot = {"bram_18k": 0.0, "lut": 0.0, "ff": 0.0}

@@ -27,6 +27,20 @@ class LayerCost:
         return {k: getattr(self, k) for k in RESOURCES}
 
 
+def device_share(resources: dict, available: dict, caps: dict | None = None) -> float:
+    """How much of the allowed device a cost takes: the sum over resources of its share of
+    each cap (1.0 = the whole device by default); what 'cheaper' means when the compiler
+    chooses between shapes or kernels. A resource the device lacks counts prohibitively."""
+    total = 0.0
+    for k in RESOURCES:
+        used = resources[k]
+        if available[k]:
+            total += used / ((caps or {}).get(k, 1.0) * available[k])
+        elif used:
+            total += 1e6 * used
+    return total
+
+
 @dataclass
 class NetworkCost:
     names: tuple[str, ...]     # per layer: node name,

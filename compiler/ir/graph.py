@@ -32,10 +32,32 @@ class Tensor:
     model_typed: bool = False
     # real value = fixed-point value * scale (1.0 except after non-power-of-two quantizers)
     scale: float | np.ndarray = 1.0
+    # elements per beat of its stream (a divisor of the last axis; None: the whole last axis),
+    # chosen by its producer (passes/assign_streams.py)
+    fold: int | None = None
 
     @property
     def size(self) -> int:
         return int(math.prod(self.shape))
+
+    @property
+    def channels(self) -> int:
+        """Length of the last axis: the values of one stream item (pixel or vector)."""
+        return self.shape[-1] if self.shape else 1
+
+    @property
+    def items(self) -> int:
+        return self.size // self.channels
+
+    @property
+    def beat(self) -> int:
+        """Elements per beat of the tensor's stream."""
+        return self.fold or self.channels
+
+    @property
+    def beats(self) -> int:
+        """Beats per inference."""
+        return self.size // self.beat
 
 
 @dataclass

@@ -136,30 +136,23 @@ def max_abs_error(sim, ref, x_type: FixedType, y_type: FixedType, codes: np.ndar
     return float(np.abs(got - want)[held].max(initial=0.0))
 
 
-def items_channels(t) -> tuple[int, int]:
-    channels = t.shape[-1] if t.shape else 1
-    return t.size // channels, channels
-
-
-def pwl_cost(ctx, *, compare_bits: int, mults: list[tuple[int, int]], add_bits: int = 0, detail: dict):
+def pwl_cost(ctx, *, compare_bits: int, mults: list[tuple[int, int]], add_bits: int = 0, param_bits: int = 0,
+             detail: dict):
     """Cost of an exact piecewise-linear kernel: per lane, comparators/muxes of
     `compare_bits` in total, the multipliers `mults` (in sequence), adders of `add_bits`,
-    and the output cast; one item per cycle. Like ReLU it is logic between the stream
+    and the output cast; one beat per cycle. Like ReLU it is logic between the stream
     registers: only multipliers on DSPs add pipeline stages."""
-    from ..cost.kernels import multiplier, stream_cycles, stream_io
-    from ..cost.model import LayerCost
+    from ..cost.hardware import multiplier
+    from ._lanes import lane_cost
 
-    x, y = ctx.inputs[0], ctx.outputs[0]
-    items, lanes = items_channels(x)
+    y = ctx.outputs[0]
     c = ctx.target.coeff
     dsp = lut = 0.0
+    depth = 0
     for wa, wb in mults:  # constant factors: LUT products are shift-and-add logic, unregistered
         d, l, _ = multiplier(ctx.target, wa, wb)
         dsp, lut = dsp + d, lut + l
+        depth += int(c["mult_latency"]) if d else 0
     lut += (compare_bits + add_bits) * c["lut_per_adder_bit"] + y.type.width * 0.5
-    depth = stream_cycles(ctx.target) + sum(int(c["mult_latency"]) for wa, wb in mults
-                                            if multiplier(ctx.target, wa, wb)[0])
-    s_lut, s_ff = stream_io(ctx.target, lanes * y.type.width)
-    return LayerCost(style="elementwise_pwl", ii=items, latency=max(items - 1 + depth, 1), first_out=max(depth, 1),
-                     dsp=lanes * dsp, lut=lanes * lut + c["lut_fixed"] + s_lut, ff=c["ff_fixed"] + s_ff,
-                     detail=detail)
+    return lane_cost(ctx, style="elementwise_pwl", lut_per_lane=lut, dsp_per_lane=dsp, depth=depth,
+                     param_bits=param_bits, detail=detail)

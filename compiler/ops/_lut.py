@@ -45,9 +45,10 @@ import numpy as np
 
 from ..numerics import FixedType, exact_type
 from ..numerics.fixed import MAX_WIDTH
-from ._activation import (items_channels, max_abs_error, monotone_pieces_bounds, probe_codes, require_unit_scale,
+from ._activation import (max_abs_error, monotone_pieces_bounds, probe_codes, require_unit_scale,
                           widened)
-from .base import CostContext, HlsContext, Op, TypingContext
+from ._lanes import LaneOp, lane_context, lane_cost
+from .base import CostContext, HlsContext, TypingContext
 
 MAX_INDEX_BITS = 10    # 1024 entries: one BRAM_18K per copy at <= 18-bit entries
 MAX_RANGE_BITS = 6     # spans beyond |x| < 64 never help: every function here is at its asymptote
@@ -152,7 +153,7 @@ class LutParts:
 
 
 @dataclass
-class LutActivation(Op):
+class LutActivation(LaneOp):
     """Base of the table-based activations (not registered itself)."""
 
     mode: ClassVar[str] = "plain"        # how a magnitude table is finished (see the module docstring)
@@ -323,15 +324,16 @@ class LutActivation(Op):
 
     # ---- hardware -------------------------------------------------------------------------------
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import memory, multiplier, stream_cycles, stream_io
-        from ..cost.model import LayerCost
+        """Per lane: the table address (|x| or offset, clamp), the mirror/add/select and the
+        output cast; the table is copied once per two lanes (dual-ported ROMs)."""
+        from ..cost.hardware import memory, multiplier
 
         x, y = ctx.inputs[0], ctx.outputs[0]
-        items, lanes = items_channels(x)
+        lanes = ctx.fold
         p = self.parts(self.plan(x.type), x.type, y.type)
         c = ctx.target.coeff
-        copies = -(-lanes // 2)  # dual-ported memories serve two lanes each
-        rom_bram, rom_lut = memory(ctx.target, p.table_type.width, p.plan.entries, banks=copies)
+        copies = table_copies(lanes)
+        rom_bram, rom_lut, _ = memory(ctx.target, p.table_type.width, p.plan.entries, banks=copies)
         xw = x.type.width + 2
         per_lane = 2 * xw * c["lut_per_adder_bit"]                      # |x| or offset, clamp
         if p.mode != "plain":
@@ -342,12 +344,10 @@ class LutActivation(Op):
             dsp, m_lut, m_ff = multiplier(ctx.target, x.type.width, p.scale_type.width)
         # registers: the table address per lane (a BRAM holds its own output register; a
         # LUT ROM's read is registered in fabric); one cycle for the registered read
-        s_lut, s_ff = stream_io(ctx.target, lanes * y.type.width)
-        lut = lanes * (per_lane + m_lut) + rom_lut + c["lut_fixed"] + s_lut
-        ff = lanes * (xw + (0 if rom_bram else p.table_type.width) + m_ff) + c["ff_fixed"] + s_ff
-        depth = 1 + stream_cycles(ctx.target) + (int(c["mult_latency"]) if dsp else 0)
-        return LayerCost(style="activation_lut", ii=items, latency=items - 1 + depth, first_out=depth,
-                         dsp=lanes * dsp, lut=lut, ff=ff, bram_18k=rom_bram,
+        ff_lane = xw + (0 if rom_bram else p.table_type.width) + m_ff
+        depth = 1 + (int(c["mult_latency"]) if dsp else 0)
+        return lane_cost(ctx, style="activation_lut", lut_per_lane=per_lane + m_lut, ff_per_lane=ff_lane,
+                         dsp_per_lane=dsp, depth=depth, bram_18k=rom_bram, extra_lut=rom_lut,
                          detail={"function": self.function_name(), "table_entries": p.plan.entries,
                                  "table_type": p.table_type.cpp(), "table_copies": copies,
                                  "table_shape": "full" if p.plan.full else "magnitude",
@@ -355,11 +355,15 @@ class LutActivation(Op):
 
     def hls(self, ctx: HlsContext) -> dict:
         x, y = ctx.inputs[0], ctx.outputs[0]
-        items, lanes = items_channels(x)
         p = self.parts(self.plan(x.type), x.type, y.type)
-        return {"channels": lanes, "items": items, "x_signed": x.type.signed, "full": p.plan.full,
-                "mode": MODES[p.mode], "mode_name": p.mode, "scaled": p.scaled, "offset": p.plan.offset,
-                "umax": p.plan.umax, "shift": p.plan.shift, "entries": p.plan.entries,
-                "table_type": p.table_type, "v_type": p.v_type, "scale_type": p.scale_type,
-                "table": ctx.constant("table", p.table_type, p.table),
-                "scale": ctx.constant("scale", p.scale_type, p.scale_codes)}
+        copies = table_copies(ctx.fold)
+        return dict(lane_context(ctx), x_signed=x.type.signed, full=p.plan.full, mode=MODES[p.mode],
+                    mode_name=p.mode, scaled=p.scaled, offset=p.plan.offset, umax=p.plan.umax, shift=p.plan.shift,
+                    entries=p.plan.entries, table_type=p.table_type, v_type=p.v_type, scale_type=p.scale_type,
+                    copies=copies, table=ctx.constant("table", p.table_type, p.table, word=1, banks=copies),
+                    scale=ctx.constant("scale", p.scale_type, p.scale_codes))
+
+
+def table_copies(lanes: int) -> int:
+    """Copies of a lookup table for `lanes` parallel readers: two per dual-ported ROM."""
+    return -(-lanes // 2)

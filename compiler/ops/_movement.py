@@ -71,3 +71,16 @@ def pass_scale(in_scales, per_channel_ok: bool) -> list:
     if np.ndim(s) and not per_channel_ok:
         raise NeedsUnitScale([0])
     return [s]
+
+
+def row_buffer_cost(target, style: str, x, y, row_pixels: int):
+    """Kernels that buffer one input row of whole pixels (Resize, DepthToSpace)."""
+    from ..cost.hardware import memory
+    from ..cost.model import LayerCost
+
+    c = target.coeff
+    width = x.channels * x.type.width
+    bram, lut, _ = memory(target, width, row_pixels)
+    ii = max(x.items, y.items)
+    return LayerCost(style=style, ii=ii, latency=ii + row_pixels + 1, first_out=row_pixels + 2, bram_18k=bram,
+                     lut=lut + y.channels * y.type.width * 0.5 + c["lut_fixed"], ff=y.channels * y.type.width + c["ff_fixed"])

@@ -146,3 +146,119 @@ def batch_chunks(n: int, per_sample: int, budget: int = 1 << 23):
 
 def ceil_log2(n: int) -> int:
     return max(int(math.ceil(math.log2(max(n, 1)))), 0)
+
+
+# ---- the sliding-window generators (templates/kernels/qc_window.h) ---------------------------
+#
+# "sliced" (qc::swg, FINN's ConvolutionInputGenerator): the image arrives in beats of k
+# channels (G = C / k beats per pixel) and is kept in a ring of NB = min(EKH + sh, H) rows
+# of real pixels (padding is generated, never stored). Once the rows of output row oh are
+# complete, its windows leave as k-wide slices, taps x G beats per window, in tap-major
+# order (tap, group: a convolution's weight rows) or channel-major order (group, tap:
+# depthwise convolutions and pooling); meanwhile the next rows are read into the ring slots
+# no window of row oh uses, so reading and emitting overlap and the buffer is written and
+# read at different rows. One beat in and one beat out per cycle at most.
+# "window" (qc::sliding_window): whole pixels, one position per cycle; a register window of
+# EKH x EKW pixels and EKH - 1 line buffers; each window leaves as one beat (all taps).
+
+def ring_rows(win: Window) -> int:
+    return max(min(win.ekh + win.sh, win.in_h), 1)
+
+
+def band_rows(win: Window, oh: int) -> int:
+    """Real rows that must be complete before the windows of output row oh leave."""
+    return int(min(max(oh * win.sh + win.ekh - win.pt, 0), win.in_h))
+
+
+def swg_cycles(win: Window, groups: int) -> int:
+    """Cycles the sliced generator takes per image (qc::swg runs exactly this many): the
+    first rows, then per output row max(its emission, reading the next rows)."""
+    row_words = win.in_w * groups
+    emit = win.out_w * win.taps * groups
+    read = band_rows(win, 0) * row_words
+    total = read
+    for oh in range(win.out_h):
+        nxt = (band_rows(win, oh + 1) if oh + 1 < win.out_h else win.in_h) * row_words
+        total += max(emit, nxt - read)
+        read = nxt
+    return total
+
+
+def swg_needed(win: Window) -> np.ndarray:
+    """For each window (raster order): input pixels the sliced generator has read when it
+    emits it (whole rows: it waits for its output row's rows)."""
+    rows = np.array([band_rows(win, oh) for oh in range(win.out_h)])
+    return np.maximum(np.repeat(rows * win.in_w, win.out_w), 1)
+
+
+def swg_cost(target, win: Window, fold: int, x_bits: int, channel_major: bool, style: str = "auto"):
+    """The sliced generator: its ring of rows (k * x_bits wide words), the output register,
+    counters and address logic; cycles from swg_cycles."""
+    from ..cost.hardware import clog2, k as coeff, memory, stream_cycles, stream_io
+    from ..cost.model import LayerCost
+
+    c = target.coeff
+    groups = win.channels // fold
+    words = ring_rows(win) * win.in_w * groups
+    bram, lut, uram = memory(target, fold * x_bits, words, style=style, ports=1)
+    counters = clog2(win.out_w) + clog2(win.in_w) + 2 * clog2(win.in_h) + 2 * clog2(win.taps * groups + 1)
+    lut += coeff(target, "lut_per_swg_counter_bit", 3.0) * counters + fold * x_bits * coeff(target, "lut_per_mux_bit", 0.3)
+    ff = fold * x_bits + 2 * counters
+    s_lut, s_ff = stream_io(target, fold * x_bits)
+    ii = swg_cycles(win, groups)
+    depth = 2 + stream_cycles(target)
+    first = band_rows(win, 0) * win.in_w * groups + depth
+    return LayerCost(style="swg_sliced", ii=ii, latency=ii + depth, first_out=first, lut=lut + s_lut + c["lut_fixed"],
+                     ff=ff + s_ff + c["ff_fixed"], bram_18k=bram, uram=uram,
+                     detail={"ring_rows": ring_rows(win), "buffer_words": words, "fold": fold,
+                             "order": "channel-major" if channel_major else "tap-major"})
+
+
+def window_registers_cost(target, win: Window, x_bits: int):
+    """The whole-window generator: (EKH - 1) line buffers of WP pixels, EKH x EKW pixels of
+    window registers; one padded position per cycle."""
+    from ..cost.hardware import clog2, memory, stream_cycles, stream_io
+    from ..cost.model import LayerCost
+
+    c = target.coeff
+    rows = win.ekh - 1
+    bram, lut, uram = memory(target, x_bits * win.channels, win.wp, banks=rows, ports=1) if rows > 0 else (0.0, 0.0, 0.0)
+    ff = win.ekh * win.ekw * win.channels * x_bits + 2 * clog2(win.hp * win.wp)
+    s_lut, s_ff = stream_io(target, win.taps * win.channels * x_bits)
+    ii = win.hp * win.wp
+    depth = 1 + stream_cycles(target)
+    first = max(1, (win.ekh - 1) * win.wp + win.ekw - (win.pt * win.wp + win.pl)) + depth
+    return LayerCost(style="swg_window", ii=ii, latency=ii + depth, first_out=first,
+                     lut=lut + 30 + s_lut + c["lut_fixed"], ff=ff + s_ff + c["ff_fixed"], bram_18k=bram, uram=uram,
+                     detail={"line_buffer_rows": rows, "window_registers": win.ekh * win.ekw * win.channels})
+
+
+def window_context(win: Window) -> dict:
+    """Template variables of both window generators (qc_window.h)."""
+    return {"in_h": win.in_h, "in_w": win.in_w, "channels": win.channels, "kh": win.kh, "kw": win.kw,
+            "sh": win.sh, "sw": win.sw, "dh": win.dh, "dw": win.dw, "pt": win.pt, "pl": win.pl,
+            "hp": win.hp, "wp": win.wp, "ekh": win.ekh, "ekw": win.ekw, "out_h": win.out_h, "out_w": win.out_w,
+            "lb_rows": max(win.ekh - 1, 1), "ring": ring_rows(win), "taps": win.taps}
+
+
+def chain(first, second):
+    """Two dataflow stages in sequence (a window generator and its consumer) as one layer's
+    cost: resources add, the interval is the slower one's, the consumer starts on the
+    generator's first beat."""
+    from ..cost.model import LayerCost
+
+    ii = max(first.ii, second.ii)
+    return LayerCost(style=second.style, ii=ii,
+                     latency=max(first.first_out + second.latency, first.latency + second.latency - second.ii + 1),
+                     first_out=first.first_out + second.first_out, dsp=first.dsp + second.dsp,
+                     lut=first.lut + second.lut, ff=first.ff + second.ff, bram_18k=first.bram_18k + second.bram_18k,
+                     uram=first.uram + second.uram, detail=dict(second.detail, window=first.detail,
+                                                                 window_cycles=first.ii))
+
+
+def swg_context(win: Window, fold: int, channel_major: bool) -> dict:
+    """Template variables of the sliced generator (qc::swg) at `fold` channels per beat."""
+    groups = win.channels // fold
+    return {"fold": fold, "groups": groups, "ring": ring_rows(win), "cycles": swg_cycles(win, groups),
+            "need0": band_rows(win, 0), "need1": band_rows(win, 1) if win.out_h > 1 else win.in_h,
+            "channel_major": channel_major}

@@ -15,7 +15,9 @@ import numpy as np
 from ..numerics import FixedType, exact_type
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
-from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, is_unit, same_scale
+from ..cost.hardware import fifo
+from ._lanes import LaneOp, lane_context, lane_cost
+from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, is_unit, same_scale
 from ._movement import items
 
 
@@ -31,7 +33,7 @@ def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:
 
 @register
 @dataclass
-class Add(Op):
+class Add(LaneOp):
     kind = "Add"
     template = "add"
     n_inputs = 2
@@ -91,14 +93,18 @@ class Add(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import merge_cost
-
-        return merge_cost(ctx.target, "add", ctx.inputs, ctx.outputs[0], self.input_depths,
-                          adder_bits=self.sum_type.width)
+        """An adder per lane, one beat of each input per cycle, and the FIFOs sized for the
+        skew of its two paths (passes/size_fifos.py; items of G beats each)."""
+        c = ctx.target.coeff
+        bram, lut, ff = join_fifos(ctx, self.input_depths)
+        cost = lane_cost(ctx, style="add", lut_per_lane=self.sum_type.width * c["lut_per_adder_bit"],
+                         ff_per_lane=ctx.outputs[0].type.width, depth=1, bram_18k=bram, extra_lut=lut,
+                         detail={"fifo_depths": list(self.input_depths or [])})
+        cost.ff += ff
+        return cost
 
     def hls(self, ctx: HlsContext) -> dict:
-        y = ctx.outputs[0]
-        return {"channels": y.shape[-1], "items": items(y), "sum_type": self.sum_type, "subtract": self.subtract}
+        return dict(lane_context(ctx), sum_type=self.sum_type, subtract=self.subtract)
 
     def items_needed(self, in_shapes, out_shape):
         k = np.arange(1, items_of(out_shape) + 1)
@@ -107,3 +113,15 @@ class Add(Op):
 
 def items_of(shape) -> int:
     return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+
+
+def join_fifos(ctx, depths) -> tuple[float, float, float]:
+    """(BRAM_18K, LUT, FF) of the input FIFOs of a join deeper than the default 2: depths
+    are in items, the FIFOs hold beats (items * channels / fold of them)."""
+    bram = lut = ff = 0.0
+    for t, fold, d in zip(ctx.inputs, ctx.in_folds, depths or [2] * len(ctx.inputs)):
+        beats = d * (t.channels // fold)
+        if beats > 2:
+            b, l, f = fifo(ctx.target, fold * t.type.width, beats)
+            bram, lut, ff = bram + b, lut + l, ff + f
+    return bram, lut, ff

@@ -9,12 +9,14 @@ import numpy as np
 
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext, collapse_scale, is_unit
+from ..cost.hardware import multiplier
+from ._lanes import LaneOp, lane_context, lane_cost
+from .base import Bounds, CostContext, HlsContext, TypingContext, collapse_scale, is_unit
 
 
 @register
 @dataclass
-class Affine(Op):
+class Affine(LaneOp):
     kind = "Affine"
     template = "affine"
 
@@ -91,14 +93,17 @@ class Affine(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import elementwise_mac_cost
-
-        return elementwise_mac_cost(ctx.target, channels=self.channels, items=ctx.inputs[0].size // self.channels,
-                                    x_type=ctx.inputs[0].type, w_type=self.scale_type,
-                                    acc_type=self.accum_type, y_type=ctx.outputs[0].type)
+        """Per lane: x * s (a multiplier) and the + t adder; the parameters one beat a word."""
+        c = ctx.target.coeff
+        dsp, m_lut, m_ff = multiplier(ctx.target, ctx.inputs[0].type.width, self.scale_type.width)
+        acc = self.accum_type.width
+        return lane_cost(ctx, style="elementwise_mac", dsp_per_lane=dsp,
+                         lut_per_lane=m_lut + acc * c["lut_per_adder_bit"],
+                         ff_per_lane=m_ff + acc * c.get("ff_per_mac_bit", 0.0),
+                         depth=int(c["mult_latency"]) + 1, param_bits=self.scale_type.width + self.shift_type.width)
 
     def hls(self, ctx: HlsContext) -> dict:
-        return {"channels": self.channels, "items": ctx.inputs[0].size // self.channels,
-                "scale": ctx.constant("s", self.scale_type, self.scale_type.quantize(self.scale)),
-                "shift": ctx.constant("t", self.shift_type, self.shift_type.quantize(self.shift)),
-                "scale_type": self.scale_type, "shift_type": self.shift_type, "accum_type": self.accum_type}
+        return dict(lane_context(ctx),
+                    scale=ctx.lane_constant("s", self.scale_type, self.scale_type.quantize(self.scale)),
+                    shift=ctx.lane_constant("t", self.shift_type, self.shift_type.quantize(self.shift)),
+                    scale_type=self.scale_type, shift_type=self.shift_type, accum_type=self.accum_type)

@@ -128,6 +128,16 @@ class Op:
         """A function from input codes to output codes, exactly as the C++ computes them."""
         raise NotImplementedError
 
+    # ---- streams ----------------------------------------------------------------------
+    def stream_folds(self, in_shapes: list[tuple[int, ...]], out_shapes: list[tuple[int, ...]],
+                     arriving: list[int | None]) -> tuple[list[int], list[int]]:
+        """Beat widths (elements per stream beat, dividing the last axis): the width each
+        input is read at and each output is written at, given the widths the inputs arrive
+        at (None: a graph input, free to choose). An input read at another width than it
+        arrives gets a width converter in front. Default: whole items in and out (ops that
+        need a whole vector at once, e.g. Softmax)."""
+        return [channels_of(s) for s in in_shapes], [channels_of(s) for s in out_shapes]
+
     # ---- hardware -------------------------------------------------------------------
     def cost(self, ctx: "CostContext") -> "LayerCost":
         raise NotImplementedError
@@ -163,6 +173,10 @@ class NeedsUnitScale(Exception):
         self.inputs = inputs
 
 
+def channels_of(shape) -> int:
+    return shape[-1] if shape else 1
+
+
 def is_unit(scale) -> bool:
     return bool(np.all(np.asarray(scale) == 1.0))
 
@@ -185,6 +199,33 @@ class CostContext:
     inputs: list["Tensor"]
     outputs: list["Tensor"]
     target: "Target"
+    in_folds: list[int] | None = None   # the beat widths the op reads its inputs at (Op.stream_folds)
+    out_folds: list[int] | None = None  # and writes its outputs at
+
+    def __post_init__(self):
+        if self.in_folds is None or self.out_folds is None:
+            self.in_folds, self.out_folds = self.node.op.stream_folds(
+                [t.shape for t in self.inputs], [t.shape for t in self.outputs], [t.beat for t in self.inputs])
+
+    @property
+    def fold(self) -> int:
+        """The beat width of the (first) output: the lanes of a per-channel stage."""
+        return self.out_folds[0]
+
+
+@dataclass
+class Constant:
+    """A constant array of the design and how its memory is built: `word` consecutive
+    elements form one memory word (1: one element per word; the whole size: registers or
+    logic constants), `impl` the memory kind ("bram", "lutram", "uram", or None: the tool
+    decides)."""
+    name: str
+    type: FixedType
+    codes: np.ndarray
+    word: int = 1
+    impl: str | None = None
+    banks: int = 1        # the array is `banks` equal copies side by side, each its own memory
+
 
 
 @dataclass
@@ -194,10 +235,33 @@ class HlsContext:
     inputs: list["Tensor"]
     outputs: list["Tensor"]
     target: "Target"
-    constants: list = field(default_factory=list)  # filled by the op: (name, FixedType, array)
+    in_folds: list[int] | None = None
+    out_folds: list[int] | None = None
+    constants: list = field(default_factory=list)  # filled by the op: Constant records
 
-    def constant(self, suffix: str, ftype: FixedType, codes: np.ndarray) -> str:
-        """Declare a constant array (emitted into the weights header); returns its C++ name."""
+    def __post_init__(self):
+        if self.in_folds is None or self.out_folds is None:
+            self.in_folds, self.out_folds = self.node.op.stream_folds(
+                [t.shape for t in self.inputs], [t.shape for t in self.outputs], [t.beat for t in self.inputs])
+
+    @property
+    def fold(self) -> int:
+        return self.out_folds[0]
+
+    def constant(self, suffix: str, ftype: FixedType, codes: np.ndarray, word: int | None = None,
+                 impl: str | None = None, banks: int = 1) -> str:
+        """Declare a constant array (emitted into the weights header); returns its C++ name.
+        word: elements per memory word (default: the whole array, i.e. registers/constants);
+        banks: the codes are replicated into that many memories (parallel readers)."""
         name = f"{self.ident}_{suffix}"
-        self.constants.append((name, ftype, np.asarray(codes, dtype=np.int64).ravel()))
+        flat = np.asarray(codes, dtype=np.int64).ravel()
+        if banks > 1:
+            flat = np.tile(flat, banks)
+        self.constants.append(Constant(name, ftype, flat, len(flat) if word is None else max(int(word), 1), impl,
+                                       banks))
         return name
+
+    def lane_constant(self, suffix: str, ftype: FixedType, codes: np.ndarray, per_channel: int = 1) -> str:
+        """A per-channel parameter of a stage running at this context's fold: the values of
+        one beat's channels (fold * per_channel of them) form one memory word."""
+        return self.constant(suffix, ftype, codes, word=self.fold * per_channel)

@@ -17,13 +17,14 @@ import numpy as np
 from ..numerics import FixedType, exact_type
 from . import register
 from ..numerics.fixed import FLOAT_EXACT
-from ._activation import exact_frac, items_channels, max_abs_error, probe_codes, pwl_cost, saturating_type, widened
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext, is_unit
+from ._activation import exact_frac, max_abs_error, probe_codes, pwl_cost, saturating_type, widened
+from ._lanes import LaneOp, lane_context
+from .base import Bounds, CostContext, HlsContext, TypingContext, is_unit
 
 
 @register
 @dataclass
-class Clip(Op):
+class Clip(LaneOp):
     kind = "Clip"
     template = "clip"
 
@@ -137,9 +138,8 @@ class Clip(Op):
 
     def hls(self, ctx: HlsContext) -> dict:
         x = ctx.inputs[0]
-        items, lanes = items_channels(x)
         has_lo, has_hi = self.active(x.type)
         lo, hi = self._clamp_codes(x.type)
         codes = [int(lo) if has_lo else 0, int(hi) if has_hi else 0]
-        return {"channels": lanes, "items": items, "has_lo": has_lo, "has_hi": has_hi, "v_type": self.bound_type,
-                "bounds": ctx.constant("bounds", self.bound_type, np.array(codes, dtype=np.int64))}
+        return dict(lane_context(ctx), has_lo=has_lo, has_hi=has_hi, v_type=self.bound_type,
+                    bounds=ctx.constant("bounds", self.bound_type, np.array(codes, dtype=np.int64)))

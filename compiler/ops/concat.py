@@ -12,7 +12,8 @@ import numpy as np
 
 from ..numerics import exact_type
 from . import register
-from .add import items_of
+from .add import items_of, join_fifos
+from ._lanes import LaneOp, lane_cost
 from .base import (Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit,
                    same_scale)
 from ._movement import items
@@ -22,7 +23,7 @@ MAX_INPUTS = 4
 
 @register
 @dataclass
-class Concat(Op):
+class Concat(LaneOp):
     kind = "Concat"
     template = "concat"
     n_inputs = 2
@@ -80,13 +81,23 @@ class Concat(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import merge_cost
-
-        return merge_cost(ctx.target, "concat", ctx.inputs, ctx.outputs[0], self.input_depths)
+        """Each input's beats in turn (wiring and a select), one beat per cycle, and the FIFOs
+        sized for the skew of its paths."""
+        bram, lut, ff = join_fifos(ctx, self.input_depths)
+        y = ctx.outputs[0]
+        cost = lane_cost(ctx, style="concat", lut_per_lane=y.type.width * 0.25 * len(ctx.inputs),
+                         ff_per_lane=y.type.width, bram_18k=bram, extra_lut=lut,
+                         detail={"fifo_depths": list(self.input_depths or [])})
+        cost.ii = cost.latency = y.beats
+        cost.latency += 2
+        cost.ff += ff
+        return cost
 
     def hls(self, ctx: HlsContext) -> dict:
-        return {"channels": [t.shape[-1] for t in ctx.inputs], "out_channels": ctx.outputs[0].shape[-1],
-                "items": items(ctx.outputs[0]), "n": len(ctx.inputs)}
+        fold = ctx.fold
+        return {"channels": [t.channels for t in ctx.inputs], "beats": [t.channels // fold for t in ctx.inputs],
+                "out_channels": ctx.outputs[0].channels, "items": items(ctx.outputs[0]), "n": len(ctx.inputs),
+                "fold": fold}
 
     def items_needed(self, in_shapes, out_shape):
         k = np.arange(1, items_of(out_shape) + 1)

@@ -8,10 +8,18 @@ exact arithmetic kept) is Dense's own code. Output channel o reads the input cha
 its group, o // (C_out/groups). BatchNorm folding, ReLU fusion and the reuse factor apply
 as to Dense (the passes name both).
 
-Hardware (templates/kernels/qc_conv.h): a line buffer of (ekh-1) padded rows turns the
-pixel stream (one pixel per cycle, padding generated inside) into windows, which feed a MAC
-array folded by the reuse factor exactly like Dense's; II per image ~ max(padded pixels,
-output pixels * reuse).
+Hardware (templates/kernels/qc_conv.h): a window generator (_window.py) feeding the MAC
+array of _mac.py, two dataflow stages; the layer's interval is the slower of the two:
+- "pointwise" (1x1, stride 1, no padding): no generator, the pixels are the array's items;
+- "sliced" (SIMD divides C_in): the sliced generator emits each window as taps x C_in/SIMD
+  beats of SIMD channels, tap-major like the weight rows; its ring of rows is the only
+  buffer; the array takes SF * NF cycles per window;
+- "window" (SIMD = every window value): the whole-window generator, one window per beat;
+- depthwise convolutions (one input channel per output channel) use a vector unit (FINN's
+  VVAU): PE channels per beat, SIMD = 1 (the sliced generator in channel-major order, one
+  tap per cycle) or SIMD = taps with PE = C (whole windows, fully parallel).
+Grouped convolutions (other than depthwise) store the block-diagonal (taps*C_in, C_out)
+weight array; its structural zeros cost nothing when fully parallel.
 """
 from __future__ import annotations
 
@@ -19,12 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cost.model import LayerCost
 from ..numerics import FixedType, grid_codes
 from . import register
+from ._mac import MacArray, MacOp, accepted_fold, mac_array_context
+from ._window import (Window, batch_chunks, chain, swg_context, swg_cost, swg_needed, window_context,
+                      window_registers_cost)
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
-from ..cost.kernels import MacArray
-from .dense import Dense, mac_array_context, mac_knobs
-from ._window import Window, batch_chunks
+from .dense import Dense, MacWhatIf
 
 
 def _conv_accumulate(xp: np.ndarray, win: Window, w: np.ndarray, groups: int, acc: np.ndarray) -> None:
@@ -55,14 +65,13 @@ def _conv_accumulate(xp: np.ndarray, win: Window, w: np.ndarray, groups: int, ac
 
 @register
 @dataclass
-class Conv(Op):
+class Conv(MacOp, Op):
     kind = "Conv"
     template = "conv"
 
     weight: np.ndarray                 # (K, C_out) real values
     bias: np.ndarray | None = None     # (C_out,)
     activation: str | None = None      # fused ReLU
-    reuse_factor: int = 1
     weight_type: FixedType | None = None
     bias_type: FixedType | None = None
     accum_type: FixedType | None = None
@@ -74,6 +83,9 @@ class Conv(Op):
     pads: tuple[int, ...] = (0, 0, 0, 0)   # ONNX order: begins, then ends
     groups: int = 1
     kernel: str = "mac"                    # Dense's MAC array kernels: "mac", "signed", "xnor"
+    pe: int = 0                            # output lanes (0: every output channel)
+    simd: int = 0                          # input lanes (0: the whole window)
+    memory: str = "auto"                   # weight memory: "auto" (by size), "bram", "lutram"
 
     def __post_init__(self):
         self.kernel_shape, self.strides, self.dilations, self.pads = (
@@ -83,17 +95,6 @@ class Conv(Op):
     # a window is a Dense layer's input vector: the same exact typing
     assign_types = Dense.assign_types
     _accum_code_bounds = Dense._accum_code_bounds
-
-    @property
-    def n_in(self) -> int:
-        return self.weight.shape[0]
-
-    @property
-    def n_out(self) -> int:
-        return self.weight.shape[1]
-
-    nonzero = Dense.nonzero
-    nonzero_at = Dense.nonzero_at
 
     def choose_kernel(self, input_bipolar: bool) -> str:
         """Dense's choice; XNOR only without padding (a zero pad is not a +-1 input)."""
@@ -215,39 +216,119 @@ class Conv(Op):
         return run
 
     # ---- hardware ---------------------------------------------------------------------------
-    def fold_choices(self, target) -> list[int]:
-        return Dense.fold_choices(self, target)  # the same MAC array per window
+    @property
+    def depthwise(self) -> bool:
+        """One input channel per output channel: the vector unit (VVAU)."""
+        return self.groups > 1 and self.cin_per_group == 1 and self.n_out == self.groups
+
+    @property
+    def pointwise(self) -> bool:
+        return self.taps == 1 and set(self.strides) == {1} and not any(self.pads) and not self.depthwise
+
+    @property
+    def array_dims(self) -> tuple[int, int]:
+        if self.depthwise:
+            return self.taps, self.n_out                    # per channel: its taps
+        return self.taps * self.in_channels, self.n_out    # grouped: block-diagonal rows
+
+    def valid_shape(self, pe: int, simd: int) -> bool:
+        rows, cols = self.array_dims
+        if cols % pe:
+            return False
+        if self.depthwise:
+            return simd == 1 or (simd == rows and pe == cols)
+        return simd == rows or self.in_channels % simd == 0
+
+    def simd_rule(self) -> str:
+        rows = self.array_dims[0]
+        if self.depthwise:
+            return f"1, or {rows} (every tap) with PE = every channel"
+        return f"divides {self.in_channels} (input channels), or {rows} (the whole window)"
+
+    def mode(self, simd: int) -> str:
+        if self.pointwise:
+            return "pointwise"
+        if self.depthwise:
+            return "depthwise_window" if simd == self.taps else "depthwise_sliced"
+        return "window" if simd == self.array_dims[0] else "sliced"
+
+    def array_weights(self) -> np.ndarray:
+        """The weight array the hardware stores (rows in window order, tap-major)."""
+        if self.depthwise or self.groups == 1:
+            return self.weight
+        rows, cols = self.array_dims
+        cin_g, cout_g, c = self.cin_per_group, self.n_out // self.groups, self.in_channels
+        full = np.zeros((rows, cols))
+        w = self.weight.reshape(self.taps, cin_g, cols)
+        for g in range(self.groups):
+            o = slice(g * cout_g, (g + 1) * cout_g)
+            full.reshape(self.taps, c, cols)[:, g * cin_g:(g + 1) * cin_g, o] = w[:, :, o]
+        return full
+
+    def stream_folds(self, in_shapes, out_shapes, arriving):
+        pe, simd = self.shape
+        return [self.native_fold(arriving[0], simd, pe)], [pe]
+
+    def native_fold(self, arriving: int | None, simd: int, pe: int) -> int:
+        """The input beat width: the pointwise array's (a wider beat is sliced inside), the
+        sliced generator's (SIMD, or PE channels for a depthwise one), or whole pixels."""
+        mode = self.mode(simd)
+        if mode == "pointwise":
+            return accepted_fold(arriving, simd, self.in_channels)
+        if mode == "sliced":
+            return simd
+        if mode == "depthwise_sliced":
+            return pe
+        return self.in_channels
+
+    def mac_fold_in(self, in_fold: int, simd: int) -> int:
+        mode = self.mode(simd)
+        if mode == "pointwise":
+            return in_fold
+        return self.array_dims[0] if mode in ("window", "depthwise_window") else simd
 
     def what_if(self, ctx: CostContext):
-        """Dense.what_if for the MAC array behind the sliding window."""
-        from ..cost.cnn_kernels import conv_cost
-
+        """The MAC array behind the window generator (Dense's what-if, plus the generator)."""
         win = self.window(ctx.inputs[0].shape)
-        mac = MacArray(ctx.target, n_in=self.n_in, n_out=self.n_out, items=win.out_h * win.out_w,
-                       activation=self.activation, kernel=self.kernel)
-        x0 = ctx.inputs[0].type.width
+        rows, cols = self.array_dims
+        mac = MacArray(ctx.target, n_in=rows, n_out=cols, items=win.out_h * win.out_w, activation=self.activation,
+                       kernel=self.kernel, bias_bits=self.bias_bits(), depthwise=self.depthwise)
+        target = ctx.target
 
-        def cost(ov: dict, x_bits: int, y_bits: int):
-            return conv_cost(mac, self, win, x_bits, y_bits, mac_knobs(self, ov, x_bits - x0))
+        def with_window(cost, pe, simd, x_bits, in_fold):
+            mode = self.mode(simd)
+            if mode == "pointwise":
+                out = LayerCost(**{**cost.__dict__, "detail": dict(cost.detail)})
+                out.style = "conv_pointwise" + ("" if self.kernel == "mac" else f"_{self.kernel}")
+                return out
+            if mode in ("window", "depthwise_window"):
+                gen = window_registers_cost(target, win, x_bits)
+            else:
+                gen = swg_cost(target, win, in_fold, x_bits, channel_major=self.depthwise)
+            out = chain(gen, cost)
+            out.style = ("conv_" + mode) + ("" if self.kernel == "mac" else f"_{self.kernel}")
+            out.detail["windows"] = win.out_h * win.out_w
+            return out
 
-        return cost
+        return MacWhatIf(self, mac, ctx.inputs[0].type.width, extra=with_window)
 
     def cost(self, ctx: CostContext):
-        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width)
+        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width, ctx.in_folds[0])
 
     def hls(self, ctx: HlsContext) -> dict:
         win = self.window(ctx.inputs[0].shape)
-        return dict(window_context(win), **mac_array_context(self, ctx), items=win.out_h * win.out_w,
-                    groups=self.groups, cin_g=self.cin_per_group, cout_g=self.n_out // self.groups,
-                    win_size=self.taps * win.channels, kernel=self.kernel, kernel_id=Dense.KERNELS.index(self.kernel))
+        pe, simd = self.shape
+        mode = self.mode(simd)
+        in_fold = ctx.in_folds[0]
+        mac = mac_array_context(self, ctx, pe, simd, self.mac_fold_in(in_fold, simd), self.array_weights(),
+                                self.memory_impl(ctx.target, pe, simd))
+        sliced = mode in ("sliced", "depthwise_sliced")
+        return dict(window_context(win), **mac, items=win.out_h * win.out_w, mode=mode,
+                    swg=swg_context(win, in_fold, self.depthwise) if sliced else None,
+                    win_size=self.taps * win.channels)
 
     def items_needed(self, in_shapes, out_shape):
-        return [self.window(in_shapes[0]).items_needed()]
-
-
-def window_context(win: Window) -> dict:
-    """Template variables of the sliding-window generator (qc_window.h)."""
-    return {"in_h": win.in_h, "in_w": win.in_w, "channels": win.channels, "kh": win.kh, "kw": win.kw,
-            "sh": win.sh, "sw": win.sw, "dh": win.dh, "dw": win.dw, "pt": win.pt, "pl": win.pl,
-            "hp": win.hp, "wp": win.wp, "ekh": win.ekh, "ekw": win.ekw, "out_h": win.out_h, "out_w": win.out_w,
-            "lb_rows": max(win.ekh - 1, 1)}
+        win = self.window(in_shapes[0])
+        if self.mode(self.shape[1]) in ("sliced", "depthwise_sliced"):
+            return [swg_needed(win)]
+        return [win.items_needed()]

@@ -1,11 +1,11 @@
 """Dense (fully connected) layer: y = act(x @ W + b) on the last axis.
 
-Hardware: a MAC array with a reuse factor RF. Each of the ceil(nnz/RF) multipliers is used
-RF times per input vector (RF = 1: every product unrolled, II = 1; larger RF folds the
-multipliers over cycles). Products and their sum are exact: the accumulator type is sized
-from the input type's range and the actual weights, so it cannot overflow, and the only
-rounding is the final cast to the output type. That is why the simulator can compute the
-accumulator with one exact matrix product, whatever the reuse factor.
+Hardware: the PE x SIMD MAC array of _mac.py (FINN's MVAU): SIMD-wide input beats, PE-wide
+output beats, SF * NF cycles per vector (1: every product unrolled). Products and their sum
+are exact: the accumulator type is sized from the input type's range and the actual
+weights, so it cannot overflow, and the only rounding is the final cast to the output type.
+That is why the simulator can compute the accumulator with one exact matrix product,
+whatever the folding.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cost.kernels import MacArray, mac_fold
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
+from ._mac import KERNELS, MacArray, MacOp, accepted_fold, mac_array_context
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
 
 ACTIVATIONS = (None, "relu")
@@ -24,54 +24,24 @@ ACTIVATIONS = (None, "relu")
 
 @register
 @dataclass
-class Dense(Op):
+class Dense(MacOp, Op):
     kind = "Dense"
     template = "dense"
 
     weight: np.ndarray                 # (n_in, n_out) real values
     bias: np.ndarray | None = None     # (n_out,) real values
     activation: str | None = None      # fused activation applied to the accumulator
-    reuse_factor: int = 1
     weight_type: FixedType | None = None
     bias_type: FixedType | None = None
     accum_type: FixedType | None = None
     weights_from_model: bool = False   # weights quantized by the model itself
     weight_scale: float | np.ndarray = 1.0  # real weight = weight * weight_scale (per output channel)
     kernel: str = "mac"                # "mac", "signed" (weights in {-1,0,1}: no multiplier), "xnor"
+    pe: int = 0                        # output lanes of the MAC array (0: every output, n_out)
+    simd: int = 0                      # input lanes (0: every input, n_in)
+    memory: str = "auto"               # weight memory: "auto" (by size), "bram", "lutram"
 
-    @property
-    def n_in(self) -> int:
-        return self.weight.shape[0]
-
-    @property
-    def n_out(self) -> int:
-        return self.weight.shape[1]
-
-    @property
-    def nonzero(self) -> int:
-        """Nonzero weights (counted once per weight array: estimates ask often)."""
-        seen = self.__dict__.get("_nonzero")
-        if seen is None or seen[0] is not self.weight:
-            seen = self.__dict__["_nonzero"] = (self.weight, int(np.count_nonzero(self.weight)))
-        return seen[1]
-
-    def nonzero_at(self, bits: int) -> int:
-        """Nonzero weights once quantized to `bits` bits (same integer bits): narrower weights
-        round more of the small ones to zero, which unrolled kernels skip. The model's own
-        quantized weights keep theirs."""
-        if self.weights_from_model or self.weight_type is None or bits == self.weight_type.width:
-            return self.nonzero
-        memo = self.__dict__.get("_nonzero_at")
-        if memo is None or memo[0] is not self.weight:
-            memo = self.__dict__["_nonzero_at"] = (self.weight, {})
-        n = memo[1].get(bits)
-        if n is None:
-            t = self.weight_type
-            narrow = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
-            n = memo[1][bits] = int(np.count_nonzero(narrow.quantize(self.weight)))
-        return n
-
-    KERNELS = ("mac", "signed", "xnor")
+    KERNELS = KERNELS
 
     def describe(self) -> str:
         act = f"+{self.activation}" if self.activation else ""
@@ -208,84 +178,68 @@ class Dense(Op):
         return run
 
     # ---- hardware ---------------------------------------------------------------------------
-    def fold_choices(self, target) -> list[int]:
-        """Divisors of the product count (every multiplier busy every cycle) that keep the
-        unrolled multipliers within the HLS unroll limit."""
-        from ..cost.folding import divisors_within
+    def stream_folds(self, in_shapes, out_shapes, arriving):
+        pe, simd = self.shape
+        return [self.native_fold(arriving[0], simd, pe)], [pe]
 
-        return divisors_within(self.n_in * self.n_out, int(target.coeff["max_unroll"]))
+    def native_fold(self, arriving: int | None, simd: int, pe: int) -> int:
+        """The input beat width the array reads (a wider arriving beat is sliced inside)."""
+        return accepted_fold(arriving, simd, self.n_in)
+
+    def mac_fold_in(self, in_fold: int, simd: int) -> int:
+        """The beat width the MAC array itself sees (Conv's window generator changes it)."""
+        return in_fold
 
     def what_if(self, ctx: CostContext) -> "MacWhatIf":
         mac = MacArray(ctx.target, n_in=self.n_in, n_out=self.n_out, items=ctx.inputs[0].size // self.n_in,
-                       activation=self.activation, kernel=self.kernel)
+                       activation=self.activation, kernel=self.kernel, bias_bits=self.bias_bits())
         return MacWhatIf(self, mac, ctx.inputs[0].type.width)
 
     def cost(self, ctx: CostContext):
-        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width)
+        return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width, ctx.in_folds[0])
 
     def hls(self, ctx: HlsContext) -> dict:
-        return dict(mac_array_context(self, ctx), items=ctx.inputs[0].size // self.n_in, channels=self.n_in,
-                    groups=1, cin_g=self.n_in, cout_g=self.n_out, kernel=self.kernel,
-                    kernel_id=self.KERNELS.index(self.kernel))
-
-
-def mac_array_context(op, ctx: HlsContext) -> dict:
-    """Template variables of a MAC array (templates/kernels/qc_dense.h), Dense's or Conv's:
-    its PE x SIMD fold and its weights stored cycle-major, so that the cyclic partition
-    hands each multiplier the words of its cycles."""
-    n_in, n_out, reuse = op.n_in, op.n_out, op.reuse_factor
-    in_steps, out_steps = mac_fold(n_in, n_out, reuse)
-    simd, pe = n_in // in_steps, n_out // out_steps
-    codes = op.weight_type.quantize(op.weight).reshape(in_steps, simd, out_steps, pe)
-    w = ctx.constant("w", op.weight_type, codes.transpose(2, 0, 3, 1))  # [ro][ri][p][s]
-    if op.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
-        bias_type = exact_type(0, 0, op.accum_type.frac_bits)
-        b = ctx.constant("b", bias_type, np.zeros(n_out, dtype=np.int64))
-    else:
-        bias_type = op.bias_type
-        b = ctx.constant("b", bias_type, bias_type.quantize(op.bias))
-    return {"n_in": n_in, "n_out": n_out, "reuse": reuse, "ri": in_steps, "ro": out_steps, "simd": simd,
-            "pe": pe, "block": simd * pe, "relu": op.activation == "relu", "weight_type": op.weight_type,
-            "bias_type": bias_type, "accum_type": op.accum_type, "w": w, "b": b}
-
-
-def mac_knobs(op, ov: dict, input_bits_delta: int = 0) -> tuple[int, int, int, int]:
-    """A MAC layer's (reuse, nonzero weights, weight bits, accumulator bits) under what-if
-    overrides (Dense, Conv): the accumulator grows or shrinks with the weight and input
-    widths, pruning leaves a share of nonzero weights."""
-    w_bits, acc_bits = op.weight_type.width, op.accum_type.width
-    new_w = ov.get("weight_bits", w_bits)
-    grow = new_w - w_bits + input_bits_delta
-    if grow:
-        acc_bits = min(max(acc_bits + grow, 2), 62)
-    pruning = ov.get("pruning")
-    nonzero = op.nonzero_at(new_w) if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
-    return ov.get("reuse_factor", op.reuse_factor), nonzero, new_w, acc_bits
+        pe, simd = self.shape
+        return dict(mac_array_context(self, ctx, pe, simd, ctx.in_folds[0], self.weight,
+                                      self.memory_impl(ctx.target, pe, simd)),
+                    items=ctx.inputs[0].size // self.n_in)
 
 
 class MacWhatIf:
-    """A Dense layer's cost as a function of the what-if knobs (compiler.estimate's overrides)
-    and its input and output widths, prepared once for search loops; batch() takes arrays."""
+    """A MAC layer's cost as a function of the what-if knobs (compiler.estimate's overrides),
+    its input and output widths and the width its input arrives at, prepared once for
+    search loops; batch() takes arrays. `folds` gives the stream widths under the knobs."""
 
-    def __init__(self, op: Dense, mac: MacArray, x_bits: int):
+    def __init__(self, op, mac: MacArray, x_bits: int, extra=None):
         self.op, self.mac, self.x0 = op, mac, x_bits
+        self.extra = extra  # Conv: the sliding window's cost, added to the array's
 
-    def __call__(self, ov: dict, x_bits: int, y_bits: int):
-        reuse, nonzero, w_bits, acc_bits = mac_knobs(self.op, ov, x_bits - self.x0)
-        return self.mac(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
+    def folds(self, ov: dict, arriving: int | None) -> tuple[int, int]:
+        pe, simd = self.op.shape_of(ov)
+        return self.op.native_fold(arriving, simd, pe), pe
 
-    def batch(self, knobs: dict[str, np.ndarray], x_bits: np.ndarray, y_bits: np.ndarray) -> dict[str, np.ndarray]:
-        """Arrays of knobs {override: values} (missing ones: the layer's own) and of widths, one
-        entry per configuration -> MacArray.batch's arrays, by mac_knobs's rules."""
+    def __call__(self, ov: dict, x_bits: int, y_bits: int, in_fold: int | None = None):
+        pe, simd, nonzero, w_bits, acc_bits, mem = self.op.knobs(ov, x_bits - self.x0)
+        in_fold = self.op.native_fold(in_fold, simd, pe)
+        cost = self.mac(pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, self.op.mac_fold_in(in_fold, simd), mem)
+        return cost if self.extra is None else self.extra(cost, pe, simd, x_bits, in_fold)
+
+    def batch(self, knobs: dict[str, np.ndarray], x_bits: np.ndarray, y_bits: np.ndarray,
+              in_folds: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The formula over arrays of knobs {override: values} (missing ones: the layer's own)
+        and of widths, one entry per configuration: distinct settings are costed once."""
         op, n = self.op, len(x_bits)
-        w0 = op.weight_type.width
-        reuse = knobs.get("reuse_factor", np.full(n, op.reuse_factor)).astype(np.int64)
-        w_bits = knobs.get("weight_bits", np.full(n, w0)).astype(np.int64)
-        grow = w_bits - w0 + (x_bits - self.x0)
-        acc = op.accum_type.width
-        acc_bits = np.where(grow != 0, np.clip(acc + grow, 2, 62), acc)
-        distinct, inverse = np.unique(w_bits, return_inverse=True)
-        nonzero = np.array([op.nonzero_at(int(b)) for b in distinct], dtype=np.int64)[inverse.reshape(-1)]
-        if "pruning" in knobs:
-            nonzero = np.maximum(1, np.round((1.0 - knobs["pruning"]) * op.n_in * op.n_out)).astype(np.int64)
-        return self.mac.batch(reuse, nonzero, x_bits, w_bits, acc_bits, y_bits)
+        cols = [knobs.get(name) for name in ("reuse_factor", "pe", "simd", "weight_bits", "pruning", "memory")]
+        rows = list(zip(*[c.tolist() if c is not None else [None] * n for c in cols],
+                        np.asarray(x_bits).tolist(), np.asarray(y_bits).tolist(),
+                        (in_folds.tolist() if in_folds is not None else [None] * n)))
+        distinct: dict = {}
+        index = np.array([distinct.setdefault(r, len(distinct)) for r in rows], dtype=np.int64)
+        fields = ("ii", "latency", "first_out", "dsp", "lut", "ff", "bram_18k", "uram")
+        table = np.zeros((len(distinct), len(fields)))
+        for r, i in distinct.items():
+            ov = {name: v for name, v in zip(("reuse_factor", "pe", "simd", "weight_bits", "pruning", "memory"), r[:6])
+                  if v is not None}
+            c = self(ov, int(r[6]), int(r[7]), r[8])
+            table[i] = [getattr(c, f) for f in fields]
+        return {f: table[index, j] for j, f in enumerate(fields)}

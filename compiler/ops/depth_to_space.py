@@ -12,7 +12,7 @@ import numpy as np
 
 from . import register
 from .base import CostContext, HlsContext
-from ._movement import MovementOp
+from ._movement import MovementOp, row_buffer_cost
 
 
 @register
@@ -46,8 +46,6 @@ class DepthToSpace(MovementOp):
         return y.reshape(n, h * b, w * b, co)
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import row_buffer_cost
-
         return row_buffer_cost(ctx.target, "depth_to_space", ctx.inputs[0], ctx.outputs[0],
                                row_pixels=ctx.inputs[0].shape[1])
 

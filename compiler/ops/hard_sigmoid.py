@@ -16,14 +16,15 @@ import numpy as np
 from ..numerics import FixedType, exact_type, grid_codes
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
-from ._activation import (constant_type, describe_constant, exact_frac, items_channels, max_abs_error,
+from ._activation import (constant_type, describe_constant, exact_frac, max_abs_error,
                           monotone_pieces_bounds, probe_codes, pwl_cost, require_unit_scale, widened)
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from ._lanes import LaneOp, lane_context
+from .base import Bounds, CostContext, HlsContext, TypingContext
 
 
 @register
 @dataclass
-class HardSigmoid(Op):
+class HardSigmoid(LaneOp):
     kind = "HardSigmoid"
     template = "hard_sigmoid"
     swish: ClassVar[bool] = False     # HardSwish: y = x * hard_sigmoid(x)
@@ -137,9 +138,7 @@ class HardSigmoid(Op):
                                 "accum_type": self.accum_type.cpp()})
 
     def hls(self, ctx: HlsContext) -> dict:
-        items, lanes = items_channels(ctx.inputs[0])
-        return {"channels": lanes, "items": items, "swish": self.swish, "alpha_type": self.alpha_type,
-                "beta_type": self.beta_type, "accum_type": self.accum_type, "clamp_type": self.clamp_type,
-                "product_type": self.product_type,
-                "alpha": ctx.constant("alpha", self.alpha_type, self.alpha_type.quantize([self.alpha])),
-                "beta": ctx.constant("beta", self.beta_type, self.beta_type.quantize([self.beta]))}
+        return dict(lane_context(ctx), swish=self.swish, alpha_type=self.alpha_type, beta_type=self.beta_type,
+                    accum_type=self.accum_type, clamp_type=self.clamp_type, product_type=self.product_type,
+                    alpha=ctx.constant("alpha", self.alpha_type, self.alpha_type.quantize([self.alpha])),
+                    beta=ctx.constant("beta", self.beta_type, self.beta_type.quantize([self.beta])))

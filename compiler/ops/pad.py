@@ -91,9 +91,13 @@ class Pad(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import pad_cost
+        """Whole pixels, one per cycle: the input's where inside, the constant elsewhere."""
+        from ..cost.model import LayerCost
 
-        return pad_cost(ctx.target, ctx.inputs[0], ctx.outputs[0])
+        y, c = ctx.outputs[0], ctx.target.coeff
+        ii = y.items
+        return LayerCost(style="pad", ii=ii, latency=ii + 1, first_out=2,
+                         lut=y.channels * y.type.width * 0.5 + c["lut_fixed"], ff=y.channels * y.type.width + c["ff_fixed"])
 
     def hls(self, ctx: HlsContext) -> dict:
         h, w, c = _as_3d(ctx.inputs[0].shape)

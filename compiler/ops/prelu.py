@@ -18,17 +18,18 @@ import numpy as np
 
 from ..numerics import FixedType, exact_type
 from . import register
-from ._activation import (constant_type, describe_constant, items_channels, max_abs_error, monotone_pieces_bounds,
+from ._activation import (constant_type, describe_constant, max_abs_error, monotone_pieces_bounds,
                           probe_codes, pwl_cost, saturating_type, widened)
 from ..numerics.fixed import FLOAT_EXACT
-from .base import CostContext, HlsContext, Op, TypingContext
+from ._lanes import LaneOp, lane_context
+from .base import CostContext, HlsContext, TypingContext
 
 MEASURE_CHANNELS = 64   # distinct slopes measured at once (bounds memory)
 
 
 @register
 @dataclass
-class PRelu(Op):
+class PRelu(LaneOp):
     kind = "PRelu"
     template = "prelu"
 
@@ -100,13 +101,17 @@ class PRelu(Op):
         return run
 
     def cost(self, ctx: CostContext):
+        per_channel = int(np.asarray(self.slope).size) > 1
         return pwl_cost(ctx, compare_bits=self.accum_type.width,
                         mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
+                        param_bits=self.slope_type.width if per_channel else 0,
                         detail={"function": "prelu", "slope_type": self.slope_type.cpp(),
                                 "slopes": int(np.asarray(self.slope).size)})
 
     def hls(self, ctx: HlsContext) -> dict:
-        items, lanes = items_channels(ctx.inputs[0])
-        sq = self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64))
-        return {"channels": lanes, "items": items, "per_channel": sq.size > 1, "slope_type": self.slope_type,
-                "accum_type": self.accum_type, "slope": ctx.constant("slope", self.slope_type, sq)}
+        sq = np.atleast_1d(self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64)))
+        per_channel = sq.size > 1
+        slope = ctx.lane_constant("slope", self.slope_type, sq) if per_channel else \
+            ctx.constant("slope", self.slope_type, sq)
+        return dict(lane_context(ctx), per_channel=per_channel, slope_type=self.slope_type,
+                    accum_type=self.accum_type, slope=slope)

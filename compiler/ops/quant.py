@@ -8,11 +8,16 @@ compiler inserts (scale=None: a dynamic-fixed-point type chosen from the value r
 output tensor's real value is code * 2**-frac * out_scale, where a per-tensor power-of-two
 scale becomes fraction bits (out_scale 1) and any other scale stays as the tensor's scale.
 
-In hardware: x_code * m >> shift, rounded with the quantizer's mode, then clamped. The
+In hardware, one of two kernels (the cost model picks the cheaper per layer, `kernel`):
+"requant": x_code * m >> shift, rounded with the quantizer's mode, then clamped. The
 integer multiplier m (per channel) carries every real scale on the way (input scale, the
 quantizer's scale, binary points) and has enough bits that its error stays below 2**-10
 of an output step over the whole input range (`deviation_lsb` states it). Zero points only
 move the clamp bounds, because codes store q - zero_point.
+"thresholds": the same function as per-channel integer thresholds on x_code (_threshold.py),
+derived from it code for code: no multiplier, 2**b - 1 comparisons for b output bits; a
+BatchNorm, ReLU and the producing layer's bias folded into the quantizer cost nothing more.
+Bipolar quantizers always use it (one threshold). The simulator is the same for both.
 """
 from __future__ import annotations
 
@@ -23,10 +28,14 @@ import numpy as np
 
 from ..numerics import FixedType, exact_type
 from ..numerics.requant import REQUANT_MODES, multiplier, round_real, round_shift
+from ..cost.hardware import multiplier as multiplier_cost
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext, is_unit
+from ._lanes import LaneOp, lane_context, lane_cost
+from ._threshold import table_for, threshold_context, threshold_cost
+from .base import Bounds, CostContext, HlsContext, TypingContext, is_unit
 
 MAX_MULT_BITS = 30
+MAX_THRESHOLDS = 255  # more levels than 8 output bits: comparators cost more than a multiplier
 
 
 def _pow2_exponent(scale) -> int | None:
@@ -40,7 +49,7 @@ def _pow2_exponent(scale) -> int | None:
 
 @register
 @dataclass
-class Quant(Op):
+class Quant(LaneOp):
     kind = "Quant"
     template = "quant"
     rounds_input = True
@@ -63,6 +72,9 @@ class Quant(Op):
     shift: int | np.ndarray = 0               # per-channel right shifts (an int for a pure shift)
     mult_bits: int = 0
     deviation_lsb: float = 0.0                # max |integer result - exact quantizer| before rounding, in steps
+    kernel: str = ""                          # "requant" or "thresholds" (chosen with the parallelism)
+
+    KERNELS = ("requant", "thresholds")
 
     def __post_init__(self):
         if self.rounding not in REQUANT_MODES:
@@ -268,28 +280,66 @@ class Quant(Op):
         return np.where(flip, np.floor(t), np.ceil(t)), flip
 
     # ---- hardware -----------------------------------------------------------------------------
-    def cost(self, ctx: CostContext):
-        from ..cost.kernels import requant_cost
+    def kernel_choices(self) -> tuple[str, ...]:
+        """The kernels this quantizer can be built with (bipolar ones: thresholds only;
+        thresholds only up to MAX_THRESHOLDS levels)."""
+        if self.bipolar:
+            return ("thresholds",)
+        if self.mult is None or self.qmax - self.qmin > MAX_THRESHOLDS:
+            return ("requant",)
+        return self.KERNELS
 
-        x = ctx.inputs[0]
-        return requant_cost(ctx.target, channels=x.shape[-1], items=x.size // x.shape[-1], x_type=x.type,
-                            mult_bits=0 if self.bipolar or self.mult is None or np.all(self.mult == 1) else self.mult_bits,
-                            y_type=ctx.outputs[0].type, bipolar=self.bipolar)
+    @property
+    def active_kernel(self) -> str:
+        return self.kernel or ("thresholds" if self.bipolar else "requant")
+
+    def threshold_table(self, x_type: FixedType, channels: int):
+        """The thresholds of this quantizer on x_type's codes (cached per input type)."""
+        key = (x_type, channels, self.mult is None or id(self.mult))
+        memo = self.__dict__.get("_thresholds")
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        run = self.simulator([x_type], [None])
+        table = table_for(lambda x: run([x])[0], x_type, channels, step=2 if self.bipolar else 1)
+        self.__dict__["_thresholds"] = (key, table)
+        return table
+
+    def cost(self, ctx: CostContext):
+        """The chosen kernel's cost; before the choice (kernel ""), the cheaper one's."""
+        if self.kernel or len(self.kernel_choices()) == 1:
+            return self.kernel_cost(ctx, self.active_kernel)
+        from ..cost.model import device_share
+
+        costs = [self.kernel_cost(ctx, k) for k in self.kernel_choices()]
+        return min(costs, key=lambda c: device_share(c.resources(), ctx.target.resources))
+
+    def kernel_cost(self, ctx: CostContext, kernel: str):
+        x, y = ctx.inputs[0], ctx.outputs[0]
+        if kernel == "thresholds":
+            table = self.threshold_table(x.type, x.channels)
+            return threshold_cost(ctx, table.count, x.type, y.type,
+                                  detail={"kernel": "thresholds", "output_bits": y.type.width})
+        c = ctx.target.coeff
+        mult_bits = 0 if self.mult is None or np.all(self.mult == 1) else self.mult_bits
+        dsp, m_lut, m_ff = multiplier_cost(ctx.target, x.type.width, mult_bits) if mult_bits else (0.0, 0.0, 0.0)
+        prod = x.type.width + mult_bits
+        adder = c["lut_per_adder_bit"]
+        lut = m_lut + prod * adder + 2 * y.type.width * adder
+        ff = m_ff + (prod + y.type.width) * c.get("ff_per_reg_bit", 1.0)
+        shift_bits = 6 if np.ndim(self.shift) else 0
+        params = (mult_bits + shift_bits + 2 * y.type.width + (prod if self.offset is not None else 0))
+        return lane_cost(ctx, style="requant" if mult_bits else "requant_shift", lut_per_lane=lut, ff_per_lane=ff,
+                         dsp_per_lane=dsp, depth=(int(c["mult_latency"]) if mult_bits else 0) + 2, param_bits=params,
+                         detail={"kernel": "requant", "multiplier_bits": mult_bits})
 
     def hls(self, ctx: HlsContext) -> dict:
         x = ctx.inputs[0]
-        channels = x.shape[-1]
+        channels = x.channels
         x_type, y_type = x.type, ctx.outputs[0].type
-        d = {"channels": channels, "items": x.size // channels, "bipolar": self.bipolar,
-             "x_width": x_type.width, "x_signed": x_type.signed, "y_width": y_type.width}
-        if self.bipolar:
-            thr, flip = self._bipolar_codes(x_type)
-            thr = np.broadcast_to(thr, (channels,)).astype(np.int64)
-            flip = np.zeros(channels, bool) if flip is None else np.broadcast_to(flip, (channels,))
-            t_type = exact_type(min(int(thr.min()), x_type.min_code), max(int(thr.max()), x_type.max_code), 0)
-            d.update(thr=ctx.constant("thr", t_type, thr), thr_type=t_type,
-                     flip=ctx.constant("flip", FixedType(1, 1, False), flip.astype(np.int64)))
-            return d
+        if self.active_kernel == "thresholds":
+            return threshold_context(ctx, self.threshold_table(x_type, channels), x_type, y_type)
+        d = dict(lane_context(ctx), kernel="requant", x_width=x_type.width, x_signed=x_type.signed,
+                 y_width=y_type.width)
         z = np.broadcast_to(np.asarray(self.zero_point, dtype=np.int64), (channels,))
         lo = (self.qmin - z).astype(np.int64)
         hi = (self.qmax - z).astype(np.int64)
@@ -302,9 +352,9 @@ class Quant(Op):
         s_type = exact_type(min(int(shift.min()), 0), max(int(shift.max()), 0), 0)
         prod_bits = max(x_type.width + 2 + m_type.width + max(0, -int(shift.min())), int(shift.max()) + 2,
                         o_type.width + 2)
-        d.update(mult=ctx.constant("m", m_type, mult), mult_type=m_type, shift=ctx.constant("sh", s_type, shift),
-                 shift_type=s_type,
-                 mode=REQUANT_MODES.index(self.rounding), lo=ctx.constant("lo", b_type, lo),
-                 hi=ctx.constant("hi", b_type, hi), bound_type=b_type, offset=ctx.constant("o", o_type, offset),
-                 offset_type=o_type, prod_bits=prod_bits)
+        d.update(mult=ctx.lane_constant("m", m_type, mult), mult_type=m_type,
+                 shift=ctx.lane_constant("sh", s_type, shift), shift_type=s_type,
+                 mode=REQUANT_MODES.index(self.rounding), lo=ctx.lane_constant("lo", b_type, lo),
+                 hi=ctx.lane_constant("hi", b_type, hi), bound_type=b_type,
+                 offset=ctx.lane_constant("o", o_type, offset), offset_type=o_type, prod_bits=prod_bits)
         return d

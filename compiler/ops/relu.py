@@ -7,12 +7,13 @@ import numpy as np
 
 from ..numerics import FixedType
 from . import register
-from .base import Bounds, CostContext, HlsContext, Op, TypingContext
+from ._lanes import LaneOp, lane_context, lane_cost
+from .base import Bounds, CostContext, HlsContext, TypingContext
 
 
 @register
 @dataclass
-class Relu(Op):
+class Relu(LaneOp):
     kind = "Relu"
     template = "relu"
 
@@ -41,9 +42,9 @@ class Relu(Op):
         return run
 
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import elementwise_cost
-
-        return elementwise_cost(ctx.target, "relu", ctx.inputs[0], ctx.outputs[0])
+        """A sign test and a select per output bit, per lane; no registers of its own."""
+        sel = ctx.target.coeff.get("lut_per_select_bit", 0.5)
+        return lane_cost(ctx, style="elementwise_relu", lut_per_lane=ctx.outputs[0].type.width * sel)
 
     def hls(self, ctx: HlsContext) -> dict:
-        return {"channels": ctx.inputs[0].shape[-1], "items": ctx.inputs[0].size // ctx.inputs[0].shape[-1]}
+        return lane_context(ctx)

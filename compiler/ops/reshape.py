@@ -1,7 +1,11 @@
 """Reshape: regroup a stream into items of another size without reordering any value
 (e.g. the 16 pixels x 16 channels of a pooled image into one 256-vector for a Dense). The
 importer adds it only where a consumer needs another item size; ONNX Flatten/Reshape
-themselves are layout records (see frontend/values.py)."""
+themselves are layout records (see frontend/values.py).
+
+Hardware: a stream of beats is the same flat sequence whatever the item size, so at a beat
+width dividing both item sizes (the usual case) the stage passes beats through unchanged
+(plus the cast of a model quantizer fused onto its output, if any)."""
 from __future__ import annotations
 
 import math
@@ -10,11 +14,12 @@ from dataclasses import dataclass
 from . import register
 from .base import CostContext, HlsContext
 from ._movement import MovementOp, items
+from ._lanes import LaneOp
 
 
 @register
 @dataclass
-class Reshape(MovementOp):
+class Reshape(LaneOp, MovementOp):
     kind = "Reshape"
     template = "reshape"
 
@@ -35,14 +40,20 @@ class Reshape(MovementOp):
         return x.reshape((len(x),) + self.out_shape)
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import repack_cost
+        """Beats pass through: the output register (and a cast) only."""
+        from ..cost.hardware import stream_io
+        from ..cost.model import LayerCost
 
-        return repack_cost(ctx.target, ctx.inputs[0], ctx.outputs[0])
+        y, c, fold = ctx.outputs[0], ctx.target.coeff, ctx.fold
+        s_lut, s_ff = stream_io(ctx.target, fold * y.type.width)
+        beats = y.beats if y.fold == fold else y.size // fold
+        return LayerCost(style="repack", ii=beats, latency=beats + 1, first_out=2,
+                         lut=fold * y.type.width * 0.25 + c["lut_fixed"] + s_lut,
+                         ff=fold * y.type.width + c["ff_fixed"] + s_ff)
 
     def hls(self, ctx: HlsContext) -> dict:
-        x, y = ctx.inputs[0], ctx.outputs[0]
-        return {"in_items": items(x), "in_channels": x.shape[-1], "out_items": items(y),
-                "out_channels": y.shape[-1]}
+        x = ctx.inputs[0]
+        return {"beats": x.size // ctx.fold, "fold": ctx.fold}
 
     def items_needed(self, in_shapes, out_shape):
         """Output item k holds elements [k*Co, (k+1)*Co): it needs ceil((k+1)*Co/Ci) input items."""

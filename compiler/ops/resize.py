@@ -13,7 +13,7 @@ import numpy as np
 
 from . import register
 from .base import CostContext, HlsContext
-from ._movement import MovementOp, index_type
+from ._movement import MovementOp, index_type, row_buffer_cost
 
 
 @register
@@ -53,8 +53,6 @@ class Resize(MovementOp):
         return y.reshape((n,) + self.infer_shapes([x.shape[1:]])[0])
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import row_buffer_cost
-
         h, w = self._spatial(ctx.inputs[0].shape)
         return row_buffer_cost(ctx.target, "resize_nearest", ctx.inputs[0], ctx.outputs[0], row_pixels=w)
 

@@ -114,12 +114,31 @@ class Softmax(Op):
 
     # ---- hardware -------------------------------------------------------------------------------
     def cost(self, ctx: CostContext):
-        from ..cost.kernels import softmax_cost
+        """Whole vectors (n values per beat): a max tree, n two-table exp lookups and hi*lo
+        products, a sum tree, one normalized reciprocal lookup, n output products. Each exp
+        table is copied for the n lanes, two lanes per (dual-ported) copy."""
+        from ..cost.hardware import adder_tree_depth, ceil_div, memory, multiplier, stream_cycles, stream_io
+        from ..cost.model import LayerCost
 
-        n = ctx.inputs[0].shape[-1]
-        return softmax_cost(ctx.target, n=n, items=ctx.inputs[0].size // n, x_type=ctx.inputs[0].type,
-                            y_type=ctx.outputs[0].type, exp_entries=(1 << (D_TYPE.width - LO_BITS), 1 << LO_BITS),
-                            recip_entries=1 << RECIP_BITS)
+        target, c = ctx.target, ctx.target.coeff
+        x_type, y_type = ctx.inputs[0].type, ctx.outputs[0].type
+        n = ctx.inputs[0].channels
+        items = ctx.inputs[0].items
+        exp_entries, recip_entries = (1 << (D_TYPE.width - LO_BITS), 1 << LO_BITS), 1 << RECIP_BITS
+        k = max(_ceil_log2(n), 1)
+        m_dsp, m_lut, m_ff = multiplier(target, 18, 18)
+        rom_bram, rom_lut, _ = memory(target, 18, recip_entries)
+        for entries in exp_entries:
+            b, l, _ = memory(target, 18, entries, banks=ceil_div(n, 2))
+            rom_bram, rom_lut = rom_bram + b, rom_lut + l
+        lut = (2 * n * x_type.width + n * (18 + k)) * c["lut_per_adder_bit"] + 2 * n * m_lut + rom_lut \
+            + 64 + c["lut_fixed"]
+        ff = (2 * n * (18 + 18) + n * y_type.width) * c.get("ff_per_reg_bit", 1.0) + c["ff_fixed"]
+        s_lut, s_ff = stream_io(target, n * y_type.width)
+        depth = 2 * adder_tree_depth(target, n) + 2 * int(c["mult_latency"]) + 4 + stream_cycles(target)
+        return LayerCost(style="softmax_lut", ii=items, latency=items + depth, first_out=1 + depth,
+                         dsp=2 * n * m_dsp, lut=lut + s_lut, ff=ff + s_ff, bram_18k=rom_bram,
+                         detail={"table_entries": sum(exp_entries) + recip_entries})
 
     def hls(self, ctx: HlsContext) -> dict:
         x_type = ctx.inputs[0].type

@@ -39,9 +39,17 @@ class Transpose(MovementOp):
         return x.reshape(len(x), -1)[:, self.order].reshape((len(x),) + self.out_shape)
 
     def cost(self, ctx: CostContext):
-        from ..cost.cnn_kernels import transpose_cost
+        """A frame buffer: every value is written, then read out in the new order (one value
+        per cycle)."""
+        from ..cost.hardware import memory
+        from ..cost.model import LayerCost
 
-        return transpose_cost(ctx.target, ctx.inputs[0], ctx.outputs[0])
+        x, y, c = ctx.inputs[0], ctx.outputs[0], ctx.target.coeff
+        bram, lut, _ = memory(ctx.target, x.type.width, x.size)
+        ii = x.items + y.size
+        return LayerCost(style="transpose_buffer", ii=ii, latency=ii + 2, first_out=x.items + y.channels + 2,
+                         lut=lut + 40 + c["lut_fixed"], ff=y.channels * y.type.width + c["ff_fixed"], bram_18k=bram,
+                         detail={"buffer_words": x.size})
 
     def hls(self, ctx: HlsContext) -> dict:
         x, y = ctx.inputs[0], ctx.outputs[0]

@@ -73,7 +73,10 @@ def _layer_policies(graph: Graph, options: CompileOptions, policy: FormatPolicy)
     layer exists and the width is one the pass chooses (not fixed by the model's quantizers)."""
     nodes = {n.name: n for n in graph.nodes()}
     out = {}
-    for name, knobs in options.layer_widths.items():
+    for name, settings in options.layers.items():
+        knobs = {k: v for k, v in settings.items().items() if k in ("weight_bits", "act_bits")}
+        if not knobs:
+            continue
         node = nodes.get(name)
         if node is None:
             raise CompileError(f"widths given for unknown layer {name!r} (layers: {', '.join(nodes)})")

@@ -28,10 +28,12 @@ def _items(shape) -> int:
     return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
 
 
-def _needed(op, in_shapes, out_shape) -> list[np.ndarray]:
+def _needed(op, in_shapes, out_shape, folds=None) -> list[np.ndarray]:
     """Per input: input items needed for each output item (1-based counts)."""
     fn = getattr(op, "items_needed", None)
     if fn is not None:
+        if folds is not None and "folds" in fn.__code__.co_varnames:
+            return [np.asarray(a, dtype=np.int64) for a in fn(in_shapes, out_shape, folds=folds)]
         return [np.asarray(a, dtype=np.int64) for a in fn(in_shapes, out_shape)]
     n_out = _items(out_shape)
     res = []
@@ -60,7 +62,10 @@ def size_fifos(graph: Graph, options: CompileOptions | None = None) -> Graph:
                 for t in node.outputs:
                     need[t] = None
                 continue
-            per_input = _needed(node.op, [graph.tensors[t].shape for t in node.inputs], out_shape)
+            in_shapes = [graph.tensors[t].shape for t in node.inputs]
+            native, _ = node.op.stream_folds(in_shapes, [graph.tensors[t].shape for t in node.outputs],
+                                             [graph.tensors[t].fold for t in node.inputs])
+            per_input = _needed(node.op, in_shapes, out_shape, native)
             n_out = np.zeros(_items(out_shape), dtype=np.int64)
             for a, k in zip(ins, per_input):
                 if a is not None:

@@ -1,4 +1,5 @@
-// qcompile: activation kernels. One item per cycle, every channel in parallel.
+// qcompile: activation kernels. One beat per cycle: FOLD lanes; channel c = g * FOLD + lane of
+// the beat (g cycles over the G = C / FOLD beats of an item).
 //
 // Piecewise-linear ones are exact integer arithmetic with a single final rounding (the
 // assignment to the output type):
@@ -37,13 +38,14 @@ ap_int<X::width + 2> code_of(const X &x) {
 
 template <class CFG, class IN_V, class OUT_V>
 void clip(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::v_t bounds[2]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned c = 0; c < CFG::fold; c++) {
 #pragma HLS UNROLL
             typename CFG::v_t v = x.data[c];
             if (CFG::has_lo && v < bounds[0]) v = bounds[0];
@@ -51,42 +53,46 @@ Items:
             y.data[c] = v;
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 
 template <class CFG, class IN_V, class OUT_V>
 void prelu(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::slope_t slope[]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned c = 0; c < CFG::fold; c++) {
 #pragma HLS UNROLL
             typename CFG::x_t xv = x.data[c];
             typename CFG::accum_t a;
             if (xv < 0) {
-                a = xv * slope[CFG::per_channel ? c : 0];
+                a = xv * slope[CFG::per_channel ? (CFG::groups == 1 ? 0 : g) * CFG::fold + c : 0];
             } else {
                 a = xv;
             }
             y.data[c] = a;
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 
 template <class CFG, class IN_V, class OUT_V>
 void hard_sigmoid(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::alpha_t alpha[1],
                   const typename CFG::beta_t beta[1]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned c = 0; c < CFG::fold; c++) {
 #pragma HLS UNROLL
             typename CFG::x_t xv = x.data[c];
             typename CFG::accum_t a = xv * alpha[0];
@@ -107,20 +113,22 @@ Items:
             }
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 
 template <class CFG, class IN_V, class OUT_V>
-void lut_activation(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::table_t table[CFG::entries],
+void lut_activation(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::table_t table[],
                     const typename CFG::scale_t scale[1]) {
     const int UW = CFG::x_t::width + 2;
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
     Lanes:
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned c = 0; c < CFG::fold; c++) {
 #pragma HLS UNROLL
             typename CFG::x_t xv = x.data[c];
             ap_int<UW> code = code_of<typename CFG::x_t, CFG::x_signed>(xv);
@@ -133,7 +141,7 @@ Items:
             }
             if (u < 0) u = 0;
             if (u > CFG::umax) u = CFG::umax;
-            typename CFG::table_t t = table[(u >> CFG::shift).to_uint()];
+            typename CFG::table_t t = table[(c / 2) * CFG::entries + (u >> CFG::shift).to_uint()];  // two lanes per copy
             typename CFG::v_t v = t;
             if (CFG::mode == 1 && neg) {
                 v = 1 - t;
@@ -151,6 +159,7 @@ Items:
             y.data[c] = v;
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 

@@ -1,10 +1,11 @@
-// qcompile: streaming convolution = sliding-window generator + MAC array (qc_dense.h).
-//
-// A window item holds the KH*KW taps of C_IN channels, tap-major; its K = KH*KW*C_IN/GROUPS
-// rows meet the C_OUT outputs in Dense's MAC array (output channel o of group g = o / COUT_G
-// reads input channels g*CIN_G .. g*CIN_G + CIN_G - 1). Generator and MAC array run as two
-// dataflow stages, so the image streams in at one pixel per cycle while the MAC array takes
-// REUSE cycles per window.
+// qcompile: streaming convolution = a window generator (qc_window.h) + the MAC array or the
+// depthwise vector unit (qc_dense.h), as two dataflow stages, so the image streams in while
+// the array takes its cycles per window. Modes (compiler/ops/conv.py):
+//   sliced            swg (tap-major slices of SIMD channels) -> mvau
+//   window            sliding_window (whole windows) -> mvau (SIMD = the whole window)
+//   depthwise_sliced  swg (channel-major slices of PE channels) -> vvau (SIMD = 1)
+//   depthwise_window  sliding_window -> vvau (SIMD = taps, PE = every channel)
+// A pointwise convolution (1x1, stride 1, no padding) is the MAC array alone.
 #ifndef QC_CONV_H
 #define QC_CONV_H
 
@@ -15,12 +16,39 @@
 namespace qc {
 
 template <class CFG, class IN_V, class OUT_V>
-void conv(hls::stream<IN_V> &in, hls::stream<OUT_V> &out,
-          const typename CFG::weight_t w[CFG::n_in * CFG::n_out], const typename CFG::bias_t b[CFG::n_out]) {
+void conv_sliced(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+                 const typename CFG::bias_t b[]) {
+#pragma HLS DATAFLOW
+    hls::stream<IN_V> windows("windows");
+    swg<CFG>(in, windows, typename CFG::x_t(0));
+    mvau<CFG>(windows, out, w, b);
+}
+
+template <class CFG, class IN_V, class OUT_V>
+void conv_window(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+                 const typename CFG::bias_t b[]) {
 #pragma HLS DATAFLOW
     hls::stream<typename CFG::win_t> windows("windows");
     sliding_window<CFG>(in, windows, typename CFG::x_t(0));
-    mac_array<CFG>(windows, out, w, b);
+    mvau<CFG>(windows, out, w, b);
+}
+
+template <class CFG, class IN_V, class OUT_V>
+void conv_depthwise_sliced(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+                           const typename CFG::bias_t b[]) {
+#pragma HLS DATAFLOW
+    hls::stream<IN_V> windows("windows");
+    swg<CFG>(in, windows, typename CFG::x_t(0));
+    vvau<CFG>(windows, out, w, b);
+}
+
+template <class CFG, class IN_V, class OUT_V>
+void conv_depthwise_window(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+                           const typename CFG::bias_t b[]) {
+#pragma HLS DATAFLOW
+    hls::stream<typename CFG::win_t> windows("windows");
+    sliding_window<CFG>(in, windows, typename CFG::x_t(0));
+    vvau<CFG>(windows, out, w, b);
 }
 
 }  // namespace qc

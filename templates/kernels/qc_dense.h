@@ -1,22 +1,21 @@
-// qcompile: MAC array folded by a reuse factor R, shared by Dense and Conv.
+// qcompile: the MAC array of Dense and Conv (FINN's matrix-vector unit), PE x SIMD lanes.
 //
-// The n_in x n_out products of an item take R = RI * RO cycles (compiler/cost/kernels.py
-// mac_fold): cycle (ro, ri) multiplies the SIMD = n_in / RI inputs ri*SIMD .. by the weights
-// of the PE = n_out / RO outputs ro*PE .., so the PE*SIMD multipliers are wired statically:
-// a SIMD lane selects among RI inputs, a PE lane owns one running sum. Each multiplier reads
-// its own ROM of R words (the compiler stores the weights cycle-major,
-// w[r * BLOCK + p * SIMD + s], and the cyclic partition gives multiplier p*SIMD+s the words
-// of its cycles). A PE lane's sum starts from the bias at ri = 0 and is complete at
-// ri = RI - 1. R = 1 unrolls every product (constant weights, zero weights vanish).
-//
-// The stage is one pipelined loop over items * R cycles (II = 1, rewind), so the pipeline
-// never drains between items or calls: the stage's interval is items * R cycles.
-// The accumulator type holds the final sum exactly and wraps, so partial sums in any order
-// give the same result; the only rounding is the cast to the output type, after the
-// optional fused ReLU. Multiplier-free variants: weights in {-1, 0, +1} select x, -x or
-// nothing; with bipolar inputs too, each product is +1 when the signs agree, else -1 (an
-// XNOR and a popcount). They equal the products exactly, so the simulator need not tell
-// them apart.
+// Per item (a vector, or a convolution window) the N_IN x N_OUT products take SF * NF
+// cycles (SF = N_IN / SIMD, NF = N_OUT / PE): cycle (nf, sf) multiplies the SIMD inputs
+// sf*SIMD .. by the weights of the PE outputs nf*PE .., each PE lane adding its SIMD
+// products (a tree that grows one bit per level, qc::Tree) into its running sum, which
+// starts from the bias and leaves after SF cycles; the outputs leave as NF beats of PE.
+// Inputs arrive as beats of IN_FOLD values (a multiple of SIMD): read once, during the
+// first output group, and kept in an input buffer of N_IN / IN_FOLD words for the others.
+// The weights of one cycle are one memory word (the compiler stores them cycle-major:
+// w[(nf * SF + sf) * PE * SIMD + p * SIMD + s] and reshapes the array into words of
+// PE * SIMD); fully parallel (SF = NF = 1) they are constants and zero weights vanish.
+// One pipelined loop over items * SF * NF cycles (II = 1, rewind): the stage never drains.
+// The accumulator type holds every partial sum exactly, so the folding never changes a
+// result; the only rounding is the cast to the output type, after the optional ReLU.
+// Multiplier-free lanes: weights in {-1, 0, +1} select x, -x or 0 (SIGNED); with bipolar
+// inputs too, a lane is 1 when the signs agree and the PE's dot product 2 * count - SIMD
+// (XNOR). They equal the products exactly, so the simulator need not tell them apart.
 #ifndef QC_DENSE_H
 #define QC_DENSE_H
 
@@ -26,78 +25,138 @@ namespace qc {
 
 enum DenseKernel { MAC = 0, SIGNED = 1, XNOR = 2 };
 
-template <int K> struct Product;
-template <> struct Product<MAC> {
-    template <class A, class X, class W> static A of(const X &x, const W &w) {
+template <int K> struct Lane;
+template <> struct Lane<MAC> {
+    template <class L, class X, class W> static L of(const X &x, const W &w) {
 #pragma HLS INLINE
         return x * w;
     }
+    template <class A, unsigned SIMD, class S> static A dot(const S &s) {
+#pragma HLS INLINE
+        return s;
+    }
 };
-template <> struct Product<SIGNED> {
-    template <class A, class X, class W> static A of(const X &x, const W &w) {
+template <> struct Lane<SIGNED> {
+    template <class L, class X, class W> static L of(const X &x, const W &w) {
 #pragma HLS INLINE
         if (w > 0) return x;
         if (w < 0) return -x;
         return 0;
     }
-};
-template <> struct Product<XNOR> {
-    template <class A, class X, class W> static A of(const X &x, const W &w) {
+    template <class A, unsigned SIMD, class S> static A dot(const S &s) {
 #pragma HLS INLINE
-        return ((x > 0) == (w > 0)) ? A(1) : A(-1);
+        return s;
+    }
+};
+template <> struct Lane<XNOR> {
+    template <class L, class X, class W> static L of(const X &x, const W &w) {
+#pragma HLS INLINE
+        return ((x > 0) == (w > 0)) ? L(1) : L(0);
+    }
+    template <class A, unsigned SIMD, class S> static A dot(const S &s) {
+#pragma HLS INLINE
+        return A(2 * s) - A(SIMD);
     }
 };
 
-// Position in the input item of product row i for output o: the row itself, except in
-// grouped convolutions, where output o reads its group's channels of tap i / CIN_G.
-template <class CFG> unsigned input_index(unsigned i, unsigned o) {
+// The PE dot products of one cycle: lane (p, s) multiplies xs[s * XSTRIDE + p * PSTRIDE]
+// (Dense and Conv: xs[s]; depthwise: xs[s * PE + p], its own channel) by its weight.
+template <class CFG, unsigned XSTRIDE, unsigned PSTRIDE, class X_ARR, class Y_V>
+void mac_cycle(const X_ARR &xs, const typename CFG::weight_t w[], const typename CFG::bias_t b[],
+               typename CFG::accum_t acc[CFG::pe], unsigned r, unsigned nf, bool first, Y_V &y) {
 #pragma HLS INLINE
-    if (CFG::groups == 1) return i;
-    return (i / CFG::cin_g) * CFG::channels + (o / CFG::cout_g) * CFG::cin_g + i % CFG::cin_g;
+    typedef typename CFG::accum_t acc_t;
+    typedef typename CFG::leaf_t leaf_t;
+    const unsigned PE = CFG::pe, SIMD = CFG::simd;
+Pe:
+    for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+        leaf_t leaves[SIMD];
+#pragma HLS ARRAY_PARTITION variable=leaves complete
+    Simd:
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            leaves[s] = Lane<CFG::kernel>::template of<leaf_t>(xs[s * XSTRIDE + p * PSTRIDE], w[r * PE * SIMD + p * SIMD + s]);
+        }
+        const acc_t dot = Lane<CFG::kernel>::template dot<acc_t, SIMD>(Tree<SIMD, leaf_t>::sum(leaves));
+        const acc_t sum = (first ? acc_t(b[nf * PE + p]) : acc[p]) + dot;
+        acc[p] = sum;
+        y.data[p] = (CFG::relu && sum < 0) ? acc_t(0) : sum;
+    }
 }
 
 template <class CFG, class IN_V, class OUT_V>
-void mac_array(hls::stream<IN_V> &in, hls::stream<OUT_V> &out,
-               const typename CFG::weight_t w[CFG::n_in * CFG::n_out], const typename CFG::bias_t b[CFG::n_out]) {
-    typedef typename CFG::accum_t acc_t;
-#pragma HLS ARRAY_PARTITION variable=w cyclic factor=CFG::block
+void mvau(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+          const typename CFG::bias_t b[]) {
+    typedef typename CFG::x_t x_t;
+    const unsigned SF = CFG::sf, NF = CFG::nf, SIMD = CFG::simd, FOLD = CFG::in_fold;
+    const unsigned M = FOLD / SIMD;            // SIMD slices per input beat
+    const unsigned WORDS = CFG::n_in / FOLD;   // input beats per item
     // state across the cycles of an item (static: no code before the rewound loop)
-    static IN_V x;
-    static OUT_V y;
-    static acc_t acc[CFG::pe];
+    static x_t buf[WORDS][FOLD];
+#pragma HLS ARRAY_PARTITION variable=buf complete dim=2
+    static IN_V beat;
+    static typename CFG::accum_t acc[CFG::pe];
 #pragma HLS ARRAY_PARTITION variable=acc complete
-    static unsigned ri = 0, ro = 0;
+    static unsigned sf = 0, nf = 0, word = 0, slice = 0;
 Cycles:
-    for (unsigned t = 0; t < CFG::items * CFG::reuse; t++) {
+    for (unsigned t = 0; t < CFG::items * SF * NF; t++) {
 #pragma HLS PIPELINE II=1 rewind
-        if (ri == 0 && ro == 0) x = in.read();
-        const unsigned r = ro * CFG::ri + ri;
-    Pe:
-        for (unsigned p = 0; p < CFG::pe; p++) {
-#pragma HLS UNROLL
-            const unsigned o = ro * CFG::pe + p;
-            acc_t dot = 0;
-        Simd:
-            for (unsigned s = 0; s < CFG::simd; s++) {
-#pragma HLS UNROLL
-                const unsigned i = ri * CFG::simd + s;
-                dot += Product<CFG::kernel>::template of<acc_t>(x.data[input_index<CFG>(i, o)],
-                                                                w[r * CFG::block + p * CFG::simd + s]);
+        x_t xs[SIMD];
+#pragma HLS ARRAY_PARTITION variable=xs complete
+        if (NF == 1 || nf == 0) {
+            if (M == 1 || slice == 0) {
+                beat = in.read();
+                if (NF > 1) {
+                    for (unsigned f = 0; f < FOLD; f++) buf[word][f] = beat.data[f];
+                }
             }
-            const acc_t sum = (ri == 0 ? acc_t(b[o]) : acc[p]) + dot;
-            acc[p] = sum;
-            if (ri == CFG::ri - 1) y.data[o] = (CFG::relu && sum < 0) ? acc_t(0) : sum;
-        }
-        if (ri + 1 < CFG::ri) {
-            ri++;
+            for (unsigned s = 0; s < SIMD; s++) xs[s] = beat.data[(M == 1 ? 0 : slice) * SIMD + s];
         } else {
-            ri = 0;
-            if (ro + 1 < CFG::ro) {
-                ro++;
-            } else {
-                ro = 0;
-                out.write(y);
-            }
+            for (unsigned s = 0; s < SIMD; s++) xs[s] = buf[word][(M == 1 ? 0 : slice) * SIMD + s];
+        }
+        const unsigned r = (SF * NF == 1) ? 0 : nf * SF + sf;
+        OUT_V y;
+        mac_cycle<CFG, 1, 0>(xs, w, b, acc, r, NF == 1 ? 0 : nf, SF == 1 || sf == 0, y);
+        if (SF == 1 || sf + 1 == SF) out.write(y);
+        if (M > 1 && slice + 1 < M) {
+            slice++;
+        } else {
+            slice = 0;
+            word = (word + 1 == WORDS) ? 0 : word + 1;
+        }
+        if (sf + 1 < SF) {
+            sf++;
+        } else {
+            sf = 0;
+            nf = (nf + 1 == NF) ? 0 : nf + 1;
+        }
+    }
+}
+
+// Depthwise vector unit (FINN's VVAU): PE channels in parallel, each its own input.
+// SIMD = 1: beats of PE channels of one tap, channel-major per window (group nf, tap sf);
+// SIMD = TAPS (PE = every channel): one beat per window, tap-major (x[t * PE + p]).
+template <class CFG, class IN_V, class OUT_V>
+void vvau(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+          const typename CFG::bias_t b[]) {
+    const unsigned SF = CFG::sf, NF = CFG::nf;
+    static typename CFG::accum_t acc[CFG::pe];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    static unsigned sf = 0, nf = 0;
+Cycles:
+    for (unsigned t = 0; t < CFG::items * SF * NF; t++) {
+#pragma HLS PIPELINE II=1 rewind
+        IN_V x = in.read();
+        const unsigned r = (SF * NF == 1) ? 0 : nf * SF + sf;
+        OUT_V y;
+        mac_cycle<CFG, CFG::pe, 1>(x.data, w, b, acc, r, NF == 1 ? 0 : nf, SF == 1 || sf == 0, y);
+        if (SF == 1 || sf + 1 == SF) out.write(y);
+        if (sf + 1 < SF) {
+            sf++;
+        } else {
+            sf = 0;
+            nf = (nf + 1 == NF) ? 0 : nf + 1;
         }
     }
 }

@@ -1,4 +1,4 @@
-// qcompile: data movement between stream layouts: regrouping items (repack), reordering
+// qcompile: data movement between stream layouts: regrouping items (repack, at any fold), reordering
 // through a frame buffer (transpose), constant padding, nearest-neighbour resizing and
 // depth-to-space. Values are only moved; an assignment to the output type is the cast of a
 // model quantizer fused onto the output (if any).
@@ -9,52 +9,17 @@
 
 namespace qc {
 
-// Items of CI values -> items of CO values, same value order. Whole items move per cycle
-// when one size divides the other, single values otherwise.
+// Reshape: the beats of one item size are the beats of the other (the same flat value
+// sequence at the same FOLD): each beat passes through, cast to the output type.
 template <class CFG, class IN_V, class OUT_V>
 void repack(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
-    const unsigned CI = CFG::in_channels, CO = CFG::out_channels;
-    if (CO % CI == 0) {
-    Gather:
-        for (unsigned o = 0; o < CFG::out_items; o++) {
-            OUT_V y;
-            for (unsigned k = 0; k < CO / CI; k++) {
-#pragma HLS PIPELINE II=1
-                IN_V x = in.read();
-                for (unsigned c = 0; c < CI; c++) y.data[k * CI + c] = x.data[c];
-            }
-            out.write(y);
-        }
-    } else if (CI % CO == 0) {
-    Split:
-        for (unsigned i = 0; i < CFG::in_items; i++) {
-            IN_V x = in.read();
-            for (unsigned k = 0; k < CI / CO; k++) {
-#pragma HLS PIPELINE II=1
-                OUT_V y;
-                for (unsigned c = 0; c < CO; c++) y.data[c] = x.data[k * CO + c];
-                out.write(y);
-            }
-        }
-    } else {
-        IN_V x;
+Beats:
+    for (unsigned b = 0; b < CFG::beats; b++) {
+#pragma HLS PIPELINE II=1 rewind
+        IN_V x = in.read();
         OUT_V y;
-        unsigned ic = CI, oc = 0;
-    Values:
-        for (unsigned e = 0; e < CFG::in_items * CI; e++) {
-#pragma HLS PIPELINE II=1
-            if (ic == CI) {
-                x = in.read();
-                ic = 0;
-            }
-            y.data[oc] = x.data[ic];
-            ic++;
-            oc++;
-            if (oc == CO) {
-                out.write(y);
-                oc = 0;
-            }
-        }
+        for (unsigned c = 0; c < CFG::fold; c++) y.data[c] = x.data[c];
+        out.write(y);
     }
 }
 

@@ -53,44 +53,64 @@ template <int MODE, int W> ap_int<W> round_shift(ap_int<W> v, int s) {
     return fl + inc;
 }
 
+// Channel c = g * FOLD + lane of a beat (g cycles over the item's G = C / FOLD beats); the
+// per-channel parameters are stored one beat's worth per memory word.
 template <class CFG, class IN_V, class OUT_V>
 void quant(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::mult_t m[CFG::channels],
            const typename CFG::offset_t o[CFG::channels], const typename CFG::shift_t sh[CFG::channels],
            const typename CFG::bound_t lo[CFG::channels], const typename CFG::bound_t hi[CFG::channels]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned l = 0; l < CFG::fold; l++) {
 #pragma HLS UNROLL
-            ap_int<CFG::prod_bits> p = Code<CFG::x_width, CFG::x_signed>::of(x.data[c]);
+            const unsigned c = (CFG::groups == 1 ? 0 : g) * CFG::fold + l;
+            ap_int<CFG::prod_bits> p = Code<CFG::x_width, CFG::x_signed>::of(x.data[l]);
             ap_int<CFG::prod_bits> mc = m[c];
             p = p * mc + o[c];
             ap_int<CFG::prod_bits> q = round_shift<CFG::mode, CFG::prod_bits>(p, sh[c].to_int());
             if (q < lo[c]) q = lo[c];
             if (q > hi[c]) q = hi[c];
-            y.data[c].range(CFG::y_width - 1, 0) = q;
+            y.data[l].range(CFG::y_width - 1, 0) = q;
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 
+// Multi-threshold quantizer (compiler/ops/_threshold.py):
+//   y = base[c] + (neg[c] ? -1 : 1) * STEP * #{ j : code(x) >= thr[c][j] }
+// thr[c] holds N_THR ascending thresholds on the input's integer code; no multiplier.
 template <class CFG, class IN_V, class OUT_V>
-void quant_bipolar(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::thr_t thr[CFG::channels],
-                   const ap_ufixed<1, 1> flip[CFG::channels]) {
-Items:
-    for (unsigned it = 0; it < CFG::items; it++) {
+void thresholds(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::thr_t thr[],
+                const typename CFG::base_t base[CFG::channels], const ap_ufixed<1, 1> neg[CFG::channels]) {
+    const unsigned NT = CFG::n_thr;
+    static unsigned g = 0;
+Beats:
+    for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
 #pragma HLS PIPELINE II=1 rewind
         IN_V x = in.read();
         OUT_V y;
-        for (unsigned c = 0; c < CFG::channels; c++) {
+        for (unsigned l = 0; l < CFG::fold; l++) {
 #pragma HLS UNROLL
-            ap_int<CFG::x_width + 1> xc = Code<CFG::x_width, CFG::x_signed>::of(x.data[c]);
-            bool pos = flip[c] != 0 ? (xc <= thr[c]) : (xc >= thr[c]);
-            y.data[c] = pos ? 1 : -1;
+            const unsigned c = (CFG::groups == 1 ? 0 : g) * CFG::fold + l;
+            const ap_int<CFG::x_width + 1> xc = Code<CFG::x_width, CFG::x_signed>::of(x.data[l]);
+            ap_ufixed<1, 1> passed[NT];
+#pragma HLS ARRAY_PARTITION variable=passed complete
+            for (unsigned j = 0; j < NT; j++) {
+#pragma HLS UNROLL
+                passed[j] = xc >= thr[c * NT + j] ? 1 : 0;
+            }
+            const ap_int<CFG::y_width + 2> n = Tree<NT, ap_ufixed<1, 1> >::sum(passed);
+            const ap_int<CFG::y_width + 2> step = n * CFG::step;
+            const ap_int<CFG::y_width + 2> q = base[c] + (neg[c] != 0 ? ap_int<CFG::y_width + 2>(-step) : step);
+            y.data[l].range(CFG::y_width - 1, 0) = q;
         }
         out.write(y);
+        g = (g + 1 == CFG::groups) ? 0 : g + 1;
     }
 }
 

@@ -1,0 +1,367 @@
+"""The MAC array of Dense and Conv (registers no op): FINN's matrix-vector unit (MVAU) with
+PE x SIMD lanes, its cost formula and its template context (templates/kernels/qc_dense.h).
+
+Per item (a vector, or one window of a convolution) the n_in x n_out products take
+SF * NF cycles, SF = n_in / SIMD and NF = n_out / PE: cycle (nf, sf) multiplies SIMD inputs
+sf*SIMD .. by the weights of the PE outputs nf*PE .., so each PE lane keeps one running
+sum and emits its output after SF cycles; the outputs leave as NF beats of PE values.
+- Input: beats of `in_fold` values (SIMD divides it, it divides n_in). They are read once,
+  while the first output group is computed, and kept in an input buffer of n_in / in_fold
+  words for the other NF - 1 groups; a beat wider than SIMD is sliced by a mux per lane.
+- Weights: one memory of SF * NF words, each the PE * SIMD weights of one cycle (BRAM or
+  LUTRAM by size, or as the layer's `memory` setting says); fully parallel (SF = NF = 1)
+  they are constants, and zero weights then cost nothing.
+- Each PE sums its SIMD products in a tree whose levels grow one bit at a time from the
+  product width (qc::Tree), then adds the sum into its accumulator; products are exact and
+  the accumulator cannot overflow (Dense/Conv typing), so folding never changes a result.
+- Multiplier-free lanes: weights in {-1,0,1} select x, -x or 0 ("signed"); with bipolar
+  inputs too, a lane is one XNOR and the tree a popcount ("xnor").
+Reuse factor R (hls4ml's knob) = SF * NF cycles per item; `mac_fold` maps it to a shape.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ..cost.hardware import (adder_tree_depth, ceil_div, clog2, io_parallel, k, memory, multiplier, stream_cycles,
+                             tree_adder_bits)
+from ..cost.model import LayerCost
+from ..numerics import FixedType, exact_type
+
+KERNELS = ("mac", "signed", "xnor")
+
+
+@functools.lru_cache(maxsize=4096)
+def divisors(n: int) -> tuple[int, ...]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return tuple(sorted(set(small + [n // d for d in small])))
+
+
+def mac_fold(n_in: int, n_out: int, reuse: int) -> tuple[int, int]:
+    """The (SF, NF) split of a reuse factor (every divisor of n_in * n_out splits this way:
+    SF = gcd(reuse, n_in) divides n_in and the rest then divides n_out): inputs are folded
+    first, so the outputs stay as parallel as the reuse factor allows."""
+    if reuse < 1 or (n_in * n_out) % reuse:
+        raise ValueError(f"reuse factor {reuse} does not divide the {n_in}x{n_out} products")
+    sf = math.gcd(reuse, n_in)
+    return sf, reuse // sf
+
+
+def leaf_type(kernel: str, x_type: FixedType, w_type: FixedType) -> FixedType:
+    """Type of one SIMD lane's result (the tree's leaves): the exact product; x or -x for
+    "signed" lanes; one bit (signs agree) for "xnor" lanes."""
+    if kernel == "xnor":
+        return FixedType(1, 1, False)
+    if kernel == "signed":
+        return FixedType(x_type.width + 1, x_type.int_bits + 1, True)
+    return FixedType(x_type.width + w_type.width, x_type.int_bits + w_type.int_bits, True)
+
+
+def leaf_bits(kernel: str, x_bits: int, w_bits: int) -> int:
+    return 1 if kernel == "xnor" else (x_bits + 1 if kernel == "signed" else x_bits + w_bits)
+
+
+def accepted_fold(arriving: int | None, simd: int, n_in: int) -> int:
+    """The input beat width a MAC array reads natively: the arriving one when it is a
+    multiple of SIMD dividing n_in (sliced inside), else SIMD (a converter in front)."""
+    if arriving and arriving % simd == 0 and n_in % arriving == 0:
+        return arriving
+    return simd
+
+
+class MacArray:
+    """The MAC array's cost, prepared once per layer geometry and target, then called with
+    the knobs a search varies:
+        MacArray(target, n_in=, n_out=, items=, ...)(pe, simd, nonzero, x_bits, w_bits,
+                                                    acc_bits, y_bits, in_fold, memory)
+    Terms (HLS-estimate units, coefficients from the fabric table):
+    - lanes: PE * SIMD multipliers (DSP or LUT by operand widths; constants when fully
+      parallel, where a share 1 - dsp_const_share of DSP-sized products becomes shift-and-add
+      logic and only nonzero weights count); "signed"/"xnor" lanes a select or one XNOR;
+    - per PE an adder tree over its SIMD lanes (nonzero ones when fully parallel) with one
+      bit of growth per level, its pipeline registers; with SF > 1 an accumulator;
+    - the input buffer (NF > 1) and the slicing mux (in_fold > SIMD); the weight memory;
+    - the output cast (x2 with a fused ReLU), the output register and stream."""
+
+    def __init__(self, target, *, n_in: int, n_out: int, items: int, activation: str | None, kernel: str = "mac",
+                 bias_bits: int = 0, depthwise: bool = False):
+        c = target.coeff
+        self.target, self.n_in, self.n_out, self.items, self.kernel = target, n_in, n_out, items, kernel
+        self.bias_bits = bias_bits
+        self.depthwise = depthwise  # each input feeds one output lane (a VVAU): nothing to keep
+        self.lut_adder = c["lut_per_adder_bit"]
+        self.const_share = min(max(k(target, "dsp_const_share", 1.0), 0.0), 1.0)
+        self.ff_mac = k(target, "ff_per_mac_bit", 0.0)
+        self.lut_acc, self.ff_acc = k(target, "lut_per_fold_acc_bit", 1.0), k(target, "ff_per_fold_acc_bit", 1.0)
+        self.lut_mux = k(target, "lut_per_mux_bit", 0.3)
+        self.lut_lane_sel = k(target, "lut_per_signed_lane_bit", 1.0)
+        self.lut_xnor = k(target, "lut_per_xnor_lane", 1.0)
+        self.ff_reg = k(target, "ff_per_reg_bit", 1.0)
+        self.lut_out = k(target, "lut_per_out_bit", 0.5) * (2 if activation else 1)
+        self.lut_fixed, self.ff_fixed = c["lut_fixed"], c["ff_fixed"]
+        self.lut_mac_fixed = k(target, "lut_mac_fixed", 0.0)
+        self.ff_mac_fixed = k(target, "ff_mac_fixed", 0.0)
+        self.stream = not io_parallel(target)
+        self.stream_lut_bit = k(target, "lut_per_stream_bit", 0.0) if self.stream else 0.0
+        self.stream_ff_bit = k(target, "ff_per_stream_bit", 0.0) if self.stream else 0.0
+        self.stream_lut = k(target, "lut_per_stream_stage", 0.0) if self.stream else 0.0
+        self.stream_ff = k(target, "ff_per_stream_stage", 0.0) if self.stream else 0.0
+        self.cycles = int(c["mult_latency"]) + stream_cycles(target)
+        self.style_suffix = "" if kernel == "mac" else f"_{kernel}"
+        self._mults: dict = {}
+        self._memo: dict = {}
+
+    def _mult(self, x_bits: int, w_bits: int) -> tuple:
+        m = self._mults.get((x_bits, w_bits))
+        if m is None:
+            m = self._mults[x_bits, w_bits] = multiplier(self.target, x_bits, w_bits)
+        return m
+
+    def __call__(self, pe: int, simd: int, nonzero: int, x_bits: int, w_bits: int, acc_bits: int, y_bits: int,
+                 in_fold: int | None = None, mem: str = "auto", cycles: int | None = None) -> LayerCost:
+        key = (pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mem, cycles)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        cost = self._cost(*key)
+        if len(self._memo) < 65536:
+            self._memo[key] = cost
+        return cost
+
+    def _cost(self, pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mem, cycles) -> LayerCost:
+        n_in, n_out, kernel, target = self.n_in, self.n_out, self.kernel, self.target
+        sf, nf = n_in // simd, n_out // pe
+        reuse = sf * nf
+        cycles = reuse if cycles is None else cycles
+        in_fold = in_fold or simd
+        lanes = pe * simd
+        lb = leaf_bits(kernel, x_bits, w_bits)
+        unrolled = reuse == 1
+        dsp = lut = ff = bram = uram = 0.0
+        if unrolled:  # constant weights: zero products vanish
+            products = nonzero
+            if kernel == "mac":
+                m_dsp, m_lut, m_ff = self._mult(x_bits, w_bits)
+                dsp = products * m_dsp * self.const_share
+                lut = products * (m_lut + (m_dsp * (1.0 - self.const_share)) * (x_bits + w_bits) * self.lut_adder)
+                ff = products * m_ff
+            fan_in = max(ceil_div(max(nonzero, 1), n_out), 1)
+            tree_bits = n_out * tree_adder_bits(fan_in, lb, acc_bits) if nonzero >= n_out else \
+                tree_adder_bits(max(nonzero, 1), lb, acc_bits)
+        else:
+            products = n_in * n_out
+            fan_in = simd
+            if kernel == "mac":
+                m_dsp, m_lut, m_ff = self._mult(x_bits, w_bits)
+                dsp, lut, ff = lanes * m_dsp, lanes * m_lut, lanes * m_ff
+            elif kernel == "signed":
+                lut = lanes * lb * self.lut_lane_sel
+            else:
+                lut = lanes * self.lut_xnor
+            tree_bits = pe * tree_adder_bits(simd, lb, acc_bits)
+        lut += tree_bits * self.lut_adder
+        ff += tree_bits * self.ff_mac
+        if sf > 1:  # running sums: an adder and a register per PE
+            lut += pe * acc_bits * self.lut_acc
+            ff += pe * acc_bits * self.ff_acc
+        elif self.bias_bits:
+            lut += pe * acc_bits * self.lut_adder
+        if nf > 1 and not self.depthwise:  # the input, kept for the other output groups
+            words = n_in // in_fold
+            if words > 1:
+                b_bram, b_lut, b_uram = memory(target, in_fold * x_bits, words, ports=1)
+                bram, lut, uram = bram + b_bram, lut + b_lut, uram + b_uram
+            else:
+                ff += n_in * x_bits
+        if in_fold > simd and not self.depthwise:  # a SIMD-wide slice of each wide beat
+            lut += simd * x_bits * (in_fold // simd - 1) * self.lut_mux
+            if nf == 1:
+                ff += in_fold * x_bits
+        if not unrolled:
+            w_bram, w_lut, w_uram = memory(target, lanes * w_bits, cycles, style=mem)
+            bram, lut, uram = bram + w_bram, lut + w_lut, uram + w_uram
+            if nf > 1 and self.bias_bits:
+                b_bram, b_lut, _ = memory(target, pe * self.bias_bits, nf)
+                bram, lut = bram + b_bram, lut + b_lut
+        out_bits = pe * y_bits
+        lut += out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed + self.lut_mac_fixed
+        ff += out_bits * (self.ff_reg + self.stream_ff_bit) + self.stream_ff + self.ff_fixed + self.ff_mac_fixed \
+            + 2 * clog2(max(cycles, 2))
+        # pipeline: multiplier, the adder levels, the output cast; the first output group is
+        # complete after SF cycles, the last item leaves `depth` cycles after its last cycle
+        depth = self.cycles + adder_tree_depth(target, fan_in + 1)
+        ii = self.items * cycles
+        first = max(sf - 1 + depth, 1)
+        return LayerCost(("dense_unrolled" if unrolled else "dense_folded") + self.style_suffix, ii,
+                         max(ii - 1 + depth, first), first, dsp, lut, ff, bram, uram,
+                         {"pe": pe, "simd": simd, "cycles_per_item": cycles, "multipliers": lanes if not unrolled
+                          else products, "products": n_in * n_out, "nonzero_weights": nonzero,
+                          "sparsity": 1 - nonzero / (n_in * n_out or 1),
+                          "multipliers_saved": n_in * n_out - products if unrolled else 0,
+                          "cycles_saved": reuse - cycles, "reuse_factor": reuse, "kernel": kernel,
+                          "in_fold": in_fold, "weight_memory": "constants" if unrolled else
+                          ("bram" if bram else ("uram" if uram else "lutram"))})
+
+
+def mac_array_context(op, ctx, pe: int, simd: int, in_fold: int, weights: np.ndarray, memory_impl: str | None) -> dict:
+    """Template variables of the MAC array (qc_dense.h qc::mvau): its shape and the weights
+    stored one cycle's PE x SIMD block per memory word, cycle-major (word nf * SF + sf holds
+    w[sf*SIMD + s][nf*PE + p] at p * SIMD + s)."""
+    n_in, n_out = weights.shape
+    sf, nf = n_in // simd, n_out // pe
+    codes = op.weight_type.quantize(weights).reshape(sf, simd, nf, pe)
+    w = ctx.constant("w", op.weight_type, codes.transpose(2, 0, 3, 1), word=pe * simd,
+                     impl=None if sf * nf == 1 else memory_impl)
+    if op.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
+        bias_type = exact_type(0, 0, op.accum_type.frac_bits)
+        bias_codes = np.zeros(n_out, dtype=np.int64)
+    else:
+        bias_type = op.bias_type
+        bias_codes = bias_type.quantize(op.bias)
+    b = ctx.constant("b", bias_type, bias_codes, word=pe)
+    x_type = ctx.inputs[0].type
+    return {"n_in": n_in, "n_out": n_out, "sf": sf, "nf": nf, "pe": pe, "simd": simd, "in_fold": in_fold,
+            "relu": op.activation == "relu", "weight_type": op.weight_type, "bias_type": bias_type,
+            "accum_type": op.accum_type, "leaf_type": leaf_type(op.kernel, x_type, op.weight_type),
+            "kernel": op.kernel, "kernel_id": KERNELS.index(op.kernel), "w": w, "b": b}
+
+
+class MacOp:
+    """What Dense and Conv share as MAC-array layers (a mixin of their dataclasses, which
+    declare `weight`, `weight_type`, `accum_type`, `bias`, `activation`, `kernel`, `pe`,
+    `simd`, `memory`, `weights_from_model`): the array's shape (PE x SIMD; 0 = fully
+    parallel), the reuse-factor shorthand, nonzero-weight counts, and the what-if formula."""
+
+    @property
+    def n_in(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def array_dims(self) -> tuple[int, int]:
+        """(rows, columns) of the weight array the hardware stores (Conv: its window's rows)."""
+        return self.weight.shape[0], self.weight.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(PE, SIMD) of the array."""
+        rows, cols = self.array_dims
+        return (self.pe or cols, self.simd or rows)
+
+    def cycles(self, pe: int, simd: int) -> int:
+        """Cycles per item (SF * NF) of a shape."""
+        rows, cols = self.array_dims
+        return (rows // simd) * (cols // pe)
+
+    @property
+    def reuse_factor(self) -> int:
+        """Cycles per item, SF * NF (1 = fully parallel)."""
+        return self.cycles(*self.shape)
+
+    @reuse_factor.setter
+    def reuse_factor(self, reuse: int) -> None:
+        self.pe, self.simd = self.shape_for_reuse(int(reuse))
+
+    def valid_shape(self, pe: int, simd: int) -> bool:
+        rows, cols = self.array_dims
+        return rows % simd == 0 and cols % pe == 0
+
+    def shape_for_reuse(self, reuse: int) -> tuple[int, int]:
+        """The (PE, SIMD) a reuse factor stands for: mac_fold's split (inputs folded first)
+        where the layer can take it, else the valid shape with that many cycles and the most
+        output lanes."""
+        rows, cols = self.array_dims
+        if reuse >= 1 and (rows * cols) % reuse == 0:
+            sf, nf = mac_fold(rows, cols, reuse)
+            if self.valid_shape(cols // nf, rows // sf):
+                return cols // nf, rows // sf
+        shapes = [(pe, simd) for pe in divisors(cols) for simd in divisors(rows)
+                  if self.valid_shape(pe, simd) and self.cycles(pe, simd) == reuse]
+        if not shapes:
+            raise ValueError(f"reuse factor {reuse} is not a cycle count of this layer")
+        return max(shapes)
+
+    def mac_shapes_all(self) -> list[tuple[int, int]]:
+        rows, cols = self.array_dims
+        return [(pe, simd) for pe in divisors(cols) for simd in divisors(rows) if self.valid_shape(pe, simd)]
+
+    def simd_rule(self) -> str:
+        """The SIMD values this layer takes, in words (for messages)."""
+        return f"divides {self.array_dims[0]}"
+
+    def mac_shapes(self, target) -> list[tuple[int, int]]:
+        """Every (PE, SIMD) this layer can be built with within the HLS unroll limit (fully
+        parallel counts only its nonzero products: the zero ones vanish)."""
+        limit = int(target.coeff["max_unroll"])
+        rows, cols = self.array_dims
+        return [(pe, simd) for pe in divisors(cols) for simd in divisors(rows)
+                if (pe * simd <= limit or (pe == cols and simd == rows and self.nonzero <= limit))
+                and self.valid_shape(pe, simd)]
+
+    def fold_choices(self, target) -> list[int]:
+        """Reuse factors (cycles per item) this layer can take, ascending."""
+        shapes = set(self.mac_shapes(target))
+        return sorted({r for r in {self.cycles(pe, simd) for pe, simd in shapes} if self.shape_for_reuse(r) in shapes})
+
+    @property
+    def nonzero(self) -> int:
+        """Nonzero weights (counted once per weight array: estimates ask often)."""
+        seen = self.__dict__.get("_nonzero")
+        if seen is None or seen[0] is not self.weight:
+            seen = self.__dict__["_nonzero"] = (self.weight, int(np.count_nonzero(self.weight)))
+        return seen[1]
+
+    def nonzero_at(self, bits: int) -> int:
+        """Nonzero weights once quantized to `bits` bits (same integer bits): narrower weights
+        round more of the small ones to zero, which fully parallel arrays skip. The model's
+        own quantized weights keep theirs."""
+        if self.weights_from_model or self.weight_type is None or bits == self.weight_type.width:
+            return self.nonzero
+        memo = self.__dict__.get("_nonzero_at")
+        if memo is None or memo[0] is not self.weight:
+            memo = self.__dict__["_nonzero_at"] = (self.weight, {})
+        n = memo[1].get(bits)
+        if n is None:
+            t = self.weight_type
+            narrow = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
+            n = memo[1][bits] = int(np.count_nonzero(narrow.quantize(self.weight)))
+        return n
+
+    def knobs(self, ov: dict, input_bits_delta: int = 0) -> tuple:
+        """(PE, SIMD, nonzero weights, weight bits, accumulator bits, memory) under what-if
+        overrides: the accumulator grows or shrinks with the weight and input widths, pruning
+        leaves a share of nonzero weights."""
+        w_bits, acc_bits = self.weight_type.width, self.accum_type.width
+        new_w = ov.get("weight_bits", w_bits)
+        grow = new_w - w_bits + input_bits_delta
+        if grow:
+            acc_bits = min(max(acc_bits + grow, 2), 62)
+        pruning = ov.get("pruning")
+        nonzero = self.nonzero_at(new_w) if pruning is None else max(1, round((1.0 - pruning) * self.n_in * self.n_out))
+        if "reuse_factor" in ov:
+            pe, simd = self.shape_for_reuse(ov["reuse_factor"])
+        else:
+            pe, simd = self.shape
+        return (ov.get("pe", pe), ov.get("simd", simd), nonzero, new_w, acc_bits, ov.get("memory", self.memory))
+
+    def shape_of(self, ov: dict) -> tuple[int, int]:
+        """(PE, SIMD) under what-if overrides."""
+        if "reuse_factor" in ov:
+            pe, simd = self.shape_for_reuse(ov["reuse_factor"])
+        else:
+            pe, simd = self.shape
+        return ov.get("pe", pe), ov.get("simd", simd)
+
+    def bias_bits(self) -> int:
+        return 0 if self.bias is None or self.bias_type is None else self.bias_type.width
+
+    def memory_impl(self, target, pe: int, simd: int) -> str:
+        """The weight memory's binding in the emitted C++: the kind its estimate assumed."""
+        from ..cost.hardware import memory_kind
+
+        return memory_kind(target, pe * simd * self.weight_type.width, self.cycles(pe, simd), self.memory)
