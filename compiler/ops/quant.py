@@ -11,7 +11,7 @@ scale becomes fraction bits (out_scale 1) and any other scale stays as the tenso
 In hardware, one of two kernels (the cost model picks the cheaper per layer, `kernel`):
 "requant": x_code * m >> shift, rounded with the quantizer's mode, then clamped. The
 integer multiplier m (per channel) carries every real scale on the way (input scale, the
-quantizer's scale, binary points) and has enough bits that its error stays below 2**-10
+quantizer's scale, binary points) and has enough bits that its error stays below 2**-16
 of an output step over the whole input range (`deviation_lsb` states it). Zero points only
 move the clamp bounds, because codes store q - zero_point.
 "thresholds": the same function as per-channel integer thresholds on x_code (_threshold.py),
@@ -36,6 +36,8 @@ from .base import Bounds, CostContext, HlsContext, TypingContext, is_unit
 
 MAX_MULT_BITS = 30
 MAX_THRESHOLDS = 255  # more levels than 8 output bits: comparators cost more than a multiplier
+DEVIATION_BITS = 17   # the multiplier keeps its error below 2**-16 of an output step
+OFFSET_FRAC_BITS = 18  # an offset rounds to 2**-19 of an output step at most (with the multiplier's 2**-17)
 
 
 def _pow2_exponent(scale) -> int | None:
@@ -200,14 +202,23 @@ class Quant(LaneOp):
         # orders of magnitude, e.g. a folded BatchNormalization). Only inputs that can land
         # inside the clamp range matter (the rest saturate), so the error of m * 2**-s, at
         # most |M| * 2**-bits, is at most (range + |offset|) * 2**-bits output steps:
-        # 11 bits more than that range keep the deviation below 2**-10 of a step.
+        # DEVIATION_BITS more than that range keep the deviation below 2**-16 of a step (a
+        # float32 model's own rounding of the same quantity is of that order).
         x_max = float(max(-x_type.min_code, x_type.max_code))
         z = np.asarray(self.zero_point, dtype=np.float64)
         q_span = float(np.max(np.abs([self.qmin - z, self.qmax - z]))) + 1.0
         o_abs = np.abs(np.broadcast_to(o_real, m_real.shape))
-        bits = math.ceil(math.log2(q_span + float(o_abs.max()))) + 11
+        bits = math.ceil(math.log2(q_span + float(o_abs.max()))) + DEVIATION_BITS
         bits = min(max(bits, 8), MAX_MULT_BITS, 60 - x_type.width)
         mag, shift = multiplier(np.abs(m_real), bits)
+        if np.any(o_real):
+            # the offset lives on the product's grid, 2**-shift of an output step: a large
+            # multiplier (a small shift) gets extra (exact) bits so the offset's rounding
+            # stays within the deviation budget too
+            need = OFFSET_FRAC_BITS - shift
+            room = 62 - x_type.width - 2 - int(mag.max(initial=1)).bit_length()
+            lift = np.clip(need, 0, max(int(room), 0))
+            mag, shift = mag << lift, shift + lift
         self.mult, self.shift = np.where(m_real < 0, -mag, mag), shift
         self.offset = np.rint(np.ldexp(np.broadcast_to(o_real, m_real.shape), shift)).astype(np.int64) \
             if np.any(o_real) else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ir import Graph
 from ..options import CompileOptions
+from .absorb_bias import absorb_bias
 from .absorb_quant import absorb_quant
 from .assign_formats import assign_formats
 from .assign_streams import assign_streams
@@ -19,7 +20,7 @@ from .size_fifos import size_fifos
 # fold_affine and fuse_activation run again after the scales are known: a BatchNormalization
 # after a quantized layer only becomes a foldable shift once its scale moved into the tensor.
 PIPELINE = [cleanup, lower_binary, fold_affine, fuse_activation, propagate_scales, fold_affine, fuse_activation, fold_thresholds,
-            fold_into_quant, absorb_quant, assign_formats, choose_parallelism, assign_streams, size_fifos]
+            fold_into_quant, absorb_quant, absorb_bias, assign_formats, choose_parallelism, assign_streams, size_fifos]
 
 
 def run_pipeline(graph: Graph, options: CompileOptions) -> Graph:

@@ -1,0 +1,142 @@
+"""Folded designs: streams of beats narrower than their items, PE x SIMD MAC arrays, window
+generators and per-channel stages at the stream's width, width converters where neighbours
+differ. The C++ stays bit-exact with the simulator at every folding (the arithmetic does
+not change), and the default and --fit designs fit the boards people deploy on."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.backend.csim import compare
+from compiler.ops._mac import MacOp
+
+from . import onnx_builders_cnn as C
+from .conftest import ROOT, model_path
+from .onnx_builders import save
+
+DEV = ["D01_jet_mlp_float", "D02_jet_mlp_bn_float", "D03_conv1d_float", "D04_conv2d_bn_pool_float",
+       "D05_jet_mlp_qonnx_w6a6", "D06_tfc_binary_w1a1", "D07_unsw_mlp_w2a2_sparse", "D08_sepconv_qonnx_w4a4_chlast",
+       "D09_kws_dscnn_qdq_int8", "D10_mnist8_cnn_float_gold", "D12_jet_mlp_qdq_int8_generated"]
+
+
+def _random_shapes(design, rng) -> dict:
+    """A random PE x SIMD shape for every MAC layer, narrow ones (1 lane) included."""
+    out = {}
+    for node in design.graph.nodes():
+        if isinstance(node.op, MacOp):
+            shapes = node.op.mac_shapes(design.target)
+            pe, simd = shapes[int(rng.integers(len(shapes)))]
+            out[node.name] = {"pe": int(pe), "simd": int(simd)}
+    return out
+
+
+def _widths(design) -> set[tuple[int, int]]:
+    """(beat width, channels) of every stream."""
+    return {(t.beat, t.channels) for t in design.graph.tensors.values()}
+
+
+@pytest.mark.parametrize("builder", [C.mixed_2d, C.mixed_graph, C.mixed_1d, C.quantized_residual_concat,
+                                     C.ternary_cnn, C.separable_conv], ids=lambda b: b.__name__)
+def test_random_foldings_are_bit_exact(builder, tmp_path, rng):
+    path = save(builder(rng), tmp_path / "m.onnx")
+    base = compiler.compile_model(path, "zcu104", reuse_factor=1)
+    layers = _random_shapes(base, np.random.default_rng(len(builder.__name__)))
+    design = compiler.compile_model(path, "zcu104", layers=layers)
+    widths = _widths(design)
+    assert any(beat < channels for beat, channels in widths), widths   # something is folded
+    out = compiler.write_project(design, tmp_path / "out")
+    shape = design.graph.tensors[design.graph.inputs[0]].shape
+    x = np.concatenate([rng.normal(size=(60,) + shape), rng.normal(scale=15, size=(20,) + shape)])
+    r = compare(design, out, x)
+    print(f"{builder.__name__}: {layers}; widths {sorted(widths)}; {r.mismatches} mismatches")
+    assert r.samples == 80 and r.mismatches == 0
+
+
+def _mlp(rng, sizes):
+    from onnx import helper
+
+    from .onnx_builders import make_model
+
+    nodes, inits, x = [], [], "x"
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        nodes += [helper.make_node("MatMul", [x, f"W{k}"], [f"h{k}"], name=f"fc{k}"),
+                  helper.make_node("Add", [f"h{k}", f"B{k}"], [f"a{k}"], name=f"add{k}")]
+        inits += [(f"W{k}", rng.normal(size=(a, b)) * 0.4), (f"B{k}", rng.normal(size=b))]
+        x = f"a{k}"
+        if k < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [x], [f"r{k}"], name=f"relu{k}"))
+            x = f"r{k}"
+    nodes[-1].output[0] = "y"
+    return make_model(nodes, [("x", [sizes[0]])], [("y", [sizes[-1]])], inits)
+
+
+def test_every_width_of_an_mlp_is_bit_exact(tmp_path, rng):
+    """Beats of 1 value, a few, and whole vectors; wide beats sliced inside an array (a
+    12-wide beat for SIMD 6), gathered (1 -> 3) and, where neither width divides the other
+    (4 and 6 of 12 channels), converted through their lcm."""
+    path = save(_mlp(rng, [8, 12, 12, 12, 4]), tmp_path / "m.onnx")
+    shapes = {"fc0": (1, 2), "fc1": (12, 3), "fc2": (4, 6), "fc3": (2, 6)}   # (PE, SIMD)
+    design = compiler.compile_model(path, "zcu104", layers={n: {"pe": p, "simd": s} for n, (p, s) in shapes.items()})
+    costs = {name: c for name, _, c in compiler.estimate(design).layers}
+    assert {c["from"]: c["to"] for c in costs["fc1"].detail["converters"]} == {1: 3}   # gathered to SIMD
+    assert costs["fc2"].detail["in_fold"] == 12                                     # a whole beat, sliced
+    assert costs["fc3"].detail["converters"][0] == {"from": 4, "to": 6}              # via 12
+    r = compare(design, compiler.write_project(design, tmp_path / "out"),
+                np.concatenate([rng.normal(size=(150, 8)), rng.normal(scale=10, size=(50, 8))]))
+    assert r.mismatches == 0
+
+
+def test_d07_bipolar_on_pynq_z2_beats_finn_and_is_bit_exact(tmp_path, rng):
+    """D07 with its inputs declared bipolar, as FINN deploys it: >= 1,250,000 inferences/s at
+    100 MHz within the default caps (FINN's estimate of its folding for a 1M target; 926,918/s
+    measured on board), and `qcompile csim` bit-exact."""
+    path = model_path("D07_unsw_mlp_w2a2_sparse")
+    out = tmp_path / "d07"
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", path, "--target", "pynq-z2", "--fit",
+                        "--input-type", "ap_fixed<2,2>", "-o", out], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    design = compiler.load_design(out)
+    cost = compiler.estimate(design)
+    print(f"D07 on pynq-z2: {cost.throughput:,.0f}/s, LUT {cost.utilization['lut']:.0f}%")
+    assert cost.throughput >= 1_250_000 and cost.fits
+    assert all(cost.totals[k] <= 0.8 * cost.available[k] for k in cost.totals if cost.available[k])
+    kernels = {n.op.active_kernel for n in design.graph.nodes() if n.kind == "Quant"}
+    assert "thresholds" in kernels   # 2-bit activations without a multiplier
+    x = np.sign(rng.normal(size=(200, 600)))
+    np.save(tmp_path / "x.npy", x)
+    p = subprocess.run([sys.executable, "-m", "compiler.cli", "csim", out, "-n", "200", "--data", tmp_path / "x.npy"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0 and "200 samples, 0 mismatching" in p.stdout, p.stdout + p.stderr
+
+
+def test_d09_fits_pynq_z2_and_is_bit_exact(tmp_path, rng):
+    design = compiler.compile_model(model_path("D09_kws_dscnn_qdq_int8"), "pynq-z2", fit=True)
+    cost = compiler.estimate(design)
+    assert cost.fits and all(cost.totals[k] <= 0.8 * cost.available[k] for k in cost.totals if cost.available[k])
+    assert any(t.beat < t.channels for t in design.graph.tensors.values())
+    out = compiler.write_project(design, tmp_path / "out")
+    r = compare(design, out, design.graph.input_to_ir(rng.normal(scale=30, size=(30, 490))))
+    assert r.mismatches == 0
+
+
+@pytest.mark.parametrize("target", ["pynq-z2", "zcu104"])
+def test_every_dev_model_fits(target):
+    """pynq-z2 with --fit, zcu104 with the default compile (no folding options): each dev
+    model (D11 is refused: minifloat) fits within the default caps."""
+    for name in DEV:
+        design = compiler.compile_model(model_path(name), target, **({"fit": True} if target == "pynq-z2" else {}))
+        cost = compiler.estimate(design)
+        used = {k: cost.totals[k] / cost.available[k] for k in cost.totals if cost.available[k]}
+        print(f"{name} on {target}: {cost.throughput:,.0f}/s, " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in used.items()))
+        assert cost.fits and max(used.values()) <= 0.8, (name, used)
+        if target == "zcu104":
+            assert design.options["fold"].startswith("default"), design.options
+
+
+def test_fully_parallel_when_asked(tmp_path):
+    """--reuse-factor 1 still asks for the fully parallel design, whether it fits or not."""
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104", reuse_factor=1)
+    assert all(n.op.reuse_factor == 1 for n in design.graph.nodes() if isinstance(n.op, MacOp))
+    assert all(t.fold is None for t in design.graph.tensors.values())
