@@ -46,10 +46,12 @@ test-slow: setup-test
 bench: setup-test
 	$(BIN)/python benchmarks/bench_spine.py
 	$(BIN)/python benchmarks/bench_estimate.py
+	$(BIN)/python benchmarks/bench_fit.py
 
 bench-peers: setup-peers
 	$(BIN)/python benchmarks/bench_spine.py
 	$(BIN)/python benchmarks/bench_estimate.py
+	$(BIN)/python benchmarks/bench_fit.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -5,8 +5,9 @@
     python benchmarks/fit_cost_model.py FILE.jsonl ... --dry-run   # print the fitted values only
     python benchmarks/fit_cost_model.py --lofo                 # also print leave-one-family-out errors
 
-Every row is built and estimated by compiler.cost.groundtruth with the compiler's own formulas
-(compiler/cost/kernels.py, cnn_kernels.py, the ops' cost()); only coefficient values change here.
+Every row is built and estimated by compiler.validation (groundtruth.py: hls4ml rows; finn.py: FINN
+rows, compiled by compile_model at their folding) with the compiler's own formulas (the ops'
+cost(), compiler/cost/hardware.py); only coefficient values change here.
 The fit always starts from PRIOR (hand-set, physically motivated values; never from the
 file's current numbers), so it is reproducible and a leave-one-family-out refit sees nothing
 of the family it leaves out.
@@ -42,36 +43,39 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from compiler.cost import groundtruth as gt  # noqa: E402
+from compiler.validation import groundtruth as gt  # noqa: E402
 from compiler.resources import data_dir  # noqa: E402
 
-DEFAULT_FILES = ("kernels.jsonl", "networks.jsonl", "wa_hls4ml_dense.jsonl")
+DEFAULT_FILES = ("kernels.jsonl", "networks.jsonl", "wa_hls4ml_dense.jsonl", "finn_synth.jsonl")
 
 # Physically motivated starting values (HLS-estimate units). Keys not listed keep the file's value.
 PRIOR = {
     "lut_mult_max_product": 100, "lut_per_mult_bit2": 0.55, "dsp_lut_leftover_bits": 8, "dsp_const_share": 1.0,
     "lut_per_adder_bit": 1.0, "lut_per_out_bit": 0.5, "lut_per_select_bit": 1.0,
-    "lut_per_fold_acc_bit": 2.0, "lut_per_fold_in_bit": 0.5,
+    "lut_per_fold_acc_bit": 2.0, "lut_per_mux_bit": 0.3, "lut_per_wide_in_bit": 1.0, "lut_per_signed_lane_bit": 1.0, "lut_per_xnor_lane": 1.0,
+    "lut_per_compare_bit": 0.5, "const_compare_share": 0.5, "lut_per_swg_counter_bit": 3.0, "lut_mac_fixed": 20.0,
     "lut_per_stream_bit": 0.5, "lut_per_stream_stage": 20.0, "lut_per_rom_bit": 0.02, "lut_fixed": 20.0,
-    "ff_per_mac_bit": 0.25, "ff_per_fold_acc_bit": 2.0, "ff_per_fold_in_bit": 1.0, "ff_per_reg_bit": 1.0,
+    "ff_per_mac_bit": 0.25, "ff_per_fold_acc_bit": 2.0, "ff_per_lane_bit": 0.5, "ff_per_in_reg_bit": 2.0, "ff_per_reg_bit": 1.0,
     "ff_per_lut_mult_bit": 0.5, "ff_per_stream_bit": 0.1, "ff_per_stream_stage": 20.0, "ff_fixed": 20.0,
+    "ff_mac_fixed": 20.0,
     "lutram_max_bits": 1024, "bram_min_depth": 64,
     "mult_latency": 1, "adds_per_stage": 4, "stream_overhead_cycles": 1,
     "synth_lut_factor": 0.5, "synth_ff_factor": 1.0, "synth_dsp_factor": 1.0, "synth_bram_factor": 1.0,
 }
-# Fitted continuous coefficients. Coefficients no row can identify stay at PRIOR: LUT
-# multipliers (lut_per_mult_bit2, ff_per_lut_mult_bit: the rows with LUT products have at most
-# 16 of them, 2% of their LUTs), softmax/requantizer registers (ff_per_reg_bit: one softmax).
+# Fitted continuous coefficients. Coefficients no row can identify stay at PRIOR: plain
+# multiplexers (lut_per_mux_bit: converters, pooling accumulators), LUT-multiplier registers
+# (ff_per_lut_mult_bit), softmax/requantizer registers (ff_per_reg_bit: one softmax).
 LUT_KEYS = ("lut_per_adder_bit", "lut_per_out_bit", "lut_per_select_bit", "lut_per_fold_acc_bit",
-            "lut_per_fold_in_bit", "lut_per_stream_bit", "lut_per_stream_stage", "lut_fixed")
-FF_KEYS = ("ff_per_mac_bit", "ff_per_fold_acc_bit", "ff_per_fold_in_bit", "ff_per_stream_bit", "ff_per_stream_stage",
-           "ff_fixed")
+            "lut_per_wide_in_bit", "lut_per_mult_bit2", "lut_per_signed_lane_bit", "lut_per_xnor_lane", "lut_per_compare_bit",
+            "lut_mac_fixed", "lut_per_stream_bit", "lut_per_stream_stage", "lut_fixed")
+FF_KEYS = ("ff_per_mac_bit", "ff_per_fold_acc_bit", "ff_per_lane_bit", "ff_per_in_reg_bit", "ff_per_stream_bit",
+           "ff_per_stream_stage", "ff_fixed", "ff_mac_fixed")
 GRID = {  # key: (candidates, metrics it moves)
     "lut_mult_max_product": ((64, 80, 96, 100, 112, 127, 144, 160, 192), ("dsp", "lut", "ff")),
     "dsp_lut_leftover_bits": ((0, 2, 4, 6, 8, 10, 12), ("dsp", "lut")),
     "dsp_const_share": ((0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0), ("dsp", "lut")),
-    "lutram_max_bits": ((128, 256, 512, 1024, 2048, 4096), ("bram_18k", "lut")),
-    "bram_min_depth": ((8, 16, 24, 32, 48, 64, 128), ("bram_18k", "lut")),
+    "lutram_max_bits": ((128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768), ("bram_18k", "lut")),
+    "bram_min_depth": ((1, 8, 16, 24, 32, 48, 64, 128), ("bram_18k", "lut")),
     "mult_latency": ((0, 1, 2, 3), ("latency",)),
     "adds_per_stage": ((1, 2, 3, 4, 6, 8), ("latency",)),
     "stream_overhead_cycles": ((0, 1, 2, 3, 4, 5, 6, 8), ("latency", "ii")),
@@ -92,11 +96,18 @@ COMMENTS = {
     "lut_per_out_bit": "LUTs per output bit of a MAC array (final cast; x2 with a fused ReLU)",
     "lut_per_select_bit": "LUTs per output bit of an element-wise select/cast (ReLU)",
     "lut_per_fold_acc_bit": "folded MAC array: LUTs per accumulator bit (adder, per-cycle accumulator selection)",
-    "lut_per_fold_in_bit": "folded MAC array: LUTs per input-vector bit (operand selection)",
+    "lut_per_mux_bit": "LUTs per input bit of a multiplexer input beyond the first (converters, pooling accumulators)",
+    "lut_per_wide_in_bit": "MAC array: LUTs per bit of a wide input beat sliced into SIMD lanes, per extra slice",
+    "lut_per_signed_lane_bit": "folded multiplier-free lane: LUTs per bit of its x / -x / 0 select",
+    "lut_per_xnor_lane": "folded XNOR lane: LUTs (one XNOR)",
+    "lut_per_compare_bit": "thresholds: LUTs per input bit of one comparator against a stored threshold",
+    "lut_mac_fixed": "MAC array: control logic (counters, ROM addressing)",
+    "ff_mac_fixed": "MAC array: control registers",
+    "ff_per_lane_bit": "folded MAC array: FFs per operand bit of a lane (x and w registered after the reads)",
+    "ff_per_in_reg_bit": "MAC array: FFs per bit of a whole input vector held in registers (copies along the pipeline)",
     "lut_per_stream_stage": "LUTs of one stage's stream handshakes and start/done control",
     "ff_per_mac_bit": "unrolled MAC array: pipeline FFs per product per accumulator bit",
     "ff_per_fold_acc_bit": "folded MAC array: FFs per accumulator bit",
-    "ff_per_fold_in_bit": "folded MAC array: FFs per input-vector bit (registered operands)",
     "ff_per_reg_bit": "FFs per bit of an explicitly registered value (softmax, requantizer)",
     "ff_per_lut_mult_bit": "FFs per operand bit of a LUT multiplier",
     "ff_per_stream_bit": "FFs per bit written to an output stream",
@@ -140,8 +151,24 @@ def _residuals(comps, metrics, tool=None):
     return np.array(res), np.array(wts)
 
 
+_FABRICS: dict = {}   # the fabrics' own tables while a shared table is fitted (fit())
+
+
 def _evaluate(prepared, table):
-    return gt.evaluate_prepared(prepared, table).comparisons
+    """Comparisons with `table`: shared keys from it, the rest from each row's own fabric."""
+    if not _FABRICS:
+        return gt.evaluate_prepared(prepared, table).comparisons
+
+    def per_fabric(fabric):
+        t = copy.deepcopy(_FABRICS.get(fabric, table))
+        t.update({k: v for k, v in table.items() if k in NEUTRAL})
+        if "tools" in table:
+            t["tools"] = table["tools"]
+        if fabric in _FABRICS and table is _FABRICS.get(fabric):
+            return table
+        return t
+
+    return gt.evaluate_prepared(prepared, per_fabric).comparisons
 
 
 def _loss(prepared, table, metrics, tool=None) -> float:
@@ -266,31 +293,42 @@ def fit_fabric(prepared, table0: dict, log=None, rounds: int = 2) -> dict:
 
 
 def fit(prepared, tables: dict, exclude=(), log=None) -> dict:
-    """{fabric: fitted table} for every fabric in `tables` (fabrics without rows take the
-    fabric-neutral values of the fitted one with the most rows)."""
+    """{fabric: fitted table} for every fabric in `tables`. The LUT6-logic and HLS-behaviour
+    coefficients (NEUTRAL) are fitted once on every usable row, whatever its fabric (the
+    FINN rows on 7-series and the hls4ml rows on UltraScale+ describe the same LUT6 logic);
+    each fabric keeps its own DSP shapes and pipeline timing, the latter refitted on its
+    own rows where it has MIN_ROWS_PER_FABRIC of them."""
     usable = _fit_set(prepared, exclude)
     out = copy.deepcopy(tables)
-    fitted = {}
-    for fabric in sorted({_fabric_of(p) for p in usable}):
-        rows = [p for p in usable if _fabric_of(p) == fabric]
-        if len(rows) < MIN_ROWS_PER_FABRIC:
-            if log:
-                log(f"fabric {fabric}: {len(rows)} rows, too few to fit on their own (fabric-neutral values taken)")
+    if not usable:
+        return out
+    counts = {}
+    for p in usable:
+        counts[_fabric_of(p)] = counts.get(_fabric_of(p), 0) + 1
+    donor = max(counts, key=counts.get)
+    if log:
+        log("fabrics: " + ", ".join(f"{f} {n} rows" for f, n in sorted(counts.items())) + f"; shared fit on all")
+    _FABRICS.clear()
+    _FABRICS.update(tables)
+    shared = fit_fabric(usable, tables[donor], log=log)
+    _FABRICS.clear()   # from here on a table is one fabric's own
+    for fabric, table in out.items():
+        for k, v in shared.items():   # the donor's key order: a stable file
+            if k in NEUTRAL:
+                table[k] = v
+        if "tools" in shared:
+            table["tools"] = copy.deepcopy(shared["tools"])
+        else:
+            table.pop("tools", None)
+    for fabric, n in counts.items():  # pipeline timing per fabric, on its own rows
+        if n < MIN_ROWS_PER_FABRIC:
             continue
+        rows = [p for p in usable if _fabric_of(p) == fabric]
         if log:
-            log(f"fabric {fabric}: {len(rows)} rows")
-        fitted[fabric] = fit_fabric(rows, tables[fabric], log=log)
-        out[fabric] = fitted[fabric]
-    if fitted:
-        donor = max(fitted, key=lambda f: sum(_fabric_of(p) == f for p in usable))
-        for fabric, table in out.items():
-            if fabric in fitted:
-                continue
-            for k, v in fitted[donor].items():   # the donor's key order: a stable file
-                if k in NEUTRAL:
-                    table[k] = v
-            if "tools" in fitted[donor]:
-                table["tools"] = copy.deepcopy(fitted[donor]["tools"])
+            log(f"fabric {fabric}: pipeline timing on {n} rows")
+        for key in ("mult_latency", "adds_per_stage"):
+            _grid(rows, out[fabric], key, GRID[key][0], GRID[key][1], log=log, prior=tables[fabric])
+    _FABRICS.clear()
     return out
 
 

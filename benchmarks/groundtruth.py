@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compiler.cost import groundtruth as gt  # noqa: E402
+from compiler.validation import groundtruth as gt  # noqa: E402
 
 
 def _fmt(v, pct=True) -> str:

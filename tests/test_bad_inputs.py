@@ -189,9 +189,11 @@ MODEL_CASES = [
      ["graph input 'x'", "element type", "supported: float types, int8"]),
     ("logsoftmax", lambda: unary("LogSoftmax", axis=-1), UnsupportedError, ["node 'n' (LogSoftmax)", "supported:"]),
     ("cast_int8", lambda: unary("Cast", to=TensorProto.INT8), UnsupportedError, ["node 'n' (Cast)", "supported:"]),
-    ("multithreshold", lambda: graph_model([N("MultiThreshold", ["x", "t"], ["y"], name="mt", domain=QONNX)],
+    ("multithreshold_layout", lambda: graph_model([N("MultiThreshold", ["x", "t"], ["y"], name="mt", domain=QONNX,
+                                                   data_layout="NCHW")],
                                            [vi("x", ["N", 8])], [vi("y", ["N", 8])], [init("t", np.zeros((8, 3)))],
-                                           qonnx=True), UnsupportedError, ["node 'mt' (MultiThreshold)", "supported:"]),
+                                           qonnx=True), UnsupportedError, ["node 'mt' (MultiThreshold)",
+                                                                           "data_layout='NCHW'", "supported:"]),
     # Gemm / MatMul
     ("gemm_transA", lambda: gemm(transA=1), UnsupportedError, ["node 'fc' (Gemm)", "transA=1", "supported: 0"]),
     ("gemm_weight_shape", lambda: gemm(w=np.ones((5, 3))), CompileError, ["node 'fc' (Gemm)", "does not match 4 input"]),

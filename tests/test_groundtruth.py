@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cost import groundtruth as gt
+from compiler.validation import groundtruth as gt
 
 from .conftest import ROOT, SHARED
 
@@ -92,15 +92,15 @@ def test_types_and_tool_families():
 
 
 def test_the_estimate_is_the_compilers():
-    """The comparison uses compiler.cost.estimate_graph on the built design, unchanged."""
-    from compiler.cost import estimate_graph
+    """The comparison uses the compiler's own estimator on the built design, unchanged."""
+    from compiler.cost.estimator import Estimator
 
     files = calibration_files()
     rows = gt.load_rows(files)
     prepared = [p for p in gt.prepare(rows) if p.design is not None and p.design.io_type == "io_parallel"][:3]
     assert prepared
     for p in prepared:
-        net = estimate_graph(p.design.graph, p.design.target)
+        net = Estimator(p.design.graph, p.design.target).estimate()
         (c, *_) = gt.compare_prepared(p)
         fifo = gt.fifo_totals(p.design)
         if c.stage == "hls":

@@ -60,6 +60,26 @@ def test_qonnx_rounding_modes_exact(mode, tmp_path, rng):
     assert exact == 1.0, f"{mode}: {worst} steps"
 
 
+def test_quantizer_after_a_quantizer_keeps_both(tmp_path, rng):
+    """Relu -> Quant(scale 0.25, zero point 3) -> Quant(scale 1, 2 bits): the second
+    quantizer is a plain fixed-point cast of the first's output, and must not be lost
+    (a quantizer types its own output; the cast stays a stage)."""
+    from onnx import helper
+
+    from .onnx_builders import QONNX, make_model, quant_node
+
+    q1, i1 = quant_node("q1", "r", "a", 0.25, 8, signed=0)
+    q2, i2 = quant_node("q2", "a", "y", 1.0, 2, signed=1)
+    i1 = [(k, np.float32(3.0)) if k == "q1_z" else (k, v) for k, v in i1]
+    m = make_model([helper.make_node("Relu", ["x"], ["r"], name="relu"), q1, q2], [("x", [6])], [("y", [6])],
+                   i1 + i2, qonnx=True)
+    path = _save(m, tmp_path)
+    design = compiler.compile_model(path)
+    x = _grid(design, rng.normal(scale=4, size=(500, 6)))
+    exact, _, worst = _compare_out(design, path, x)
+    assert exact == 1.0, worst
+
+
 def test_round_to_zero_matches_its_definition(tmp_path, rng):
     """qonnx's executor does not know ROUND_TO_ZERO (a Brevitas spelling of DOWN): checked
     against the definition instead."""

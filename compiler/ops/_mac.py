@@ -95,10 +95,12 @@ class MacArray:
         self.const_share = min(max(k(target, "dsp_const_share", 1.0), 0.0), 1.0)
         self.ff_mac = k(target, "ff_per_mac_bit", 0.0)
         self.lut_acc, self.ff_acc = k(target, "lut_per_fold_acc_bit", 1.0), k(target, "ff_per_fold_acc_bit", 1.0)
-        self.lut_mux = k(target, "lut_per_mux_bit", 0.3)
+        self.lut_wide = k(target, "lut_per_wide_in_bit", 0.3)
         self.lut_lane_sel = k(target, "lut_per_signed_lane_bit", 1.0)
         self.lut_xnor = k(target, "lut_per_xnor_lane", 1.0)
         self.ff_reg = k(target, "ff_per_reg_bit", 1.0)
+        self.ff_lane = k(target, "ff_per_lane_bit", 0.0)
+        self.ff_in_reg = k(target, "ff_per_in_reg_bit", 1.0)
         self.lut_out = k(target, "lut_per_out_bit", 0.5) * (2 if activation else 1)
         self.lut_fixed, self.ff_fixed = c["lut_fixed"], c["ff_fixed"]
         self.lut_mac_fixed = k(target, "lut_mac_fixed", 0.0)
@@ -161,6 +163,7 @@ class MacArray:
             else:
                 lut = lanes * self.lut_xnor
             tree_bits = pe * tree_adder_bits(simd, lb, acc_bits)
+            ff += lanes * (x_bits + w_bits) * self.ff_lane   # operands registered after the memory reads
         lut += tree_bits * self.lut_adder
         ff += tree_bits * self.ff_mac
         if sf > 1:  # running sums: an adder and a register per PE
@@ -173,27 +176,31 @@ class MacArray:
             if words > 1:
                 b_bram, b_lut, b_uram = memory(target, in_fold * x_bits, words, ports=1)
                 bram, lut, uram = bram + b_bram, lut + b_lut, uram + b_uram
-            else:
-                ff += n_in * x_bits
+            else:  # the whole vector in registers (HLS keeps copies along the pipeline)
+                ff += n_in * x_bits * self.ff_in_reg
         if in_fold > simd and not self.depthwise:  # a SIMD-wide slice of each wide beat
-            lut += simd * x_bits * (in_fold // simd - 1) * self.lut_mux
+            lut += simd * x_bits * (in_fold // simd - 1) * self.lut_wide
             if nf == 1:
-                ff += in_fold * x_bits
+                ff += in_fold * x_bits * self.ff_in_reg
         if not unrolled:
-            w_bram, w_lut, w_uram = memory(target, lanes * w_bits, cycles, style=mem)
+            w_bram, w_lut, w_uram = memory(target, lanes * w_bits, cycles, style=mem, ports=1)  # one reader
             bram, lut, uram = bram + w_bram, lut + w_lut, uram + w_uram
             if nf > 1 and self.bias_bits:
                 b_bram, b_lut, _ = memory(target, pe * self.bias_bits, nf)
                 bram, lut = bram + b_bram, lut + b_lut
         out_bits = pe * y_bits
-        lut += out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed + self.lut_mac_fixed
-        ff += out_bits * (self.ff_reg + self.stream_ff_bit) + self.stream_ff + self.ff_fixed + self.ff_mac_fixed \
-            + 2 * clog2(max(cycles, 2))
+        lut += out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed
+        ff += out_bits * self.stream_ff_bit + self.stream_ff + self.ff_fixed
+        if not unrolled:  # the result register, counters and ROM addressing of a folded array
+            lut += self.lut_mac_fixed
+            ff += out_bits * self.ff_reg + self.ff_mac_fixed + 2 * clog2(max(cycles, 2))
         # pipeline: multiplier, the adder levels, the output cast; the first output group is
         # complete after SF cycles, the last item leaves `depth` cycles after its last cycle
         depth = self.cycles + adder_tree_depth(target, fan_in + 1)
         ii = self.items * cycles
-        first = max(sf - 1 + depth, 1)
+        # streamed, the first output beat leaves after SF cycles; as a plain array (hls4ml's
+        # io_parallel) the whole vector leaves at the end of the item
+        first = max((sf if self.stream else cycles) - 1 + depth, 1)
         return LayerCost(("dense_unrolled" if unrolled else "dense_folded") + self.style_suffix, ii,
                          max(ii - 1 + depth, first), first, dsp, lut, ff, bram, uram,
                          {"pe": pe, "simd": simd, "cycles_per_item": cycles, "multipliers": lanes if not unrolled

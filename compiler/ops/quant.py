@@ -185,7 +185,8 @@ class Quant(LaneOp):
         out.model_typed = True
         if self.bipolar:
             return
-        # q = R(x_real * pre_scale / scale + pre_shift / scale) + z = R(x_code * M + O) + z
+        # q = R(x_real * pre_scale / scale + pre_shift / scale + z) = R(x_code * M + O + z): the
+        # zero point rides inside the rounding (ties and sign-dependent modes depend on it)
         scale = np.asarray(self.scale, dtype=np.float64)
         m_real = np.asarray(self.in_scale, dtype=np.float64) * 2.0 ** -x_type.frac_bits / scale
         o_real = np.zeros(1)
@@ -197,6 +198,7 @@ class Quant(LaneOp):
         if k is not None and not np.any(o_real):  # a pure shift: exact
             self.mult, self.shift, self.mult_bits, self.deviation_lsb = np.ones(m_real.shape, np.int64), k, 1, 0.0
             self.offset = None
+            self._zero_point_inside(m_real.shape)
             return
         # Per channel an integer multiplier and its own shift (channel scales can differ by
         # orders of magnitude, e.g. a folded BatchNormalization). Only inputs that can land
@@ -229,6 +231,24 @@ class Quant(LaneOp):
         if self.offset is not None:
             dev = dev + np.abs(self.offset * np.ldexp(1.0, -shift) - o_real)
         self.deviation_lsb = float(np.max(dev))
+        self._zero_point_inside(m_real.shape)
+
+    def _zero_point_inside(self, shape) -> None:
+        """Add the zero point to the offset, on the product's grid, where the rounding shifts
+        (shift > 0); elsewhere the result is exact and the zero point is added after it."""
+        z = np.rint(np.broadcast_to(np.asarray(self.zero_point, dtype=np.float64), shape)).astype(np.int64)
+        if not np.any(z):
+            return
+        sh = np.broadcast_to(np.asarray(self.shift, dtype=np.int64), shape)
+        add = np.where(sh > 0, z << np.clip(sh, 0, 62), 0)
+        self.offset = add if self.offset is None else self.offset + add
+
+    def _zero_after(self):
+        """The zero point added after the rounding (channels whose shift is not > 0), or None."""
+        z = np.asarray(self.zero_point, dtype=np.float64)
+        if not np.any(z):
+            return None
+        return np.where(np.asarray(self.shift) <= 0, z, 0.0)
 
     # ---- bit-accurate simulation ----------------------------------------------------------------
     def simulator(self, in_types, out_types):
@@ -242,9 +262,9 @@ class Quant(LaneOp):
                 return [np.where(pos, 1.0, -1.0)]
 
             return run_sign
-        lo, hi = self.code_bounds()
-        z = np.asarray(self.zero_point)
-        lo_c, hi_c = self.qmin - z, self.qmax - z   # per channel when the zero point is
+        z = np.asarray(self.zero_point, dtype=np.float64)
+        z_any = bool(np.any(z))
+        z_after = self._zero_after()
         mult, shift, mode, offset = self.mult, self.shift, self.rounding, self.offset
         (x_type,) = in_types
         x_max = float(max(-x_type.min_code, x_type.max_code))
@@ -255,7 +275,7 @@ class Quant(LaneOp):
             m_f = np.asarray(mult, dtype=np.float64)
             o_f = None if offset is None else np.asarray(offset, dtype=np.float64)
             scale = np.ldexp(1.0, -np.asarray(shift, dtype=np.int64))
-            lo_f, hi_f = np.asarray(lo_c, dtype=np.float64), np.asarray(hi_c, dtype=np.float64)
+            qmin, qmax = float(self.qmin), float(self.qmax)
 
             def run_float(ins):  # in place after the first product (images: a few passes over MBs)
                 v = np.multiply(ins[0], m_f)
@@ -263,8 +283,13 @@ class Quant(LaneOp):
                     v += o_f
                 v *= scale
                 v = np.rint(v, out=v) if mode == "AP_RND_CONV" else round_real(v, mode)
-                np.maximum(v, lo_f, out=v)
-                return [np.minimum(v, hi_f, out=v)]
+                if z_after is not None:
+                    v += z_after
+                np.maximum(v, qmin, out=v)
+                np.minimum(v, qmax, out=v)
+                if z_any:
+                    v -= z                       # codes store q - zero point
+                return [v]
 
             return run_float
 
@@ -272,8 +297,10 @@ class Quant(LaneOp):
             prod = ins[0].astype(np.int64) * mult
             if offset is not None:
                 prod += offset
-            q = round_shift(prod, shift, mode)
-            return [np.clip(q, lo_c, hi_c).astype(np.float64)]
+            q = round_shift(prod, shift, mode).astype(np.float64)
+            if z_after is not None:
+                q += z_after
+            return [np.clip(q, self.qmin, self.qmax) - z]
 
         return run
 
@@ -351,14 +378,15 @@ class Quant(LaneOp):
             return threshold_context(ctx, self.threshold_table(x_type, channels), x_type, y_type)
         d = dict(lane_context(ctx), kernel="requant", x_width=x_type.width, x_signed=x_type.signed,
                  y_width=y_type.width)
-        z = np.broadcast_to(np.asarray(self.zero_point, dtype=np.int64), (channels,))
-        lo = (self.qmin - z).astype(np.int64)
-        hi = (self.qmax - z).astype(np.int64)
+        z = np.broadcast_to(np.rint(np.asarray(self.zero_point, dtype=np.float64)).astype(np.int64), (channels,))
+        lo = np.full(channels, self.qmin, dtype=np.int64)      # the clamp is on q, before the zero point goes
+        hi = np.full(channels, self.qmax, dtype=np.int64)
         mult = np.broadcast_to(self.mult, (channels,)).astype(np.int64)
         m_type = exact_type(min(int(mult.min()), 0), max(int(mult.max()), 0), 0)
         offset = np.broadcast_to(self.offset if self.offset is not None else 0, (channels,)).astype(np.int64)
         o_type = exact_type(min(int(offset.min()), 0), max(int(offset.max()), 0), 0)
-        b_type = exact_type(min(int(lo.min()), 0), max(int(hi.max()), 0), 0)
+        b_type = exact_type(min(int(lo.min()), int((lo - z).min()), 0), max(int(hi.max()), int((hi - z).max()), 0), 0)
+        z_type = exact_type(min(int(z.min()), 0), max(int(z.max()), 0), 0)
         shift = np.broadcast_to(np.asarray(self.shift, dtype=np.int64), (channels,))
         s_type = exact_type(min(int(shift.min()), 0), max(int(shift.max()), 0), 0)
         prod_bits = max(x_type.width + 2 + m_type.width + max(0, -int(shift.min())), int(shift.max()) + 2,
@@ -367,5 +395,6 @@ class Quant(LaneOp):
                  shift=ctx.lane_constant("sh", s_type, shift), shift_type=s_type,
                  mode=REQUANT_MODES.index(self.rounding), lo=ctx.lane_constant("lo", b_type, lo),
                  hi=ctx.lane_constant("hi", b_type, hi), bound_type=b_type,
+                 zp=ctx.lane_constant("zp", z_type, z), zp_type=z_type,
                  offset=ctx.lane_constant("o", o_type, offset), offset_type=o_type, prod_bits=prod_bits)
         return d

@@ -27,6 +27,9 @@ def absorb_quant(graph: Graph, options: CompileOptions) -> Graph:
         t, q = graph.tensors[src], node.op
         if t.type is not None or not is_unit(t.scale):
             continue
+        prod = graph.producer(src)
+        if prod is not None and isinstance(prod.op, Quant):
+            continue  # a quantizer types its own output: the second one stays a stage
         as_type = q.as_fixed_type()
         if as_type is not None:  # the producer's ap_fixed assignment is the quantizer
             t.type, t.model_typed = as_type, True

@@ -1,6 +1,7 @@
 // qcompile: quantizers in integer arithmetic.
 //
-//   q = clamp(round_shift(x_code * m + o, s), lo, hi)      (per channel m, o, s, lo, hi)
+//   q = clamp(round_shift(x_code * m + o, s) [+ zp if s <= 0], lo, hi) - zp   (per channel m, o, s, lo, hi, zp;
+//       o holds the zero point on the product's grid where s > 0: it is rounded with the value)
 //   bipolar: q = x >= thr ? +1 : -1   (flipped channels: x <= thr ? +1 : -1)
 // Codes are the raw bits of the ap_fixed values; round_shift implements the rounding
 // modes with the same decision table as compiler/numerics/requant.py.
@@ -58,7 +59,8 @@ template <int MODE, int W> ap_int<W> round_shift(ap_int<W> v, int s) {
 template <class CFG, class IN_V, class OUT_V>
 void quant(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::mult_t m[CFG::channels],
            const typename CFG::offset_t o[CFG::channels], const typename CFG::shift_t sh[CFG::channels],
-           const typename CFG::bound_t lo[CFG::channels], const typename CFG::bound_t hi[CFG::channels]) {
+           const typename CFG::bound_t lo[CFG::channels], const typename CFG::bound_t hi[CFG::channels],
+           const typename CFG::zp_t zp[CFG::channels]) {
     static unsigned g = 0;
 Beats:
     for (unsigned it = 0; it < CFG::items * CFG::groups; it++) {
@@ -72,8 +74,10 @@ Beats:
             ap_int<CFG::prod_bits> mc = m[c];
             p = p * mc + o[c];
             ap_int<CFG::prod_bits> q = round_shift<CFG::mode, CFG::prod_bits>(p, sh[c].to_int());
+            if (sh[c] <= 0) q += zp[c];
             if (q < lo[c]) q = lo[c];
             if (q > hi[c]) q = hi[c];
+            q -= zp[c];
             y.data[l].range(CFG::y_width - 1, 0) = q;
         }
         out.write(y);

@@ -5,8 +5,8 @@ an hls4ml-style design (layers with their precisions, reuse factors and strategy
 FPGA part, clock, HLS tool) and what synthesis measured. `build_design(row)` turns a row into
 qcompile IR nodes -- the ops the compiler emits (Dense, Conv, Pool, Relu, PRelu, Elu,
 Sigmoid, Tanh, Softmax, Affine) with the row's types and parallelism -- on the board of the
-row's part, and `compare_row` estimates it with `compiler.cost.estimate_graph`, i.e. the
-same op cost() methods and kernel formulas (kernels.py, cnn_kernels.py) the compiler uses
+row's part, and `compare_row` estimates it with the compiler's own estimator, i.e. the
+same op cost() methods and kernel formulas (compiler/ops, compiler/cost/hardware.py) the compiler uses
 for the designs it emits. There is no second model here: the only inputs besides the design
 are the ones a row names and the compiler also knows (part -> board, clock, HLS tool family,
 whether the design's layer interfaces are streams or plain arrays).
@@ -24,7 +24,7 @@ per-layer measurements (networks.jsonl: the report's instance table) also gives 
 comparison per layer instance, family "network" like the whole design, so leaving the
 family out leaves out everything measured on that network. io_stream designs include the
 inter-layer FIFOs the row names (depth from the spec, else hls4ml's default: the whole
-tensor), costed with the compiler's FIFO formula (cnn_kernels.fifo_cost).
+tensor), costed with the compiler's FIFO formula (cost.hardware.fifo).
 
 Rows we cannot model are never dropped: `evaluate` returns them with the reason (an op or
 activation we have no kernel for, missing fields, an unknown part, or a microarchitecture
@@ -52,15 +52,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cost.model import RESOURCES
+from ..cost.target import Target, coefficients_for, load_target, raw_coefficients
 from ..ir import Graph, Node, Tensor
 from ..numerics import FixedType, exact_type
 from ..resources import data_dir  # noqa: F401  (also used by the benchmark scripts)
-from .model import RESOURCES
-from .target import Target, coefficients_for, load_target, raw_coefficients
 
 METRICS = ("latency", "ii", "dsp", "lut", "ff", "bram_18k")
 FLOORS = {"latency": 1.0, "ii": 1.0, "dsp": 1.0, "lut": 10.0, "ff": 10.0, "bram_18k": 1.0}
-FAMILIES = ("dense-latency", "activations", "conv", "pooling", "dense-resource", "network")
+FAMILIES = ("dense-latency", "activations", "conv", "pooling", "dense-resource", "network", "finn-network",
+            "finn-mvau", "finn-mvau-rtl")
 DEFAULT_PRECISION = "ap_fixed<16,6>"   # hls4ml's default when a row leaves a type unknown
 STAGE_KEYS = {"lut": "synth_lut_factor", "ff": "synth_ff_factor", "dsp": "synth_dsp_factor",
               "bram_18k": "synth_bram_factor"}
@@ -557,6 +558,7 @@ class Comparison:
     predicted: dict                  # metric -> value
     low_confidence: bool = False
     tool: str = ""
+    peer: dict | None = None         # a peer tool's own estimate of the same design (FINN's), same metrics
 
     def ape(self, metric: str) -> float | None:
         m, p = self.measured.get(metric), self.predicted.get(metric)
@@ -591,14 +593,14 @@ def _measured(m: dict, layer: bool = False) -> dict:
 
 def stage_scaled(predicted: dict, target: Target, stage: str) -> dict:
     """Our (HLS-stage) resource estimate converted to the stage a row measured."""
-    from .hardware import post_synthesis
+    from ..cost.hardware import post_synthesis
 
     return dict(predicted) if stage == "hls" else post_synthesis(target, predicted)
 
 
 def fifo_totals(design: Design, target: Target | None = None) -> dict:
     """Resources of the inter-layer FIFOs the design names (the compiler's FIFO formula)."""
-    from .hardware import fifo as fifo_cost
+    from ..cost.hardware import fifo as fifo_cost
 
     target = target or design.target
     tot = {"bram_18k": 0.0, "lut": 0.0, "ff": 0.0}
@@ -626,17 +628,21 @@ class Prepared:
 
 
 def prepare(rows, include_mismatched: bool = False, seed: int = 0) -> list[Prepared]:
+    from . import finn
+
     out = []
-    for where, row in rows:
+    for where, row in finn.resolve(list(rows)):
         if "__error__" in row:
             out.append(Prepared(where, row, reason=row["__error__"]))
             continue
-        why = _mismatch(row)
+        is_finn = finn.is_finn_row(row)
+        why = finn.mismatch(row) if is_finn else _mismatch(row)
         if why and not include_mismatched:
             out.append(Prepared(where, row, reason=why, mismatched=why))
             continue
         try:
-            out.append(Prepared(where, row, build_design(row, seed), mismatched=why))
+            build = finn.build_design if is_finn else build_design
+            out.append(Prepared(where, row, build(row, seed), mismatched=why))
         except Unmodeled as e:
             out.append(Prepared(where, row, reason=str(e)))
         except Exception as e:  # noqa: BLE001 - a malformed row must not stop the others
@@ -646,13 +652,15 @@ def prepare(rows, include_mismatched: bool = False, seed: int = 0) -> list[Prepa
 
 def compare_prepared(p: Prepared, table: dict | None = None) -> list[Comparison]:
     """Comparisons of one built row; `table` replaces the fabric's coefficient table."""
-    from . import estimate_graph
+    from ..cost.estimator import Estimator
 
     design = p.design
     row = p.row
+    if callable(table):  # a table per fabric
+        table = table(design.target.fabric)
     target = design.target if table is None else replace(
         design.target, coeff=row_coeff(table, design.tool_family, design.io_type))
-    net = estimate_graph(design.graph, target)
+    net = Estimator(design.graph, target).estimate()  # the compiler's estimate (width converters included)
     family = design.family if not p.mismatched else "mismatched-" + design.family
     rid = p.id
     low = str(row.get("spec_confidence", "")).lower() == "low"
@@ -660,11 +668,18 @@ def compare_prepared(p: Prepared, table: dict | None = None) -> list[Comparison]
     pred.update({k: float(net.totals[k]) for k in ("dsp", "lut", "ff", "bram_18k")})
     for k, v in fifo_totals(design, target).items():
         pred[k] += v
+    kw = dict(low_confidence=low, tool=design.tool_family)
+    from . import finn
+
+    if finn.is_finn_row(row):  # Vivado results (synthesis or place and route): one comparison
+        peer = finn.finn_estimate(row)
+        low = str(row.get("confidence", "")).lower() == "low"
+        return [Comparison(rid, family, rid, None, "synth", finn.measured(row), stage_scaled(pred, target, "synth"),
+                           low_confidence=low, tool=design.tool_family, peer=peer)]
     m = row.get("measured") or {}
     out = []
     stage = resource_stage(m)
     meas = _measured(m)
-    kw = dict(low_confidence=low, tool=design.tool_family)
     if any(v is not None for v in meas.values()) and not _wrapped(row):
         out.append(Comparison(rid, family, rid, None, stage, meas, stage_scaled(pred, target, stage), **kw))
     vs = m.get("vivado_synth")
