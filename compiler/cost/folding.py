@@ -7,10 +7,14 @@ so for a candidate interval T every foldable layer takes its cheapest shape whos
 (array, window generator, input converter) keep up with T. Layers are decided in
 topological order, each option scored by the whole design's estimate (so the width
 converters it causes and the per-channel stages running at its PE count), the earlier
-choices fixed. Candidate intervals are those the layers can actually reach; then
+choices fixed; a layer's options are pruned to the few cheapest on their own (and those
+reading its input as it arrives). Candidate intervals are those the layers can reach; then
     --fps N         the largest T with clock / T >= N (cheapest design at that rate),
     --latency-us X  the largest T whose design meets the latency,
     --fit           the smallest T (fastest) whose design fits every resource cap.
+Cost is not monotone in T (a fully parallel layer's zero weights vanish, a folded one
+stores them), so --fit scans T upwards from the first interval whose lower bound (every
+layer at its cheapest option alone) fits, not by bisection.
 Without a request the compiler folds as --fit does, within the default caps.
 """
 from __future__ import annotations
@@ -23,6 +27,8 @@ from .estimator import Estimator
 from .model import RESOURCES, NetworkCost, device_share
 
 DEFAULT_CAP = 0.8  # share of each device resource --fit may use
+SHORTLIST = 8      # options per layer estimated as a whole design when planning an interval
+MAX_SCAN = 12      # intervals planned in turn by --fit before bisecting the rest
 
 
 @dataclass
@@ -66,7 +72,7 @@ class Folder:
         self.fixed = dict(fixed or {})
         self.caps = caps or {k: 1.0 for k in RESOURCES}
         est = self.est
-        self.layers = []  # (layer index, name, options [(ov, op ii)])
+        self.layers = []  # (layer index, name, options [(ov, op ii, its cost alone)])
         for i, node in enumerate(est.nodes):
             if est.shape_sets[i] is None or node.name in self.fixed:
                 continue
@@ -74,17 +80,36 @@ class Folder:
             for pe, simd in sorted(est.shape_sets[i]):
                 ov = {"pe": pe, "simd": simd}
                 # the layer's own stages (array, window generator) at an input arriving natively
-                options.append((ov, est.layer_cost(i, ov, {}, [node.op.native_fold(None, simd, pe)]).ii))
+                c = est.layer_cost(i, ov, {}, [node.op.native_fold(None, simd, pe)])
+                options.append((ov, c.ii, c))
             self.layers.append((i, node.name, options))
         if not self.layers:
             raise InfeasibleError("no layer of this design has a parallelism knob to fold")
+        self.available = target.resources
+
+    def lower_bound(self, t: int) -> dict[str, float] | None:
+        """Per resource, the least the foldable layers need at interval t (each alone at its
+        cheapest option for that resource), or None when one cannot keep up."""
+        out = {k: 0.0 for k in RESOURCES}
+        for _, _, options in self.layers:
+            ok = [c for _, ii, c in options if ii <= t]
+            if not ok:
+                return None
+            for k in RESOURCES:
+                out[k] += min(getattr(c, k) for c in ok)
+        return out
+
+    def may_fit(self, t: int) -> bool:
+        lb = self.lower_bound(t)
+        return lb is not None and all(lb[k] <= self.caps[k] * self.available[k] for k in RESOURCES
+                                      if self.available[k] or lb[k])
 
     def candidates(self) -> list[int]:
         """Intervals the MAC layers can reach, from the floor the other layers set (at their
         most parallel) up."""
         mac = {i for i, _, _ in self.layers}
         floor = max((c.ii for j, c in enumerate(self.est.base) if j not in mac), default=1)
-        return sorted({ii for _, _, opts in self.layers for _, ii in opts if ii >= floor} | {floor})
+        return sorted({ii for _, _, opts in self.layers for _, ii, _ in opts if ii >= floor} | {floor})
 
     def plan(self, t: int) -> dict[str, dict] | None:
         """Shapes for interval t: each layer in turn takes the cheapest option whose whole
@@ -92,9 +117,7 @@ class Folder:
         chosen = {name: dict(ov) for name, ov in self.fixed.items()}
         for i, name, options in self.layers:
             best, best_score = None, None
-            for ov, ii in options:
-                if ii > t:
-                    continue
+            for ov in self._shortlist(i, name, options, t, chosen):
                 trial = {**chosen, name: ov}
                 cost = self.est.estimate(trial)
                 layer = cost.costs[i]
@@ -107,6 +130,20 @@ class Folder:
                 return None
             chosen[name] = best
         return chosen
+
+    def _shortlist(self, i: int, name: str, options, t: int, chosen: dict) -> list[dict]:
+        """The options of layer i worth a whole-design estimate at interval t: the SHORTLIST
+        cheapest alone, and those reading the input at the width it arrives (no converter)."""
+        ok = [(ov, c) for ov, ii, c in options if ii <= t]
+        if not ok:
+            return []
+        ok.sort(key=lambda oc: device_share(oc[1].resources(), self.available, self.caps))
+        picked = [ov for ov, _ in ok[:SHORTLIST]]
+        arriving = next(row[3][0] for row in self.est.changes({**chosen, name: ok[0][0]}) if row[0] == i)
+        if arriving is not None:
+            op = self.est.nodes[i].op
+            picked += [ov for ov, _ in ok[SHORTLIST:] if op.native_fold(arriving, ov["simd"], ov["pe"]) == arriving]
+        return picked
 
     def cost(self, plan: dict[str, dict]) -> NetworkCost:
         return self.est.estimate(plan)
@@ -150,14 +187,20 @@ def fold(graph, target, request: FoldRequest, fixed: dict[str, dict] | None = No
         if not _within(c, caps):
             raise InfeasibleError(_wall(c, caps, request))
         return {k: v for k, v in p.items() if k not in (fixed or {})}
-    # --fit (and the default): the smallest interval whose design fits
+    # --fit (and the default): the smallest interval whose design fits, scanning upwards from
+    # the first one whose lower bound fits (cost is not monotone); after MAX_SCAN plans, the
+    # rest by bisection
     if not ok(cands[-1]):
         p, c = at(cands[-1])
         if p is None:
             raise InfeasibleError(f"{request.describe() or 'fit the device'}: {_slowest(folder, cands[-1])}")
         raise InfeasibleError(_wall(c, caps, request))
-    lo, hi = 0, len(cands) - 1          # invariant: cands[hi] fits
-    while lo < hi:
+    hopeful = [k for k, t in enumerate(cands) if folder.may_fit(t)]
+    for k in hopeful[:MAX_SCAN]:
+        if ok(cands[k]):
+            return {n: v for n, v in at(cands[k])[0].items() if n not in (fixed or {})}
+    lo, hi = (hopeful[MAX_SCAN] if len(hopeful) > MAX_SCAN else len(cands) - 1), len(cands) - 1
+    while lo < hi:                      # invariant: cands[hi] fits
         mid = (lo + hi) // 2
         if ok(cands[mid]):
             hi = mid

@@ -28,17 +28,20 @@ class LayerCost:
 
 
 def device_share(resources: dict, available: dict, caps: dict | None = None) -> float:
-    """How much of the allowed device a cost takes: the sum over resources of its share of
-    each cap (1.0 = the whole device by default); what 'cheaper' means when the compiler
-    chooses between shapes or kernels. A resource the device lacks counts prohibitively."""
-    total = 0.0
+    """How much of the allowed device a cost takes: its largest share of any resource's cap
+    (the one that decides whether a design fits) plus a quarter of the sum of its shares
+    (so the others still count); what 'cheaper' means when the compiler chooses between
+    shapes or kernels. A resource the device lacks counts prohibitively."""
+    total, worst = 0.0, 0.0
     for k in RESOURCES:
         used = resources[k]
         if available[k]:
-            total += used / ((caps or {}).get(k, 1.0) * available[k])
-        elif used:
-            total += 1e6 * used
-    return total
+            share = used / ((caps or {}).get(k, 1.0) * available[k])
+        else:
+            share = 1e6 * used
+        total += share
+        worst = max(worst, share)
+    return worst + 0.25 * total
 
 
 @dataclass
