@@ -176,7 +176,7 @@ def bench_estimate(design, configs: list[dict], walk: list[dict], reps: int, n_u
     res["batch"] = _rate(n, batched)
     design.invalidate()
     _pass(estimate, design, configs)
-    res["memo_entries_after_pass"] = len(getattr(design.estimator(), "_memo", ()))
+    res["memo_entries_after_pass"] = design.estimator().memo_entries
 
     t0 = time.perf_counter()
     for _ in range(n):
@@ -184,15 +184,13 @@ def bench_estimate(design, configs: list[dict], walk: list[dict], reps: int, n_u
     base_dt = time.perf_counter() - t0
     res["baseline"] = _rate(n, [base_dt])
 
-    est = design.estimator()
-    if hasattr(est, "_memo"):  # context: every layer recomputed on every call (private attribute)
-        sub = configs[:n_uncached]
-        t0 = time.perf_counter()
-        for cfg in sub:
-            est._memo.clear()
-            getattr(est, "_networks", {}).clear()
-            estimate(design, cfg)
-        res["uncached"] = _rate(len(sub), [time.perf_counter() - t0])
+    est = design.estimator()  # context: every layer recomputed on every call
+    sub = configs[:n_uncached]
+    t0 = time.perf_counter()
+    for cfg in sub:
+        est.forget()
+        estimate(design, cfg)
+    res["uncached"] = _rate(len(sub), [time.perf_counter() - t0])
 
     # Context, not a test: the overrides change the answer (a constant estimator would be fast too).
     base = estimate(design)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import operator
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from ..errors import CompileError
 from ..numerics import FixedType
 from ..settings import check_overrides, column_ok
 from .hardware import width_converter, with_converters
-from .model import RESOURCES, BatchCost, LayerCost, NetworkCost
+from .model import RESOURCES, BatchCost, LayerCost, NetworkCost, cost_fields, distinct_keys, with_output_bits
 
 MEMO_SIZE = 1 << 20  # per-layer results kept (a LayerCost is a few hundred bytes)
 NETWORK_MEMO_SIZE = 1 << 16  # whole-network results kept
@@ -59,6 +60,10 @@ class Estimator:
             for t in n.inputs:
                 if t not in producers:
                     self.first_reader.setdefault(("in", t), i)
+        # per layer, the inputs it reads first of the graph inputs (their width is its choice)
+        self.free_inputs = [tuple(k for k, t in enumerate(n.inputs) if self.first_reader.get(("in", t)) == i)
+                            for i, n in enumerate(self.nodes)]
+        self.in_names = [tuple(t.name for t in ts) for ts in self.ins]
         self.preds = [[producers[t][0] for t in n.inputs if t in producers] for n in self.nodes]
         self.names = tuple(n.name for n in self.nodes)
         self.descs = tuple(n.op.describe() for n in self.nodes)
@@ -76,12 +81,29 @@ class Estimator:
             self.out_folds.append(out)
         self.what_if = [n.op.what_if(self._ctx(i, self.ins[i], self.outs[i], self.native[i], self.out_folds[i]))
                         for i, n in enumerate(self.nodes)]
+        assert all(len(self.ins[i]) == len(self.outs[i]) == 1 for i, f in enumerate(self.what_if) if f is not None)
         self._memo: dict = {}
         self._networks: dict = {}
         self._retyped: dict = {}
         self._converters: dict = {}
         self._stream_memo: dict = {}
+        # MAC layers: per setting, the cost but its output width's terms, and its detail apart
+        self._cores: list[dict] = [{} for _ in self.nodes]
+        self._details: list[list] = [[] for _ in self.nodes]
         self.base = [self._cost_at(i, {}, {}, self.arriving[i]) for i in range(len(self.nodes))]
+
+    def forget(self) -> None:
+        """Empty the memos (per-layer costs and whole networks), as a fresh estimator's."""
+        self._memo.clear()
+        self._networks.clear()
+        for memo, details in zip(self._cores, self._details):
+            memo.clear()
+            details.clear()
+
+    @property
+    def memo_entries(self) -> int:
+        """Per-layer results kept (non-MAC layers' costs and MAC layers' settings)."""
+        return len(self._memo) + sum(map(len, self._cores))
 
     def _ctx(self, i, inputs, outputs, native, out):
         return self._context(node=self.nodes[i], inputs=inputs, outputs=outputs, target=self.target,
@@ -108,33 +130,53 @@ class Estimator:
             c = self._converters[key] = width_converter(self.target, bits, a, n, beats)
         return c
 
-    def _cost_at(self, i: int, ov: dict, in_bits: dict, arriving: list) -> LayerCost:
+    def _cost_at(self, i: int, ov: dict, in_bits: dict, arriving: list, folds=None) -> LayerCost:
         """Layer i's cost, converters included, under its overrides, its inputs' widths
-        {tensor: bits} and the beat widths they arrive at."""
-        native, out = self.folds_of(i, ov, arriving)
-        f = self.what_if[i]
-        if f is not None:  # a prepared formula: cheaper than a memo key
+        {tensor: bits} and the beat widths they arrive at (folds: folds_of's answer, if known)."""
+        if self.what_if[i] is not None:
             x_bits = next(iter(in_bits.values())) if in_bits else self.in_bits[i]
-            cost = f(ov, x_bits, ov.get("act_bits", self.out_bits[i]), native[0])
-        else:
-            key = (i, ov.get("act_bits"), tuple(sorted(in_bits.items())), tuple(arriving))
-            hit = self._memo.get(key)
-            if hit is not None:
-                return hit
-            inputs = self.ins[i]
-            if in_bits:
-                inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in inputs]
-            outputs = self.outs[i]
-            if "act_bits" in ov:
-                outputs = [self.retyped(t, ov["act_bits"]) for t in outputs]
-            cost = self.nodes[i].op.cost(self._ctx(i, inputs, outputs, native, out))
-            cost = self._converted(i, cost, in_bits, arriving, native)
-            if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
-                for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
-                    del self._memo[k]
-            self._memo[key] = cost
-            return cost
-        return self._converted(i, cost, in_bits, arriving, native)
+            return self._mac_cost(i, ov, x_bits, arriving[0])[0]
+        key = (i, ov.get("act_bits"), tuple(sorted(in_bits.items())), tuple(arriving))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        native, out = folds or self.folds_of(i, ov, arriving)
+        inputs = self.ins[i]
+        if in_bits:
+            inputs = [self.retyped(t, in_bits[t.name]) if t.name in in_bits else t for t in inputs]
+        outputs = self.outs[i]
+        if "act_bits" in ov:
+            outputs = [self.retyped(t, ov["act_bits"]) for t in outputs]
+        cost = self.nodes[i].op.cost(self._ctx(i, inputs, outputs, native, out))
+        cost = self._converted(i, cost, in_bits, arriving, native)
+        if len(self._memo) >= MEMO_SIZE:  # forget the oldest half (dicts keep insertion order)
+            for k in list(itertools.islice(self._memo, MEMO_SIZE // 2)):
+                del self._memo[k]
+        self._memo[key] = cost
+        return cost
+
+    def _mac_cost(self, i: int, ov: dict, x_bits: int, arriving: int | None) -> tuple[LayerCost, int, int]:
+        """A MAC layer's (cost, converter included; native input width; output width) from its
+        prepared formula, kept per setting but the output width (searches vary every layer's:
+        the rest repeats)."""
+        f = self.what_if[i]
+        key = f.key(ov, x_bits, arriving)
+        memo = self._cores[i]
+        hit = memo.get(key)
+        if hit is None:
+            hit, detail = f.core(ov, x_bits, arriving)
+            native = hit[11]
+            if arriving is not None and arriving != native:
+                cost = with_converters(with_output_bits(hit, detail, 0),
+                                       [self.converter(x_bits, arriving, native, self.ins[i][0].size // arriving)])
+                hit, detail = cost_fields(cost, *hit[9:])
+            details = self._details[i]
+            if len(memo) >= MEMO_SIZE // 16:
+                memo.clear()
+                details.clear()
+            memo[key] = hit = (*hit, len(details))
+            details.append(detail)
+        return with_output_bits(hit, self._details[i][hit[13]], ov.get("act_bits", self.out_bits[i])), hit[11], hit[12]
 
     def _converted(self, i, cost, in_bits, arriving, native) -> LayerCost:
         if arriving == native:
@@ -172,10 +214,7 @@ class Estimator:
             key = hit = None
         if hit is not None:
             return hit
-        costs = list(self.base)
-        for i, ov, in_bits, arriving in self.changes(overrides):
-            costs[i] = self._cost_at(i, ov, in_bits, arriving)
-        net = self.compose(costs)
+        net = self.compose(self._walk(overrides))
         if key is not None:
             if len(self._networks) >= NETWORK_MEMO_SIZE:  # forget the oldest half
                 for k in list(itertools.islice(self._networks, NETWORK_MEMO_SIZE // 2)):
@@ -204,37 +243,84 @@ class Estimator:
         check_overrides(name, self.nodes[i].op, ov, self.choice_sets[i], self.shape_sets[i])
         return i
 
-    def changes(self, overrides: dict) -> list[tuple[int, dict, dict, list]]:
+    def changes(self, overrides: dict) -> list[tuple]:
         """The layers a configuration changes, validated: (layer, its overrides, its inputs'
         widths {tensor: bits}, the beat widths its inputs arrive at) for each overridden layer
         and each layer reading a re-typed or re-folded tensor, in topological order."""
-        own = {self.validate(name, ov): ov for name, ov in overrides.items()}
-        first = min(own)
+        rows: list = []
+        self._walk(overrides, rows)
+        return rows
+
+    def _walk(self, overrides: dict, rows: list | None = None) -> list[LayerCost]:
+        """Per-layer costs under a configuration (validated): from the first overridden layer
+        on, each layer that it overrides or whose input it re-types or re-folds is costed
+        again; new widths and beat widths travel to the readers. rows: changes()'s rows."""
+        own = {}
+        for name, ov in overrides.items():
+            own[self.validate(name, ov)] = ov
+        last = max(own)
+        costs = list(self.base)
         bits: dict = {}   # source -> new width in bits
         folds: dict = {}  # source -> new beat width
-        out = []
-        sources, base_arriving, first_reader = self.sources, self.arriving, self.first_reader
-        for i in range(first, len(self.nodes)):
+        sources, base_arriving, free, out_folds, what_if = \
+            self.sources, self.arriving, self.free_inputs, self.out_folds, self.what_if
+        for i in range(min(own), len(self.nodes)):
             ov = own.get(i)
             srcs = sources[i]
-            if ov is None and not any(s in bits or s in folds for s in srcs):
+            if ov is None:
+                if not (bits or folds):
+                    if i > last:
+                        break
+                    continue
+                for s in srcs:
+                    if s in bits or s in folds:
+                        break
+                else:
+                    continue
+                ov = {}
+            free_k = free[i]
+            if what_if[i] is not None and rows is None:  # one input, one output: the lean path
+                s = srcs[0]
+                x = bits.get(s, self.in_bits[i]) if bits else self.in_bits[i]
+                a = None if free_k else (folds.get(s, base_arriving[i][0]) if folds else base_arriving[i][0])
+                costs[i], native, out = self._mac_cost(i, ov, x, a)
+                if free_k and native != base_arriving[i][0]:
+                    folds[s] = native
+                if out != out_folds[i][0]:
+                    folds[(i, 0)] = out
+                if "act_bits" in ov:
+                    bits[(i, 0)] = ov["act_bits"]
                 continue
-            ov = ov or {}
-            in_bits = {self.ins[i][k].name: bits[s] for k, s in enumerate(srcs) if s in bits}
-            arriving = [None if first_reader.get(s) == i else folds.get(s, base_arriving[i][k])
-                        for k, s in enumerate(srcs)]
-            out.append((i, ov, in_bits, arriving))
+            in_bits = {}
+            if bits:
+                names = self.in_names[i]
+                for k, s in enumerate(srcs):
+                    b = bits.get(s)
+                    if b is not None:
+                        in_bits[names[k]] = b
+            arriving = base_arriving[i]  # shared: never changed in place
+            if free_k or folds:
+                arriving = list(arriving)
+                for k, s in enumerate(srcs):
+                    if k in free_k:
+                        arriving[k] = None
+                    elif s in folds:
+                        arriving[k] = folds[s]
+            native, new_out = layer_folds = self.folds_of(i, ov, arriving)
+            costs[i] = self._cost_at(i, ov, in_bits, arriving, layer_folds)
+            if rows is not None:
+                rows.append((i, ov, in_bits, arriving))
             if "act_bits" in ov:
                 for k in range(len(self.outs[i])):
                     bits[(i, k)] = ov["act_bits"]
-            native, new_out = self.folds_of(i, ov, arriving)
-            for k, s in enumerate(srcs):  # a graph input arrives at its first reader's width
-                if arriving[k] is None and native[k] != base_arriving[i][k]:
-                    folds[s] = native[k]
+            for k in free_k:  # a graph input arrives at its first reader's width
+                if native[k] != base_arriving[i][k]:
+                    folds[srcs[k]] = native[k]
+            base_out = out_folds[i]
             for k, f in enumerate(new_out):
-                if f != self.out_folds[i][k]:
+                if f != base_out[k]:
                     folds[(i, k)] = f
-        return out
+        return costs
 
     def estimate_batch(self, configs) -> BatchCost:
         """Many configurations at once (a search's population), equal to estimate() on each.
@@ -279,8 +365,9 @@ class Estimator:
                 raise CompileError(f"configuration {ks[0]}: override for unknown layer {name!r} "
                                    f"(layers: {', '.join(self.names)})")
             columns[i] = {}
+            layer_rows = list(map(operator.itemgetter(name), group))
             for knob in layer_knobs:
-                values = [cfg[name][knob] for cfg in group]
+                values = list(map(operator.itemgetter(knob), layer_rows))
                 if not column_ok(knob, values, self.choice_sets[i], self.shape_sets[i]):
                     for k, cfg in zip(ks, group):  # the first bad value, with check_overrides's message
                         try:
@@ -289,13 +376,19 @@ class Estimator:
                         except CompileError as e:
                             raise CompileError(f"configuration {k}: {e}") from None
                 columns[i][knob] = values
-            try:  # combinations valid knob by knob but not together (a PE with another SIMD)
-                for k in range(m):
-                    ov = {knob: vals[k] for knob, vals in columns[i].items()}
-                    if ov.keys() & {"pe", "simd", "reuse_factor"}:
-                        check_overrides(name, self.nodes[i].op, ov, self.choice_sets[i], self.shape_sets[i])
-            except CompileError as e:
-                raise CompileError(f"configuration {ks[k]}: {e}") from None
+            cols = columns[i]
+            if "pe" in cols or "simd" in cols:  # valid knob by knob, but together? (a PE with another SIMD)
+                shape_cols = {k: cols[k] for k in ("reuse_factor", "pe", "simd") if k in cols}
+                seen = set()
+                for k, combo in enumerate(zip(*shape_cols.values())):
+                    if combo in seen:
+                        continue
+                    seen.add(combo)
+                    try:
+                        check_overrides(name, self.nodes[i].op, dict(zip(shape_cols, combo)), self.choice_sets[i],
+                                        self.shape_sets[i])
+                    except CompileError as e:
+                        raise CompileError(f"configuration {ks[k]}: {e}") from None
         where = np.asarray(ks)
         bits: dict = {}   # (layer, output) -> array of widths
         folds: dict = {}  # (layer, output) -> array of beat widths
@@ -309,35 +402,69 @@ class Estimator:
             # 0: a graph input its first reader reads at the width it chooses
             arriving = [np.zeros(m, dtype=np.int64) if self.first_reader.get(s) == i else
                         folds[s] if s in folds else np.full(m, self.arriving[i][k]) for k, s in enumerate(srcs)]
-            # one cost (and one set of output widths) per distinct setting of the layer
-            settings = list(zip(*cols.values(), *in_bits.values(), *arriving))
-            distinct: dict = {}
-            index = np.fromiter((distinct.setdefault(s, len(distinct)) for s in settings), dtype=np.int64,
-                                count=len(settings))
-            knob_names, tensor_names, n_knobs, n_t = tuple(cols), tuple(in_bits), len(cols), len(in_bits)
-            rows, outs, natives = [], [], []
-            for s in distinct:
-                ov = dict(zip(knob_names, s[:n_knobs]))
-                tb = dict(zip(tensor_names, s[n_knobs:n_knobs + n_t]))
-                arr = [a or None for a in s[n_knobs + n_t:]]
-                rows.append(self._cost_at(i, ov, tb, arr))
-                native, out_f = self.folds_of(i, ov, arr)
-                outs.append(out_f)
-                natives.append(native)
-            for f in FIELDS:
-                fields[f][i][where] = np.array([getattr(c, f) for c in rows])[index]
+            f = self.what_if[i]
+            if f is not None:  # MAC layers: their formula over arrays
+                x = np.asarray(next(iter(in_bits.values())), dtype=np.int64) if in_bits else \
+                    np.full(m, self.in_bits[i], dtype=np.int64)
+                y = np.asarray(cols.get("act_bits", np.full(m, self.out_bits[i])), dtype=np.int64)
+                knob_arrays = {k: (v if k == "memory" else np.asarray(v)) for k, v in cols.items() if k != "act_bits"}
+                values, native, pe = f.batch(knob_arrays, x, y, np.asarray(arriving[0], dtype=np.int64))
+                values = self._converters_batch(i, values, x, np.asarray(arriving[0], dtype=np.int64), native)
+                for field in FIELDS:
+                    fields[field][i][where] = values[field]
+                outs_k = [pe]
+                natives_k = [native]
+            else:  # one cost (and one set of output widths) per distinct setting of the layer
+                distinct, index = distinct_keys(*cols.values(), *in_bits.values(), *arriving)  # knobs: act_bits
+                knob_names, tensor_names, n_knobs, n_t = tuple(cols), tuple(in_bits), len(cols), len(in_bits)
+                rows, outs, natives = [], [], []
+                for s in distinct:
+                    ov = dict(zip(knob_names, s[:n_knobs]))
+                    tb = dict(zip(tensor_names, s[n_knobs:n_knobs + n_t]))
+                    arr = [a or None for a in s[n_knobs + n_t:]]
+                    rows.append(self._cost_at(i, ov, tb, arr))
+                    native, out_f = self.folds_of(i, ov, arr)
+                    outs.append(out_f)
+                    natives.append(native)
+                for field in FIELDS:
+                    fields[field][i][where] = np.array([getattr(c, field) for c in rows])[index]
+                outs_k = [np.array([o[k] for o in outs])[index] for k in range(len(self.outs[i]))]
+                natives_k = [np.array([nat[k] for nat in natives])[index] for k in range(len(self.ins[i]))]
             for k, s in enumerate(srcs):
-                if self.first_reader.get(s) == i:
-                    new = np.array([nat[k] for nat in natives])[index]
-                    if np.any(new != self.arriving[i][k]):
-                        folds[s] = new
+                if self.first_reader.get(s) == i and np.any(natives_k[k] != self.arriving[i][k]):
+                    folds[s] = natives_k[k]
             if "act_bits" in cols:
                 for k in range(len(self.outs[i])):
                     bits[(i, k)] = np.asarray(cols["act_bits"])
             for k in range(len(self.outs[i])):
-                new = np.array([o[k] for o in outs])[index]
+                new = outs_k[k]
                 if np.any(new != self.out_folds[i][k]) or (i, k) in folds:
                     folds[(i, k)] = new
+
+    def _converters_batch(self, i: int, values: dict, x_bits, arriving, native) -> dict:
+        """with_converters over arrays: a width converter where the input arrives at another
+        width than the layer reads (arriving 0: a graph input, read as it is chosen)."""
+        t = self.ins[i][0]
+        need = (arriving != 0) & (arriving != native)
+        if not np.any(need):
+            return values
+        keys = np.stack([x_bits, arriving, native], axis=1)
+        distinct, inverse = np.unique(keys[need], axis=0, return_inverse=True)
+        convs = [self.converter(int(b), int(a), int(n), t.size // int(a)) for b, a, n in distinct]
+        out = dict(values)
+        sel = np.flatnonzero(need)
+        table = {f: np.array([getattr(c, f) for c in convs], dtype=np.float64)[inverse.reshape(-1)]
+                 for f in ("ii", "latency", "first_out", "lut", "ff", "bram_18k")}
+        ii, lat, first = values["ii"][sel], values["latency"][sel], values["first_out"][sel]
+        lead, drain = table["first_out"], table["latency"] - table["first_out"]
+        for f in ("ii", "latency", "first_out", "lut", "ff", "bram_18k"):
+            out[f] = np.array(values[f], dtype=np.float64)
+        out["ii"][sel] = np.maximum(ii, table["ii"])
+        out["latency"][sel] = np.maximum(lat + lead, lead + drain + 1)
+        out["first_out"][sel] = first + lead
+        for f in ("lut", "ff", "bram_18k"):
+            out[f][sel] = values[f][sel] + table[f]
+        return out
 
     def compose(self, costs: list[LayerCost]) -> NetworkCost:
         """compiler.cost.model.compose, specialised to the prepared topology (same rule)."""

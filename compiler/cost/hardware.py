@@ -196,7 +196,7 @@ def with_converters(cost: LayerCost, converters: list[LayerCost]) -> LayerCost:
     ii = max([cost.ii] + [c.ii for c in converters])
     lead = max(c.first_out for c in converters)
     drain = max(c.latency - c.first_out for c in converters)
-    detail = dict(cost.detail, converters=[dict(c.detail) for c in converters])
+    detail = dict(cost.detail, converters=tuple(dict(c.detail) for c in converters))  # plain values: untracked by gc
     return LayerCost(style=cost.style, ii=ii, latency=max(cost.latency + lead, lead + drain + 1),
                      first_out=cost.first_out + lead,
                      dsp=cost.dsp, lut=cost.lut + sum(c.lut for c in converters),

@@ -8,7 +8,7 @@ import numpy as np
 RESOURCES = ("dsp", "lut", "ff", "bram_18k", "uram")
 
 
-@dataclass
+@dataclass(slots=True)
 class LayerCost:
     """Cost of one streaming kernel for one inference."""
 
@@ -25,6 +25,19 @@ class LayerCost:
 
     def resources(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in RESOURCES}
+
+
+def cost_fields(c: LayerCost, lut_y: float, ff_y: float, *more) -> tuple:
+    """A cost prepared without its output width's terms (lut_y, ff_y per output bit) as one
+    flat tuple, `more` after them, and its detail apart: a tuple of plain values, which the
+    garbage collector stops tracking (search loops keep many as memo values)."""
+    return (c.style, c.ii, c.latency, c.first_out, c.dsp, c.lut, c.ff, c.bram_18k, c.uram, lut_y, ff_y, *more), \
+        c.detail
+
+
+def with_output_bits(f: tuple, detail: dict, y_bits: int) -> LayerCost:
+    """cost_fields's cost at a y_bits-wide output."""
+    return LayerCost(f[0], f[1], f[2], f[3], f[4], f[5] + y_bits * f[9], f[6] + y_bits * f[10], f[7], f[8], detail)
 
 
 def device_share(resources: dict, available: dict, caps: dict | None = None) -> float:
@@ -44,7 +57,7 @@ def device_share(resources: dict, available: dict, caps: dict | None = None) -> 
     return worst + 0.25 * total
 
 
-@dataclass
+@dataclass(slots=True)
 class NetworkCost:
     names: tuple[str, ...]     # per layer: node name,
     descs: tuple[str, ...]     # description,
@@ -156,3 +169,40 @@ def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list
                        costs=[c for _, _, c in layer_costs], ii=max((c.ii for _, _, c in layer_costs), default=1),
                        latency=max(t_last.values(), default=0), clock_mhz=clock_mhz, totals=totals,
                        available=dict(available))
+
+
+def distinct_keys(*arrays) -> tuple[list[tuple], np.ndarray]:
+    """The distinct keys of int arrays read elementwise (a key: one entry of each) and, per
+    entry, the index of its key. The keys are packed into one integer per entry (mixed radix
+    over each column's range), so finding the distinct ones is one pass over a table of the
+    packed range, or one sort when that range is large."""
+    cols = [np.asarray(a, dtype=np.int64).reshape(-1) for a in arrays]
+    n = len(cols[0])
+    if n == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    ranges, total = [], 1
+    for c in cols:
+        lo = int(c.min())
+        ranges.append((lo, int(c.max()) - lo + 1))
+        total *= ranges[-1][1]
+    if total >= 1 << 62:  # too wide to pack: rows of columns
+        distinct, inverse = np.unique(np.stack(cols, axis=1), axis=0, return_inverse=True)
+        return [tuple(r) for r in distinct.tolist()], inverse.reshape(-1)
+    packed = np.zeros(n, dtype=np.int64)
+    for c, (lo, span) in zip(cols, ranges):
+        packed = packed * span + (c - lo)
+    if total <= max(4 * n, 1 << 16):
+        present = np.zeros(total, dtype=bool)
+        present[packed] = True
+        distinct = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[packed]
+    else:
+        distinct, inverse = np.unique(packed, return_inverse=True)
+    keys = []
+    for p in distinct.tolist():
+        key = []
+        for lo, span in reversed(ranges):
+            p, r = divmod(p, span)
+            key.append(lo + r)
+        keys.append(tuple(reversed(key)))
+    return keys, inverse.reshape(-1)

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cost.hardware import (adder_tree_depth, ceil_div, clog2, io_parallel, k, memory, multiplier, stream_cycles,
                              tree_adder_bits)
-from ..cost.model import LayerCost
+from ..cost.model import LayerCost, distinct_keys
 from ..numerics import FixedType, exact_type
 
 KERNELS = ("mac", "signed", "xnor")
@@ -111,9 +111,21 @@ class MacArray:
         self.stream_lut = k(target, "lut_per_stream_stage", 0.0) if self.stream else 0.0
         self.stream_ff = k(target, "ff_per_stream_stage", 0.0) if self.stream else 0.0
         self.cycles = int(c["mult_latency"]) + stream_cycles(target)
+        # per output bit and per layer, what every array pays (cast, stream, control)
+        self.lut_out_stream = self.lut_out + self.stream_lut_bit
+        self.lut_const = self.stream_lut + self.lut_fixed
+        self.ff_const = self.stream_ff + self.ff_fixed
         self.style_suffix = "" if kernel == "mac" else f"_{kernel}"
         self._mults: dict = {}
-        self._memo: dict = {}
+        self._mems: dict = {}
+        self._depths: dict = {}
+
+    def _memory(self, width: int, depth: int, style: str = "auto", ports: int = 2) -> tuple:
+        key = (width, depth, style, ports)
+        m = self._mems.get(key)
+        if m is None:
+            m = self._mems[key] = memory(self.target, width, depth, style=style, ports=ports)
+        return m
 
     def _mult(self, x_bits: int, w_bits: int) -> tuple:
         m = self._mults.get((x_bits, w_bits))
@@ -121,42 +133,40 @@ class MacArray:
             m = self._mults[x_bits, w_bits] = multiplier(self.target, x_bits, w_bits)
         return m
 
+    def per_output_bit(self, pe: int, unrolled: bool) -> tuple[float, float]:
+        """(LUT, FF) per bit of the output width: the cast, the stream and (folded) the result
+        register, PE lanes of each; the only terms that depend on it (MacWhatIf keeps the rest)."""
+        return pe * self.lut_out_stream, pe * (self.stream_ff_bit + (0.0 if unrolled else self.ff_reg))
+
     def __call__(self, pe: int, simd: int, nonzero: int, x_bits: int, w_bits: int, acc_bits: int, y_bits: int,
                  in_fold: int | None = None, mem: str = "auto", cycles: int | None = None) -> LayerCost:
-        key = (pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mem, cycles)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        cost = self._cost(*key)
-        if len(self._memo) < 65536:
-            self._memo[key] = cost
-        return cost
-
-    def _cost(self, pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mem, cycles) -> LayerCost:
-        n_in, n_out, kernel, target = self.n_in, self.n_out, self.kernel, self.target
+        n_in, n_out, kernel = self.n_in, self.n_out, self.kernel
         sf, nf = n_in // simd, n_out // pe
         reuse = sf * nf
-        cycles = reuse if cycles is None else cycles
-        in_fold = in_fold or simd
+        if cycles is None:
+            cycles = reuse
+        if not in_fold:
+            in_fold = simd
         lanes = pe * simd
-        lb = leaf_bits(kernel, x_bits, w_bits)
+        lb = 1 if kernel == "xnor" else (x_bits + 1 if kernel == "signed" else x_bits + w_bits)
         unrolled = reuse == 1
         dsp = lut = ff = bram = uram = 0.0
         if unrolled:  # constant weights: zero products vanish
             products = nonzero
             if kernel == "mac":
-                m_dsp, m_lut, m_ff = self._mult(x_bits, w_bits)
+                m_dsp, m_lut, m_ff = self._mults.get((x_bits, w_bits)) or self._mult(x_bits, w_bits)
                 dsp = products * m_dsp * self.const_share
                 lut = products * (m_lut + (m_dsp * (1.0 - self.const_share)) * (x_bits + w_bits) * self.lut_adder)
                 ff = products * m_ff
-            fan_in = max(ceil_div(max(nonzero, 1), n_out), 1)
+            nz = nonzero if nonzero > 1 else 1
+            fan_in = -(-nz // n_out)
             tree_bits = n_out * tree_adder_bits(fan_in, lb, acc_bits) if nonzero >= n_out else \
-                tree_adder_bits(max(nonzero, 1), lb, acc_bits)
+                tree_adder_bits(nz, lb, acc_bits)
         else:
             products = n_in * n_out
             fan_in = simd
             if kernel == "mac":
-                m_dsp, m_lut, m_ff = self._mult(x_bits, w_bits)
+                m_dsp, m_lut, m_ff = self._mults.get((x_bits, w_bits)) or self._mult(x_bits, w_bits)
                 dsp, lut, ff = lanes * m_dsp, lanes * m_lut, lanes * m_ff
             elif kernel == "signed":
                 lut = lanes * lb * self.lut_lane_sel
@@ -171,38 +181,42 @@ class MacArray:
             ff += pe * acc_bits * self.ff_acc
         elif self.bias_bits:
             lut += pe * acc_bits * self.lut_adder
-        if nf > 1 and not self.depthwise:  # the input, kept for the other output groups
-            words = n_in // in_fold
-            if words > 1:
-                b_bram, b_lut, b_uram = memory(target, in_fold * x_bits, words, ports=1)
-                bram, lut, uram = bram + b_bram, lut + b_lut, uram + b_uram
-            else:  # the whole vector in registers (HLS keeps copies along the pipeline)
-                ff += n_in * x_bits * self.ff_in_reg
-        if in_fold > simd and not self.depthwise:  # a SIMD-wide slice of each wide beat
-            lut += simd * x_bits * (in_fold // simd - 1) * self.lut_wide
-            if nf == 1:
-                ff += in_fold * x_bits * self.ff_in_reg
-        if not unrolled:
-            w_bram, w_lut, w_uram = memory(target, lanes * w_bits, cycles, style=mem, ports=1)  # one reader
-            bram, lut, uram = bram + w_bram, lut + w_lut, uram + w_uram
+        if not self.depthwise:
+            if nf > 1:  # the input, kept for the other output groups
+                words = n_in // in_fold
+                if words > 1:
+                    b_bram, b_lut, b_uram = self._memory(in_fold * x_bits, words, "auto", 1)
+                    bram, lut, uram = bram + b_bram, lut + b_lut, uram + b_uram
+                else:  # the whole vector in registers (HLS keeps copies along the pipeline)
+                    ff += n_in * x_bits * self.ff_in_reg
+            if in_fold > simd:  # a SIMD-wide slice of each wide beat
+                lut += simd * x_bits * (in_fold // simd - 1) * self.lut_wide
+                if nf == 1:
+                    ff += in_fold * x_bits * self.ff_in_reg
+        lut_y, ff_y = self.per_output_bit(pe, unrolled)
+        lut += y_bits * lut_y + self.lut_const
+        ff += y_bits * ff_y + self.ff_const
+        if not unrolled:  # the weight memory, counters and ROM addressing
+            w_bram, w_lut, w_uram = self._memory(lanes * w_bits, cycles, mem, 1)  # one reader
+            bram, lut, uram = bram + w_bram, lut + w_lut + self.lut_mac_fixed, uram + w_uram
             if nf > 1 and self.bias_bits:
-                b_bram, b_lut, _ = memory(target, pe * self.bias_bits, nf)
+                b_bram, b_lut, _ = self._memory(pe * self.bias_bits, nf, "auto", 2)
                 bram, lut = bram + b_bram, lut + b_lut
-        out_bits = pe * y_bits
-        lut += out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed
-        ff += out_bits * self.stream_ff_bit + self.stream_ff + self.ff_fixed
-        if not unrolled:  # the result register, counters and ROM addressing of a folded array
-            lut += self.lut_mac_fixed
-            ff += out_bits * self.ff_reg + self.ff_mac_fixed + 2 * clog2(max(cycles, 2))
-        # pipeline: multiplier, the adder levels, the output cast; the first output group is
-        # complete after SF cycles, the last item leaves `depth` cycles after its last cycle
-        depth = self.cycles + adder_tree_depth(target, fan_in + 1)
+            ff += self.ff_mac_fixed + 2 * clog2(cycles if cycles > 2 else 2)
+        # pipeline: multiplier, the adder levels, the output cast; the last item leaves
+        # `depth` cycles after its last cycle
+        depth = self._depths.get(fan_in)
+        if depth is None:
+            depth = self._depths[fan_in] = self.cycles + adder_tree_depth(self.target, fan_in + 1)
         ii = self.items * cycles
         # streamed, the first output beat leaves after SF cycles; as a plain array (hls4ml's
         # io_parallel) the whole vector leaves at the end of the item
-        first = max((sf if self.stream else cycles) - 1 + depth, 1)
+        first = (sf if self.stream else cycles) - 1 + depth
+        if first < 1:
+            first = 1
+        latency = ii - 1 + depth
         return LayerCost(("dense_unrolled" if unrolled else "dense_folded") + self.style_suffix, ii,
-                         max(ii - 1 + depth, first), first, dsp, lut, ff, bram, uram,
+                         latency if latency > first else first, first, dsp, lut, ff, bram, uram,
                          {"pe": pe, "simd": simd, "cycles_per_item": cycles, "multipliers": lanes if not unrolled
                           else products, "products": n_in * n_out, "nonzero_weights": nonzero,
                           "sparsity": 1 - nonzero / (n_in * n_out or 1),
@@ -210,6 +224,108 @@ class MacArray:
                           "cycles_saved": reuse - cycles, "reuse_factor": reuse, "kernel": kernel,
                           "in_fold": in_fold, "weight_memory": "constants" if unrolled else
                           ("bram" if bram else ("uram" if uram else "lutram"))})
+
+    def batch(self, pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mems) -> dict[str, np.ndarray]:
+        """__call__'s formula over int arrays of knobs (one entry per configuration, for
+        compiler.estimate_batch; `mems` memory styles as indices into MEMORY_CODES): {ii, latency, first_out,
+        dsp, lut, ff, bram_18k, uram}. tests/test_cost.py holds the two to the same numbers."""
+        n_in, n_out, kernel = self.n_in, self.n_out, self.kernel
+        n = len(pe)
+        sf, nf = n_in // simd, n_out // pe
+        cycles = sf * nf
+        lanes = pe * simd
+        lb = np.ones(n, dtype=np.int64) if kernel == "xnor" else (x_bits + 1 if kernel == "signed" else x_bits + w_bits)
+        unrolled = cycles == 1
+        f64 = np.float64
+        m_dsp = m_lut = m_ff = np.zeros(n)
+        if kernel == "mac":
+            m_dsp, m_lut, m_ff = _rows(lambda xb, wb: self._mult(xb, wb), x_bits, w_bits).T
+        # fully parallel: constant products, one tree per output over its nonzero products
+        fan_u = np.maximum(-(-np.maximum(nonzero, 1) // n_out), 1)
+        tree = lambda f, b, a: (tree_adder_bits(f, b, a),)  # noqa: E731
+        per_out = _rows_where(unrolled & (nonzero >= n_out), tree, fan_u, lb, acc_bits)
+        whole = _rows_where(unrolled & (nonzero < n_out), tree, np.maximum(nonzero, 1), lb, acc_bits)
+        tree_u = np.where(nonzero >= n_out, n_out * per_out, whole)
+        if kernel == "mac":
+            dsp_u = nonzero * m_dsp * self.const_share
+            lut_u = nonzero * (m_lut + (m_dsp * (1.0 - self.const_share)) * (x_bits + w_bits) * self.lut_adder)
+            ff_u = nonzero * m_ff
+        else:
+            dsp_u = lut_u = ff_u = np.zeros(n)
+        # folded: lanes of multipliers (or selects / XNORs), one tree per PE over its SIMD lanes
+        tree_f = pe * _rows(lambda sd, b, a: (tree_adder_bits(sd, b, a),), simd, lb, acc_bits)[:, 0]
+        if kernel == "mac":
+            dsp_f, lut_f, ff_f = lanes * m_dsp, lanes * m_lut, lanes * m_ff
+        elif kernel == "signed":
+            dsp_f, lut_f, ff_f = np.zeros(n), (lanes * lb * self.lut_lane_sel).astype(f64), np.zeros(n)
+        else:
+            dsp_f, lut_f, ff_f = np.zeros(n), (lanes * self.lut_xnor).astype(f64), np.zeros(n)
+        ff_f = ff_f + lanes * (x_bits + w_bits) * self.ff_lane
+        dsp = np.where(unrolled, dsp_u, dsp_f)
+        lut = np.where(unrolled, lut_u, lut_f)
+        ff = np.where(unrolled, ff_u, ff_f)
+        tree_bits = np.where(unrolled, tree_u, tree_f)
+        lut = lut + tree_bits * self.lut_adder
+        ff = ff + tree_bits * self.ff_mac
+        acc = sf > 1
+        lut = lut + np.where(acc, pe * acc_bits * self.lut_acc, pe * acc_bits * self.lut_adder if self.bias_bits else 0.0)
+        ff = ff + np.where(acc, pe * acc_bits * self.ff_acc, 0.0)
+        bram = np.zeros(n)
+        uram = np.zeros(n)
+        if not self.depthwise:
+            words = n_in // in_fold
+            keep = nf > 1
+            buf = _rows(lambda wd, d: self._memory(wd, d, ports=1), in_fold * x_bits, np.maximum(words, 1))
+            in_mem = keep & (words > 1)
+            bram, lut, uram = bram + np.where(in_mem, buf[:, 0], 0.0), lut + np.where(in_mem, buf[:, 1], 0.0), \
+                uram + np.where(in_mem, buf[:, 2], 0.0)
+            ff = ff + np.where(keep & (words <= 1), n_in * x_bits * self.ff_in_reg, 0.0)
+            wide = in_fold > simd
+            lut = lut + np.where(wide, simd * x_bits * (in_fold // simd - 1) * self.lut_wide, 0.0)
+            ff = ff + np.where(wide & (nf == 1), in_fold * x_bits * self.ff_in_reg, 0.0)
+        folded = ~unrolled
+        wmem = np.zeros((n, 3))
+        if folded.any():
+            wmem[folded] = _rows(lambda wd, d, st: self._memory(wd, d, MEMORY_CODES[st], 1), (lanes * w_bits)[folded],
+                                 cycles[folded], mems[folded])
+        bram = bram + np.where(folded, wmem[:, 0], 0.0)
+        lut = lut + np.where(folded, wmem[:, 1], 0.0)
+        uram = uram + np.where(folded, wmem[:, 2], 0.0)
+        if self.bias_bits:
+            bmem = _rows(lambda wd, d: self._memory(wd, d), pe * self.bias_bits, nf)
+            sel = folded & (nf > 1)
+            bram, lut = bram + np.where(sel, bmem[:, 0], 0.0), lut + np.where(sel, bmem[:, 1], 0.0)
+        out_bits = pe * y_bits
+        lut = lut + out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed
+        ff = ff + out_bits * self.stream_ff_bit + self.stream_ff + self.ff_fixed
+        counter = 2 * _rows(lambda c: (clog2(max(c, 2)),), cycles)[:, 0] if n else np.zeros(0)
+        lut = lut + np.where(folded, self.lut_mac_fixed, 0.0)
+        ff = ff + np.where(folded, out_bits * self.ff_reg + self.ff_mac_fixed + counter, 0.0)
+        fan = np.where(unrolled, fan_u, simd)
+        depth = self.cycles + _rows(lambda f: (adder_tree_depth(self.target, f + 1),), fan)[:, 0]
+        ii = self.items * cycles
+        first = np.maximum((sf if self.stream else cycles) - 1 + depth, 1)
+        return {"ii": ii, "latency": np.maximum(ii - 1 + depth, first), "first_out": first, "dsp": dsp, "lut": lut,
+                "ff": ff, "bram_18k": bram, "uram": uram}
+
+
+MEMORY_CODES = ("auto", "bram", "lutram", "uram")
+
+
+def _rows_where(mask, fn, *arrays) -> np.ndarray:
+    """_rows's first column where mask holds (0 elsewhere)."""
+    out = np.zeros(len(mask))
+    if mask.any():
+        out[mask] = _rows(fn, *(a[mask] for a in arrays))[:, 0]
+    return out
+
+
+def _rows(fn, *arrays) -> np.ndarray:
+    """fn(*key) per distinct key of the int arrays (elementwise), as an array of rows (one
+    per entry)."""
+    keys, inverse = distinct_keys(*arrays)
+    rows = np.array([fn(*k) for k in keys], dtype=np.float64).reshape(len(keys), -1)
+    return rows[inverse.reshape(-1)]
 
 
 def mac_array_context(op, ctx, pe: int, simd: int, in_fold: int, weights: np.ndarray, memory_impl: str | None) -> dict:
@@ -281,7 +397,16 @@ class MacOp:
     def shape_for_reuse(self, reuse: int) -> tuple[int, int]:
         """The (PE, SIMD) a reuse factor stands for: mac_fold's split (inputs folded first)
         where the layer can take it, else the valid shape with that many cycles and the most
-        output lanes."""
+        output lanes (remembered per weight array: search loops ask often)."""
+        memo = self.__dict__.get("_shapes")
+        if memo is None or memo[0] is not self.weight:
+            memo = self.__dict__["_shapes"] = (self.weight, {})
+        hit = memo[1].get(reuse)
+        if hit is None:
+            hit = memo[1][reuse] = self._shape_for_reuse(reuse)
+        return hit
+
+    def _shape_for_reuse(self, reuse: int) -> tuple[int, int]:
         rows, cols = self.array_dims
         if reuse >= 1 and (rows * cols) % reuse == 0:
             sf, nf = mac_fold(rows, cols, reuse)

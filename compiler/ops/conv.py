@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cost.model import LayerCost
 from ..numerics import FixedType, grid_codes
 from . import register
 from ._mac import MacArray, MacOp, accepted_fold, mac_array_context
-from ._window import (Window, batch_chunks, chain, swg_context, swg_cost, swg_needed, window_context,
+from ._window import (Window, batch_chunks, swg_context, swg_cost, swg_needed, window_context,
                       window_registers_cost)
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
 from .dense import Dense, MacWhatIf
@@ -294,23 +293,28 @@ class Conv(MacOp, Op):
         mac = MacArray(ctx.target, n_in=rows, n_out=cols, items=win.out_h * win.out_w, activation=self.activation,
                        kernel=self.kernel, bias_bits=self.bias_bits(), depthwise=self.depthwise)
         target = ctx.target
+        gens: dict = {}
 
-        def with_window(cost, pe, simd, x_bits, in_fold):
+        def generator(pe, simd, x_bits, in_fold):
+            """The window generator's cost in front of the array (None: pointwise, none)."""
             mode = self.mode(simd)
             if mode == "pointwise":
-                out = LayerCost(**{**cost.__dict__, "detail": dict(cost.detail)})
-                out.style = "conv_pointwise" + ("" if self.kernel == "mac" else f"_{self.kernel}")
-                return out
-            if mode in ("window", "depthwise_window"):
-                gen = window_registers_cost(target, win, x_bits)
-            else:
-                gen = swg_cost(target, win, in_fold, x_bits, channel_major=self.depthwise)
-            out = chain(gen, cost)
-            out.style = ("conv_" + mode) + ("" if self.kernel == "mac" else f"_{self.kernel}")
-            out.detail["windows"] = win.out_h * win.out_w
-            return out
+                return None
+            key = (mode, x_bits, in_fold)
+            gen = gens.get(key)
+            if gen is None:
+                if mode in ("window", "depthwise_window"):
+                    gen = window_registers_cost(target, win, x_bits)
+                else:
+                    gen = swg_cost(target, win, in_fold, x_bits, channel_major=self.depthwise)
+                gens[key] = gen
+            return gen
 
-        return MacWhatIf(self, mac, ctx.inputs[0].type.width, extra=with_window)
+        def style(simd):
+            return "conv_" + self.mode(simd) + ("" if self.kernel == "mac" else f"_{self.kernel}")
+
+        return MacWhatIf(self, mac, ctx.inputs[0].type.width, generator=generator, style=style,
+                         detail={"windows": win.out_h * win.out_w})
 
     def cost(self, ctx: CostContext):
         return self.what_if(ctx)({}, ctx.inputs[0].type.width, ctx.outputs[0].type.width, ctx.in_folds[0])

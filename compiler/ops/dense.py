@@ -10,13 +10,16 @@ whatever the folding.
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..numerics import FixedType, exact_type, grid_codes
 from . import register
-from ._mac import KERNELS, MacArray, MacOp, accepted_fold, mac_array_context
+from ..cost.model import LayerCost, cost_fields, with_output_bits
+from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, mac_array_context
+from ._window import chain
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
 
 ACTIVATIONS = (None, "relu")
@@ -208,38 +211,118 @@ class Dense(MacOp, Op):
 class MacWhatIf:
     """A MAC layer's cost as a function of the what-if knobs (compiler.estimate's overrides),
     its input and output widths and the width its input arrives at, prepared once for
-    search loops; batch() takes arrays. `folds` gives the stream widths under the knobs."""
+    search loops; batch() takes arrays. `folds` gives the stream widths under the knobs.
+    Conv adds its window generator (`generator`: its cost in front of the array, chained)."""
 
-    def __init__(self, op, mac: MacArray, x_bits: int, extra=None):
+    def __init__(self, op, mac: MacArray, x_bits: int, generator=None, style=None, detail=None):
         self.op, self.mac, self.x0 = op, mac, x_bits
-        self.extra = extra  # Conv: the sliding window's cost, added to the array's
+        self.generator, self.style, self.detail = generator, style, detail or {}
+        self.w0, self.acc0 = op.weight_type.width, op.accum_type.width
+        self._shapes: dict = {}
+        self._folds: dict = {}
+
+    def shape(self, ov: dict) -> tuple[int, int]:
+        key = (ov.get("reuse_factor"), ov.get("pe"), ov.get("simd"))
+        hit = self._shapes.get(key)
+        if hit is None:
+            hit = self._shapes[key] = self.op.shape_of(ov)
+        return hit
 
     def folds(self, ov: dict, arriving: int | None) -> tuple[int, int]:
-        pe, simd = self.op.shape_of(ov)
-        return self.op.native_fold(arriving, simd, pe), pe
+        key = (ov.get("reuse_factor"), ov.get("pe"), ov.get("simd"), arriving)
+        hit = self._folds.get(key)
+        if hit is None:
+            pe, simd = self.shape(ov)
+            hit = self._folds[key] = (self.op.native_fold(arriving, simd, pe), pe)
+        return hit
 
-    def __call__(self, ov: dict, x_bits: int, y_bits: int, in_fold: int | None = None):
-        pe, simd, nonzero, w_bits, acc_bits, mem = self.op.knobs(ov, x_bits - self.x0)
-        in_fold = self.op.native_fold(in_fold, simd, pe)
-        cost = self.mac(pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, self.op.mac_fold_in(in_fold, simd), mem)
-        return cost if self.extra is None else self.extra(cost, pe, simd, x_bits, in_fold)
+    @staticmethod
+    def key(ov: dict, x_bits: int, in_fold: int | None) -> tuple:
+        """What a setting's cost depends on, but the output width (a memo key: searches vary
+        the output width of every layer, the rest repeats)."""
+        if not ov:
+            return (None, None, None, None, None, None, x_bits, in_fold)
+        get = ov.get
+        return (get("reuse_factor"), get("pe"), get("simd"), get("weight_bits"), get("pruning"), get("memory"),
+                x_bits, in_fold)
+
+    def __call__(self, ov: dict, x_bits: int, y_bits: int, in_fold: int | None = None) -> LayerCost:
+        """The layer's cost; in_fold: the width its input arrives at (a wider one a multiple
+        of SIMD is sliced inside; converters in front of another are the caller's)."""
+        return with_output_bits(*self.core(ov, x_bits, in_fold), y_bits)
+
+    def core(self, ov: dict, x_bits: int, in_fold: int | None) -> tuple:
+        """The cost but its output width's terms, as cost.model.cost_fields (with_output_bits
+        adds them) with the native input width and the output width after them."""
+        op = self.op
+        pe, simd = self.shape(ov)
+        w0, acc_bits = self.w0, self.acc0
+        w_bits = ov.get("weight_bits", w0) if ov else w0
+        grow = w_bits - w0 + x_bits - self.x0
+        if grow:  # the accumulator follows the weight and input widths (op.knobs's rule)
+            acc_bits = min(max(acc_bits + grow, 2), 62)
+        pruning = ov.get("pruning") if ov else None
+        nonzero = op.nonzero_at(w_bits) if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
+        mem = ov.get("memory", op.memory) if ov else op.memory
+        in_fold = self.folds(ov, in_fold)[0]
+        cost = self.mac(pe, simd, nonzero, x_bits, w_bits, acc_bits, 0, op.mac_fold_in(in_fold, simd), mem)
+        lut_y, ff_y = self.mac.per_output_bit(pe, cost.detail["reuse_factor"] == 1)
+        if self.style is not None:
+            gen = self.generator(pe, simd, x_bits, in_fold)
+            cost = dataclasses.replace(cost, detail=dict(cost.detail)) if gen is None else chain(gen, cost)
+            cost.style = self.style(simd)
+            cost.detail.update(self.detail)
+        return cost_fields(cost, lut_y, ff_y, in_fold, pe)
 
     def batch(self, knobs: dict[str, np.ndarray], x_bits: np.ndarray, y_bits: np.ndarray,
-              in_folds: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The formula over arrays of knobs {override: values} (missing ones: the layer's own)
-        and of widths, one entry per configuration: distinct settings are costed once."""
+              arriving: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """The formula over arrays, one entry per configuration: knobs {override: values}
+        (missing ones: the layer's own), input and output widths, the beat width the input
+        arrives at (0: free, a graph input). Returns (cost fields, native input widths,
+        output widths), the same numbers as __call__ and folds for each entry."""
+        from ._mac import _rows
+
         op, n = self.op, len(x_bits)
-        cols = [knobs.get(name) for name in ("reuse_factor", "pe", "simd", "weight_bits", "pruning", "memory")]
-        rows = list(zip(*[c.tolist() if c is not None else [None] * n for c in cols],
-                        np.asarray(x_bits).tolist(), np.asarray(y_bits).tolist(),
-                        (in_folds.tolist() if in_folds is not None else [None] * n)))
-        distinct: dict = {}
-        index = np.array([distinct.setdefault(r, len(distinct)) for r in rows], dtype=np.int64)
-        fields = ("ii", "latency", "first_out", "dsp", "lut", "ff", "bram_18k", "uram")
-        table = np.zeros((len(distinct), len(fields)))
-        for r, i in distinct.items():
-            ov = {name: v for name, v in zip(("reuse_factor", "pe", "simd", "weight_bits", "pruning", "memory"), r[:6])
-                  if v is not None}
-            c = self(ov, int(r[6]), int(r[7]), r[8])
-            table[i] = [getattr(c, f) for f in fields]
-        return {f: table[index, j] for j, f in enumerate(fields)}
+        x_bits, y_bits = np.asarray(x_bits, dtype=np.int64), np.asarray(y_bits, dtype=np.int64)
+        pe0, simd0 = op.shape
+        if "reuse_factor" in knobs:
+            pe, simd = _rows(lambda r: op.shape_for_reuse(r), knobs["reuse_factor"]).astype(np.int64).T
+        else:
+            pe = np.asarray(knobs.get("pe", np.full(n, pe0)), dtype=np.int64)
+            simd = np.asarray(knobs.get("simd", np.full(n, simd0)), dtype=np.int64)
+        w0, acc0 = op.weight_type.width, op.accum_type.width
+        w_bits = np.asarray(knobs.get("weight_bits", np.full(n, w0)), dtype=np.int64)
+        grow = w_bits - w0 + (x_bits - self.x0)
+        acc = np.where(grow != 0, np.clip(acc0 + grow, 2, 62), acc0)
+        if "pruning" in knobs:
+            p = np.asarray(knobs["pruning"], dtype=np.float64)
+            nonzero = np.array([max(1, round((1.0 - v) * op.n_in * op.n_out)) for v in p.tolist()], dtype=np.int64)
+        else:
+            nonzero = _rows(lambda b: (op.nonzero_at(b),), w_bits)[:, 0].astype(np.int64)
+        mems = np.array([MEMORY_CODES.index(m) for m in knobs["memory"]], dtype=np.int64) if "memory" in knobs \
+            else np.full(n, MEMORY_CODES.index(op.memory), dtype=np.int64)
+        native = _rows(lambda a, s, q: (op.native_fold(a or None, s, q),), arriving, simd, pe)[:, 0].astype(np.int64)
+        in_mac = _rows(lambda f, s: (op.mac_fold_in(f, s),), native, simd)[:, 0].astype(np.int64)
+        fields = self.mac.batch(pe, simd, nonzero, x_bits, w_bits, acc, y_bits, in_mac, mems)
+        if self.generator is not None:
+            gens = [self.generator(int(q), int(s), int(b), int(f))
+                    for q, s, b, f in zip(pe.tolist(), simd.tolist(), x_bits.tolist(), native.tolist())]
+            if any(g is not None for g in gens):
+                fields = chain_arrays(gens, fields)
+        return fields, native, pe
+
+
+def chain_arrays(gens: list, fields: dict) -> dict:
+    """_window.chain over arrays: a generator's cost (or None) in front of each entry."""
+    none = LayerCost("none", 1, 1, 0)
+    g = {f: np.array([getattr(x or none, f) for x in gens], dtype=np.float64)
+         for f in ("ii", "latency", "first_out", "dsp", "lut", "ff", "bram_18k", "uram")}
+    has = np.array([x is not None for x in gens])
+    ii, lat, first = fields["ii"], fields["latency"], fields["first_out"]
+    out = dict(fields)
+    out["ii"] = np.where(has, np.maximum(g["ii"], ii), ii)
+    out["latency"] = np.where(has, np.maximum(g["first_out"] + lat, g["latency"] + lat - ii + 1), lat)
+    out["first_out"] = np.where(has, g["first_out"] + first, first)
+    for r in ("dsp", "lut", "ff", "bram_18k", "uram"):
+        out[r] = fields[r] + np.where(has, g[r], 0.0)
+    return out
