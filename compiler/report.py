@@ -47,6 +47,15 @@ def format_table(doc: dict) -> str:
                  f"throughput {doc['throughput_per_s']:,.0f} inferences/s; bottleneck {doc['bottleneck']}; "
                  f"{'fits' if doc['fits'] else 'DOES NOT FIT'} the device")
     for L in doc["layers"]:
+        d = L.get("detail", {})
+        if d.get("multipliers_saved"):
+            lines.append(f"{L['name']}: sparsity {100 * d['sparsity']:.0f}%: {d['multipliers_saved']:,} of "
+                         f"{d['products']:,} products dropped (constant zero weights)")
+        elif d.get("cycles_saved"):
+            lines.append(f"{L['name']}: sparsity {100 * d['sparsity']:.0f}%: all-zero {d['pe']}x{d['simd']} weight "
+                         f"blocks skipped, {d['cycles_saved']:,} of {d['reuse_factor']:,} cycles per item and "
+                         f"{d['weight_words_saved']:,} weight words saved")
+    for L in doc["layers"]:
         if "max_abs_error" in L:
             lines.append(f"{L['name']}: {L['op']}, max abs error {L['max_abs_error']:.2e} vs float")
     return "\n".join(lines)

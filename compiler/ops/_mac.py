@@ -203,6 +203,9 @@ class MacArray:
                 b_bram, b_lut, _ = self._memory(pe * self.bias_bits, nf, "auto", 2)
                 bram, lut = bram + b_bram, lut + b_lut
             ff += self.ff_mac_fixed + 2 * clog2(cycles if cycles > 2 else 2)
+            if cycles < reuse:  # all-zero blocks skipped: a schedule entry per cycle (block, first, last)
+                s_bram, s_lut, s_uram = self._memory(clog2(sf if sf > 2 else 2) + 2, cycles, "auto", 1)
+                bram, lut, uram = bram + s_bram, lut + s_lut, uram + s_uram
         # pipeline: multiplier, the adder levels, the output cast; the last item leaves
         # `depth` cycles after its last cycle
         depth = self._depths.get(fan_in)
@@ -221,21 +224,24 @@ class MacArray:
                           else products, "products": n_in * n_out, "nonzero_weights": nonzero,
                           "sparsity": 1 - nonzero / (n_in * n_out or 1),
                           "multipliers_saved": n_in * n_out - products if unrolled else 0,
-                          "cycles_saved": reuse - cycles, "reuse_factor": reuse, "kernel": kernel,
+                          "cycles_saved": reuse - cycles, "weight_words_saved": reuse - cycles if not unrolled else 0,
+                          "reuse_factor": reuse, "kernel": kernel,
                           "in_fold": in_fold, "weight_memory": "constants" if unrolled else
                           ("bram" if bram else ("uram" if uram else "lutram"))})
 
-    def batch(self, pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mems) -> dict[str, np.ndarray]:
+    def batch(self, pe, simd, nonzero, x_bits, w_bits, acc_bits, y_bits, in_fold, mems, cycles=None) -> dict[str, np.ndarray]:
         """__call__'s formula over int arrays of knobs (one entry per configuration, for
-        compiler.estimate_batch; `mems` memory styles as indices into MEMORY_CODES): {ii, latency, first_out,
+        compiler.estimate_batch; `mems` memory styles as indices into MEMORY_CODES; `cycles`
+        per item, SF * NF unless all-zero blocks are skipped): {ii, latency, first_out,
         dsp, lut, ff, bram_18k, uram}. tests/test_cost.py holds the two to the same numbers."""
         n_in, n_out, kernel = self.n_in, self.n_out, self.kernel
         n = len(pe)
         sf, nf = n_in // simd, n_out // pe
-        cycles = sf * nf
+        reuse = sf * nf
+        cycles = reuse if cycles is None else np.asarray(cycles, dtype=np.int64)
         lanes = pe * simd
         lb = np.ones(n, dtype=np.int64) if kernel == "xnor" else (x_bits + 1 if kernel == "signed" else x_bits + w_bits)
-        unrolled = cycles == 1
+        unrolled = reuse == 1
         f64 = np.float64
         m_dsp = m_lut = m_ff = np.zeros(n)
         if kernel == "mac":
@@ -299,6 +305,13 @@ class MacArray:
         lut = lut + out_bits * (self.lut_out + self.stream_lut_bit) + self.stream_lut + self.lut_fixed
         ff = ff + out_bits * self.stream_ff_bit + self.stream_ff + self.ff_fixed
         counter = 2 * _rows(lambda c: (clog2(max(c, 2)),), cycles)[:, 0] if n else np.zeros(0)
+        skips = folded & (cycles < reuse)
+        if skips.any():  # the block schedule
+            smem = np.zeros((n, 3))
+            smem[skips] = _rows(lambda b, d: self._memory(b, d, "auto", 1),
+                                _rows(lambda f: (clog2(max(f, 2)) + 2,), sf)[:, 0].astype(np.int64)[skips],
+                                cycles[skips])
+            bram, lut, uram = bram + smem[:, 0], lut + smem[:, 1], uram + smem[:, 2]
         lut = lut + np.where(folded, self.lut_mac_fixed, 0.0)
         ff = ff + np.where(folded, out_bits * self.ff_reg + self.ff_mac_fixed + counter, 0.0)
         fan = np.where(unrolled, fan_u, simd)
@@ -331,12 +344,27 @@ def _rows(fn, *arrays) -> np.ndarray:
 def mac_array_context(op, ctx, pe: int, simd: int, in_fold: int, weights: np.ndarray, memory_impl: str | None) -> dict:
     """Template variables of the MAC array (qc_dense.h qc::mvau): its shape and the weights
     stored one cycle's PE x SIMD block per memory word, cycle-major (word nf * SF + sf holds
-    w[sf*SIMD + s][nf*PE + p] at p * SIMD + s)."""
+    w[sf*SIMD + s][nf*PE + p] at p * SIMD + s). Skipping all-zero blocks (op.block_schedule),
+    the words are the visited blocks in their order, and a schedule gives per cycle the
+    block's input word and slice and whether it starts or ends its output group."""
     n_in, n_out = weights.shape
     sf, nf = n_in // simd, n_out // pe
-    codes = op.weight_type.quantize(weights).reshape(sf, simd, nf, pe)
-    w = ctx.constant("w", op.weight_type, codes.transpose(2, 0, 3, 1), word=pe * simd,
-                     impl=None if sf * nf == 1 else memory_impl)
+    codes = op.weight_type.quantize(weights).reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1)  # [nf, sf, pe, simd]
+    blocks = op.block_schedule(pe, simd)
+    ctx_extra = {"skip": False, "mac_cycles": sf * nf, "slice_bits": 0, "sched": "qc::no_schedule", "sched_type": None}
+    if blocks is not None:
+        m = in_fold // simd  # SIMD slices per input beat
+        slice_bits = (m - 1).bit_length()
+        groups = [g for g, _ in blocks]
+        entries = np.array([((b // m) << (slice_bits + 2)) | ((b % m) << 2)
+                            | (int(k == 0 or groups[k - 1] != g) << 1) | int(k + 1 == len(blocks) or groups[k + 1] != g)
+                            for k, (g, b) in enumerate(blocks)], dtype=np.int64)
+        bits = max(int(entries.max()).bit_length(), 1)
+        sched_type = FixedType(bits, bits, False)
+        codes = np.stack([codes[g, b] for g, b in blocks])
+        ctx_extra = {"skip": True, "mac_cycles": len(blocks), "slice_bits": slice_bits, "sched_type": sched_type,
+                     "sched": ctx.constant("sched", sched_type, entries, word=1)}
+    w = ctx.constant("w", op.weight_type, codes, word=pe * simd, impl=None if sf * nf == 1 else memory_impl)
     if op.bias is None:  # a zero bias keeps one kernel signature; HLS removes the adds
         bias_type = exact_type(0, 0, op.accum_type.frac_bits)
         bias_codes = np.zeros(n_out, dtype=np.int64)
@@ -348,7 +376,7 @@ def mac_array_context(op, ctx, pe: int, simd: int, in_fold: int, weights: np.nda
     return {"n_in": n_in, "n_out": n_out, "sf": sf, "nf": nf, "pe": pe, "simd": simd, "in_fold": in_fold,
             "relu": op.activation == "relu", "weight_type": op.weight_type, "bias_type": bias_type,
             "accum_type": op.accum_type, "leaf_type": leaf_type(op.kernel, x_type, op.weight_type),
-            "kernel": op.kernel, "kernel_id": KERNELS.index(op.kernel), "w": w, "b": b}
+            "kernel": op.kernel, "kernel_id": KERNELS.index(op.kernel), "w": w, "b": b, **ctx_extra}
 
 
 class MacOp:
@@ -464,6 +492,62 @@ class MacOp:
             n = memo[1][bits] = int(np.count_nonzero(narrow.quantize(self.weight)))
         return n
 
+    def codes_at(self, bits: int | None = None) -> np.ndarray:
+        """The stored weight array (array_weights) as integer codes at `bits` bits (same
+        integer bits; None or the model's own quantized weights: the layer's weight type)."""
+        t = self.weight_type
+        if bits is not None and bits != t.width and not self.weights_from_model:
+            t = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
+        return t.quantize(self.array_weights())
+
+    def block_schedule(self, pe: int, simd: int, bits: int | None = None) -> list[tuple[int, int]] | None:
+        """The PE x SIMD weight blocks a folded array visits per item when it skips the
+        all-zero ones, as (output group, input block) pairs: every block of the first group
+        (it reads the input into the buffer), then each other group's nonzero blocks (one
+        zero block if it has none: its outputs still leave). None when nothing is skipped,
+        or nothing can be (one output group; bipolar weights, never zero; depthwise units;
+        fully parallel arrays drop zero products instead)."""
+        rows, cols = self.array_dims
+        sf, nf = rows // simd, cols // pe
+        if nf == 1 or self.kernel == "xnor" or getattr(self, "depthwise", False):
+            return None
+        live = (self.codes_at(bits) != 0).reshape(sf, simd, nf, pe).any(axis=(1, 3))  # [input block, group]
+        if live[:, 1:].all():
+            return None
+        blocks = [(0, b) for b in range(sf)]
+        for g in range(1, nf):
+            nz = np.flatnonzero(live[:, g])
+            blocks.extend((g, int(b)) for b in (nz if len(nz) else [0]))
+        return blocks if len(blocks) < sf * nf else None
+
+    def block_cycles(self, pe: int, simd: int, bits: int | None = None) -> int:
+        """Cycles per item of the (PE, SIMD) array: SF * NF less the skipped all-zero blocks
+        (block_schedule; remembered per weight array, width and shape: searches ask often)."""
+        memo = self.__dict__.get("_block_cycles")
+        if memo is None or memo[0] is not self.weight:
+            memo = self.__dict__["_block_cycles"] = (self.weight, {})
+        key = (pe, simd, None if bits == self.weight_type.width else bits)
+        hit = memo[1].get(key)
+        if hit is None:
+            blocks = self.block_schedule(pe, simd, bits)
+            hit = memo[1][key] = self.cycles(pe, simd) if blocks is None else len(blocks)
+        return hit
+
+    def pruned_block_cycles(self, pe: int, simd: int, pruning: float) -> int:
+        """block_cycles's expectation when a share `pruning` of the weights is zero at random
+        (what-if pruning: no pattern to read): a block is all zero with probability
+        pruning ** (PE * SIMD)."""
+        rows, cols = self.array_dims
+        sf, nf = rows // simd, cols // pe
+        if nf == 1 or self.kernel == "xnor" or getattr(self, "depthwise", False):
+            return sf * nf
+        live = max(1, round(sf * (1.0 - pruning ** (pe * simd))))
+        return sf + (nf - 1) * live
+
+    def array_weights(self) -> np.ndarray:
+        """The weight array the hardware stores, (rows, columns) = array_dims."""
+        return self.weight
+
     def knobs(self, ov: dict, input_bits_delta: int = 0) -> tuple:
         """(PE, SIMD, nonzero weights, weight bits, accumulator bits, memory) under what-if
         overrides: the accumulator grows or shrinks with the weight and input widths, pruning
@@ -496,4 +580,4 @@ class MacOp:
         """The weight memory's binding in the emitted C++: the kind its estimate assumed."""
         from ..cost.hardware import memory_kind
 
-        return memory_kind(target, pe * simd * self.weight_type.width, self.cycles(pe, simd), self.memory)
+        return memory_kind(target, pe * simd * self.weight_type.width, self.block_cycles(pe, simd), self.memory)

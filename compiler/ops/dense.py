@@ -265,7 +265,8 @@ class MacWhatIf:
         nonzero = op.nonzero_at(w_bits) if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))
         mem = ov.get("memory", op.memory) if ov else op.memory
         in_fold = self.folds(ov, in_fold)[0]
-        cost = self.mac(pe, simd, nonzero, x_bits, w_bits, acc_bits, 0, op.mac_fold_in(in_fold, simd), mem)
+        cycles = op.block_cycles(pe, simd, w_bits) if pruning is None else op.pruned_block_cycles(pe, simd, pruning)
+        cost = self.mac(pe, simd, nonzero, x_bits, w_bits, acc_bits, 0, op.mac_fold_in(in_fold, simd), mem, cycles)
         lut_y, ff_y = self.mac.per_output_bit(pe, cost.detail["reuse_factor"] == 1)
         if self.style is not None:
             gen = self.generator(pe, simd, x_bits, in_fold)
@@ -295,15 +296,18 @@ class MacWhatIf:
         grow = w_bits - w0 + (x_bits - self.x0)
         acc = np.where(grow != 0, np.clip(acc0 + grow, 2, 62), acc0)
         if "pruning" in knobs:
-            p = np.asarray(knobs["pruning"], dtype=np.float64)
-            nonzero = np.array([max(1, round((1.0 - v) * op.n_in * op.n_out)) for v in p.tolist()], dtype=np.int64)
+            p = np.asarray(knobs["pruning"], dtype=np.float64).tolist()
+            nonzero = np.array([max(1, round((1.0 - v) * op.n_in * op.n_out)) for v in p], dtype=np.int64)
+            cycles = np.array([op.pruned_block_cycles(q, sd, v) for q, sd, v in zip(pe.tolist(), simd.tolist(), p)],
+                              dtype=np.int64)
         else:
             nonzero = _rows(lambda b: (op.nonzero_at(b),), w_bits)[:, 0].astype(np.int64)
+            cycles = _rows(lambda q, sd, b: (op.block_cycles(q, sd, b),), pe, simd, w_bits)[:, 0].astype(np.int64)
         mems = np.array([MEMORY_CODES.index(m) for m in knobs["memory"]], dtype=np.int64) if "memory" in knobs \
             else np.full(n, MEMORY_CODES.index(op.memory), dtype=np.int64)
         native = _rows(lambda a, s, q: (op.native_fold(a or None, s, q),), arriving, simd, pe)[:, 0].astype(np.int64)
         in_mac = _rows(lambda f, s: (op.mac_fold_in(f, s),), native, simd)[:, 0].astype(np.int64)
-        fields = self.mac.batch(pe, simd, nonzero, x_bits, w_bits, acc, y_bits, in_mac, mems)
+        fields = self.mac.batch(pe, simd, nonzero, x_bits, w_bits, acc, y_bits, in_mac, mems, cycles)
         if self.generator is not None:
             gens = [self.generator(int(q), int(s), int(b), int(f))
                     for q, s, b, f in zip(pe.tolist(), simd.tolist(), x_bits.tolist(), native.tolist())]

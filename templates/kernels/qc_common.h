@@ -133,6 +133,10 @@ struct Tree<1, T> {
     }
 };
 
+// The block-schedule argument of MAC arrays that skip nothing (qc_dense.h qc::mvau).
+typedef ap_ufixed<1, 1> no_schedule_t;
+static const no_schedule_t no_schedule[1] = {0};
+
 }  // namespace qc
 
 #endif

@@ -5,7 +5,8 @@
 //   window            sliding_window (whole windows) -> mvau (SIMD = the whole window)
 //   depthwise_sliced  swg (channel-major slices of PE channels) -> vvau (SIMD = 1)
 //   depthwise_window  sliding_window -> vvau (SIMD = taps, PE = every channel)
-// A pointwise convolution (1x1, stride 1, no padding) is the MAC array alone.
+// A pointwise convolution (1x1, stride 1, no padding) is the MAC array alone. `sched`: the
+// MAC array's block schedule (qc::mvau; unused by the depthwise unit, which skips nothing).
 #ifndef QC_CONV_H
 #define QC_CONV_H
 
@@ -17,25 +18,25 @@ namespace qc {
 
 template <class CFG, class IN_V, class OUT_V>
 void conv_sliced(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
-                 const typename CFG::bias_t b[]) {
+                 const typename CFG::bias_t b[], const typename CFG::sched_t sched[]) {
 #pragma HLS DATAFLOW
     hls::stream<IN_V> windows("windows");
     swg<CFG>(in, windows, typename CFG::x_t(0));
-    mvau<CFG>(windows, out, w, b);
+    mvau<CFG>(windows, out, w, b, sched);
 }
 
 template <class CFG, class IN_V, class OUT_V>
 void conv_window(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
-                 const typename CFG::bias_t b[]) {
+                 const typename CFG::bias_t b[], const typename CFG::sched_t sched[]) {
 #pragma HLS DATAFLOW
     hls::stream<typename CFG::win_t> windows("windows");
     sliding_window<CFG>(in, windows, typename CFG::x_t(0));
-    mvau<CFG>(windows, out, w, b);
+    mvau<CFG>(windows, out, w, b, sched);
 }
 
 template <class CFG, class IN_V, class OUT_V>
 void conv_depthwise_sliced(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
-                           const typename CFG::bias_t b[]) {
+                           const typename CFG::bias_t b[], const typename CFG::sched_t[]) {
 #pragma HLS DATAFLOW
     hls::stream<IN_V> windows("windows");
     swg<CFG>(in, windows, typename CFG::x_t(0));
@@ -44,7 +45,7 @@ void conv_depthwise_sliced(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const
 
 template <class CFG, class IN_V, class OUT_V>
 void conv_depthwise_window(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
-                           const typename CFG::bias_t b[]) {
+                           const typename CFG::bias_t b[], const typename CFG::sched_t[]) {
 #pragma HLS DATAFLOW
     hls::stream<typename CFG::win_t> windows("windows");
     sliding_window<CFG>(in, windows, typename CFG::x_t(0));

@@ -11,6 +11,11 @@
 // w[(nf * SF + sf) * PE * SIMD + p * SIMD + s] and reshapes the array into words of
 // PE * SIMD); fully parallel (SF = NF = 1) they are constants and zero weights vanish.
 // One pipelined loop over items * SF * NF cycles (II = 1, rewind): the stage never drains.
+// Sparse weights: with CFG::skip the array visits only a schedule of blocks per item (the
+// compiler's MacOp.block_schedule): every block of the first output group, which reads the
+// input, then only the nonzero blocks of the others (one if a group has none), CFG::mac_cycles
+// in all; the weight memory holds just the visited blocks, in schedule order. Zero blocks
+// add nothing to the sums, so the results are those of the dense schedule.
 // The accumulator type holds every partial sum exactly, so the folding never changes a
 // result; the only rounding is the cast to the output type, after the optional ReLU.
 // Multiplier-free lanes: weights in {-1, 0, +1} select x, -x or 0 (SIGNED); with bipolar
@@ -86,8 +91,8 @@ Pe:
 }
 
 template <class CFG, class IN_V, class OUT_V>
-void mvau(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
-          const typename CFG::bias_t b[]) {
+void mvau_dense(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+                const typename CFG::bias_t b[]) {
     typedef typename CFG::x_t x_t;
     const unsigned SF = CFG::sf, NF = CFG::nf, SIMD = CFG::simd, FOLD = CFG::in_fold;
     const unsigned M = FOLD / SIMD;            // SIMD slices per input beat
@@ -131,6 +136,58 @@ Cycles:
             sf = 0;
             nf = (nf + 1 == NF) ? 0 : nf + 1;
         }
+    }
+}
+
+// The schedule of blocks: entry t = word << (slice_bits + 2) | slice << 2 | first << 1 | last
+// (the block's input word and SIMD slice in it; whether it starts and ends its output group).
+template <class CFG, class IN_V, class OUT_V>
+void mvau_skip(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+               const typename CFG::bias_t b[], const typename CFG::sched_t sched[]) {
+    typedef typename CFG::x_t x_t;
+    const unsigned SF = CFG::sf, NF = CFG::nf, SIMD = CFG::simd, FOLD = CFG::in_fold, C = CFG::mac_cycles;
+    const unsigned WORDS = CFG::n_in / FOLD, SB = CFG::slice_bits;
+    static x_t buf[WORDS][FOLD];
+#pragma HLS ARRAY_PARTITION variable=buf complete dim=2
+    static IN_V beat;
+    static typename CFG::accum_t acc[CFG::pe];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    static unsigned t = 0, nf = 0;
+Cycles:
+    for (unsigned k = 0; k < CFG::items * C; k++) {
+#pragma HLS PIPELINE II=1 rewind
+        const unsigned e = sched[t].to_uint();
+        const bool first = (e >> 1) & 1, last = e & 1;
+        const unsigned slice = (e >> 2) & ((1u << SB) - 1), word = e >> (SB + 2);
+        x_t xs[SIMD];
+#pragma HLS ARRAY_PARTITION variable=xs complete
+        if (t < SF) {  // the first output group: every block, reading the input
+            if (slice == 0) {
+                beat = in.read();
+                for (unsigned f = 0; f < FOLD; f++) buf[word][f] = beat.data[f];
+            }
+            for (unsigned s = 0; s < SIMD; s++) xs[s] = beat.data[slice * SIMD + s];
+        } else {
+            for (unsigned s = 0; s < SIMD; s++) xs[s] = buf[word][slice * SIMD + s];
+        }
+        OUT_V y;
+        mac_cycle<CFG, 1, 0>(xs, w, b, acc, t, nf, first, y);
+        if (last) {
+            out.write(y);
+            nf = (nf + 1 == NF) ? 0 : nf + 1;
+        }
+        t = (t + 1 == C) ? 0 : t + 1;
+    }
+}
+
+template <class CFG, class IN_V, class OUT_V>
+void mvau(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::weight_t w[],
+          const typename CFG::bias_t b[], const typename CFG::sched_t sched[]) {
+#pragma HLS INLINE
+    if (CFG::skip) {
+        mvau_skip<CFG>(in, out, w, b, sched);
+    } else {
+        mvau_dense<CFG>(in, out, w, b);
     }
 }
 
