@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,21 @@ def print_compact(title: str, tables: dict, out=sys.stdout) -> None:
         print("  " + f"{fam:22s}" + "".join(f"{c:>16s}" for c in cells), file=out)
 
 
+def peer_errors(comps) -> dict:
+    """{metric: (n, our median APE, the peer's median APE, in %)} over the comparisons whose row
+    carries a peer tool's own estimate (FINN's), on the same measurements."""
+    out = {}
+    for m in gt.METRICS:
+        pairs = []
+        for c in comps:
+            if c.peer and c.peer.get(m) is not None and c.ape(m) is not None:
+                peer = gt.Comparison(c.id, c.family, c.row_id, c.layer, c.stage, c.measured, c.peer)
+                pairs.append((c.ape(m), peer.ape(m)))
+        if pairs:
+            out[m] = (len(pairs), 100 * statistics.median(p[0] for p in pairs), 100 * statistics.median(p[1] for p in pairs))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", help="ground-truth JSONL files")
@@ -93,6 +109,7 @@ def main(argv=None) -> int:
     table = gt.error_table(main_comps)
     fams = family_tables(ev.comparisons)
     result = dict(table)
+    result["peer"] = peer_errors(main_comps)
     result.update({"families": fams, "rows": ev.rows, "comparisons": len(main_comps),
                    "unmodeled": ev.unmodeled, "unmodeled_count": len(ev.unmodeled),
                    "seconds": round(time.time() - t0, 2)})
@@ -113,6 +130,10 @@ def main(argv=None) -> int:
     print_compact("Per family (median APE, n)", fams)
     if args.lofo:
         print_compact("Leave one family out: coefficients refitted without the family, errors on it", result["lofo"])
+    if result["peer"]:
+        print("Rows with a peer tool's own estimate (FINN's analytic one): its error next to ours, same rows")
+        for m, (n, ours, theirs) in result["peer"].items():
+            print(f"  {m:10s} ours median {_fmt(ours)}, FINN's estimate median {_fmt(theirs)}  (n={n})")
     if ev.unmodeled:
         print(f"Not modeled ({len(ev.unmodeled)}; 'partial': a measurement of a row whose other measurements are compared):")
         for u in ev.unmodeled:

@@ -4,7 +4,7 @@ thresholds) carries it at no cost, and the accumulator only has to hold the prod
 A bias kept in the accumulator must be exact to the quantizer's resolution, which can
 make the accumulator much wider than its products need (a float bias next to a folded
 BatchNorm keeps 24 significant bits); in the quantizer it is one more term of the offset
-its multiplier already has (within the stated deviation of 2**-10 of an output step), and
+its multiplier already has (within the stated deviation of 2**-16 of an output step), and
 for a threshold kernel it only moves the thresholds. A ReLU fused into the layer goes too
 when the quantizer's clamp floor is at zero (quantizing max(x, 0) then equals quantizing x).
 """
