@@ -12,6 +12,19 @@
 
 namespace qc {
 
+// Step counter i of n values; true when it wraps to 0 (so `step(a, A) && step(b, B)` steps
+// nested counters, a innermost).
+template <class I, class N>
+inline bool step(I &i, N n) {
+#pragma HLS INLINE
+    if (i + 1 < I(n)) {
+        i++;
+        return false;
+    }
+    i = 0;
+    return true;
+}
+
 // One stream beat of N values.
 template <class T, unsigned N>
 struct vec {

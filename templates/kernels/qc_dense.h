@@ -124,18 +124,8 @@ Cycles:
         OUT_V y;
         mac_cycle<CFG, 1, 0>(xs, w, b, acc, r, NF == 1 ? 0 : nf, SF == 1 || sf == 0, y);
         if (SF == 1 || sf + 1 == SF) out.write(y);
-        if (M > 1 && slice + 1 < M) {
-            slice++;
-        } else {
-            slice = 0;
-            word = (word + 1 == WORDS) ? 0 : word + 1;
-        }
-        if (sf + 1 < SF) {
-            sf++;
-        } else {
-            sf = 0;
-            nf = (nf + 1 == NF) ? 0 : nf + 1;
-        }
+        step(slice, M) && step(word, WORDS);
+        step(sf, SF) && step(nf, NF);
     }
 }
 
@@ -174,9 +164,9 @@ Cycles:
         mac_cycle<CFG, 1, 0>(xs, w, b, acc, t, nf, first, y);
         if (last) {
             out.write(y);
-            nf = (nf + 1 == NF) ? 0 : nf + 1;
+            step(nf, NF);
         }
-        t = (t + 1 == C) ? 0 : t + 1;
+        step(t, C);
     }
 }
 
@@ -209,12 +199,7 @@ Cycles:
         OUT_V y;
         mac_cycle<CFG, CFG::pe, 1>(x.data, w, b, acc, r, NF == 1 ? 0 : nf, SF == 1 || sf == 0, y);
         if (SF == 1 || sf + 1 == SF) out.write(y);
-        if (sf + 1 < SF) {
-            sf++;
-        } else {
-            sf = 0;
-            nf = (nf + 1 == NF) ? 0 : nf + 1;
-        }
+        step(sf, SF) && step(nf, NF);
     }
 }
 

@@ -89,17 +89,7 @@ template <class CFG> struct PoolStream<CFG, false> {
         for (unsigned t = 0; t < CFG::in_h * CFG::in_w * CFG::groups; t++) {
 #pragma HLS PIPELINE II=1 rewind
             pool_stream_beat<CFG>(in, out, recip, row_map[r].to_uint(), col_map[c].to_uint(), g, acc);
-            if (g + 1 < CFG::groups) {
-                g++;
-            } else {
-                g = 0;
-                if (c + 1 < CFG::in_w) {
-                    c++;
-                } else {
-                    c = 0;
-                    r = (r + 1 == CFG::in_h) ? 0 : r + 1;
-                }
-            }
+            step(g, CFG::groups) && step(c, CFG::in_w) && step(r, CFG::in_h);
         }
     }
 };
@@ -116,17 +106,7 @@ template <class CFG> struct PoolStream<CFG, true> {
         for (unsigned t = 0; t < CFG::in_h * CFG::in_w * CFG::groups; t++) {
 #pragma HLS PIPELINE II=1 rewind
             pool_stream_beat<CFG>(in, out, recip, row_map[r].to_uint(), col_map[c].to_uint(), g, acc);
-            if (g + 1 < CFG::groups) {
-                g++;
-            } else {
-                g = 0;
-                if (c + 1 < CFG::in_w) {
-                    c++;
-                } else {
-                    c = 0;
-                    r = (r + 1 == CFG::in_h) ? 0 : r + 1;
-                }
-            }
+            step(g, CFG::groups) && step(c, CFG::in_w) && step(r, CFG::in_h);
         }
     }
 };
@@ -155,22 +135,7 @@ Beats:
             pool_finish<CFG>(v, y, k, recip, CFG::is_max ? 0 : window_count<CFG>(oh, ow));
         }
         if (tap + 1 == T) out.write(y);
-        if (tap + 1 < T) {
-            tap++;
-        } else {
-            tap = 0;
-            if (g + 1 < CFG::groups) {
-                g++;
-            } else {
-                g = 0;
-                if (ow + 1 < CFG::out_w) {
-                    ow++;
-                } else {
-                    ow = 0;
-                    oh = (oh + 1 == CFG::out_h) ? 0 : oh + 1;
-                }
-            }
-        }
+        step(tap, T) && step(g, CFG::groups) && step(ow, CFG::out_w) && step(oh, CFG::out_h);
     }
 }
 

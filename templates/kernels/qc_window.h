@@ -93,17 +93,9 @@ Cycles:
         if (rr < limit) {
             IN_V v = in.read();
             for (int k = 0; k < K; k++) ring[(wslot * IW + rc) * G + rg][k] = v.data[k];
-            if (rg + 1 < G) {
-                rg++;
-            } else {
-                rg = 0;
-                if (rc + 1 < IW) {
-                    rc++;
-                } else {
-                    rc = 0;
-                    rr++;
-                    wslot = (wslot + 1 == NB) ? 0 : wslot + 1;
-                }
+            if (step(rg, G) && step(rc, IW)) {
+                rr++;
+                step(wslot, NB);
             }
         }
         if (emitting) {
@@ -115,47 +107,10 @@ Cycles:
             OUT_V y;
             for (int k = 0; k < K; k++) y.data[k] = inside ? ring[addr][k] : pad;
             out.write(y);
-            bool window_done = false;
-            if (CFG::channel_major) {
-                if (tj + 1 < KW) {
-                    tj++;
-                } else {
-                    tj = 0;
-                    if (ti + 1 < KH) {
-                        ti++;
-                    } else {
-                        ti = 0;
-                        if (eg + 1 < G) {
-                            eg++;
-                        } else {
-                            eg = 0;
-                            window_done = true;
-                        }
-                    }
-                }
-            } else {
-                if (eg + 1 < G) {
-                    eg++;
-                } else {
-                    eg = 0;
-                    if (tj + 1 < KW) {
-                        tj++;
-                    } else {
-                        tj = 0;
-                        if (ti + 1 < KH) {
-                            ti++;
-                        } else {
-                            ti = 0;
-                            window_done = true;
-                        }
-                    }
-                }
-            }
+            const bool window_done = CFG::channel_major ? step(tj, KW) && step(ti, KH) && step(eg, G)
+                                                        : step(eg, G) && step(tj, KW) && step(ti, KH);
             if (window_done) {
-                if (ow + 1 < OUT_W) {
-                    ow++;
-                } else {
-                    ow = 0;
+                if (step(ow, OUT_W)) {
                     oh++;
                     need = need_next;
                     const int nn = (oh + 1) * CFG::sh + CFG::ekh - CFG::pt;
