@@ -193,14 +193,9 @@ def same_scale(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 
 
-@dataclass
-class CostContext:
-    node: "Node"
-    inputs: list["Tensor"]
-    outputs: list["Tensor"]
-    target: "Target"
-    in_folds: list[int] | None = None   # the beat widths the op reads its inputs at (Op.stream_folds)
-    out_folds: list[int] | None = None  # and writes its outputs at
+class _StreamWidths:
+    """The beat widths a context's op reads its inputs at and writes its outputs at: given,
+    or the op's own rule (Op.stream_folds) from the widths its inputs arrive at."""
 
     def __post_init__(self):
         if self.in_folds is None or self.out_folds is None:
@@ -211,6 +206,16 @@ class CostContext:
     def fold(self) -> int:
         """The beat width of the (first) output: the lanes of a per-channel stage."""
         return self.out_folds[0]
+
+
+@dataclass
+class CostContext(_StreamWidths):
+    node: "Node"
+    inputs: list["Tensor"]
+    outputs: list["Tensor"]
+    target: "Target"
+    in_folds: list[int] | None = None   # the beat widths the op reads its inputs at (Op.stream_folds)
+    out_folds: list[int] | None = None  # and writes its outputs at
 
 
 @dataclass
@@ -229,7 +234,7 @@ class Constant:
 
 
 @dataclass
-class HlsContext:
+class HlsContext(_StreamWidths):
     node: "Node"
     ident: str                  # the node's C++ identifier
     inputs: list["Tensor"]
@@ -238,15 +243,6 @@ class HlsContext:
     in_folds: list[int] | None = None
     out_folds: list[int] | None = None
     constants: list = field(default_factory=list)  # filled by the op: Constant records
-
-    def __post_init__(self):
-        if self.in_folds is None or self.out_folds is None:
-            self.in_folds, self.out_folds = self.node.op.stream_folds(
-                [t.shape for t in self.inputs], [t.shape for t in self.outputs], [t.beat for t in self.inputs])
-
-    @property
-    def fold(self) -> int:
-        return self.out_folds[0]
 
     def constant(self, suffix: str, ftype: FixedType, codes: np.ndarray, word: int | None = None,
                  impl: str | None = None, banks: int = 1) -> str:

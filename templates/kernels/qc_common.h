@@ -70,12 +70,7 @@ struct Convert<IN_V, OUT_V, FI, FO, BEATS_IN, true> {
 #pragma HLS UNROLL
                 y.data[slot * FI + i] = x.data[i];
             }
-            if (slot + 1 == FO / FI) {
-                out.write(y);
-                slot = 0;
-            } else {
-                slot++;
-            }
+            if (step(slot, FO / FI)) out.write(y);
         }
     }
 };
@@ -95,7 +90,7 @@ struct Convert<IN_V, OUT_V, FI, FO, BEATS_IN, false> {
                 y.data[i] = x.data[part * FO + i];
             }
             out.write(y);
-            part = (part + 1 == FI / FO) ? 0 : part + 1;
+            step(part, FI / FO);
         }
     }
 };
