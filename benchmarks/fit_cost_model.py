@@ -307,7 +307,7 @@ def fit(prepared, tables: dict, exclude=(), log=None) -> dict:
         counts[_fabric_of(p)] = counts.get(_fabric_of(p), 0) + 1
     donor = max(counts, key=counts.get)
     if log:
-        log("fabrics: " + ", ".join(f"{f} {n} rows" for f, n in sorted(counts.items())) + f"; shared fit on all")
+        log("fabrics: " + ", ".join(f"{f} {n} rows" for f, n in sorted(counts.items())) + "; shared fit on all")
     _FABRICS.clear()
     _FABRICS.update(tables)
     shared = fit_fabric(usable, tables[donor], log=log)

@@ -66,7 +66,7 @@ def test_quantizer_after_a_quantizer_keeps_both(tmp_path, rng):
     (a quantizer types its own output; the cast stays a stage)."""
     from onnx import helper
 
-    from .onnx_builders import QONNX, make_model, quant_node
+    from .onnx_builders import make_model, quant_node
 
     q1, i1 = quant_node("q1", "r", "a", 0.25, 8, signed=0)
     q2, i2 = quant_node("q2", "a", "y", 1.0, 2, signed=1)

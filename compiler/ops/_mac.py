@@ -10,7 +10,8 @@ sum and emits its output after SF cycles; the outputs leave as NF beats of PE va
   words for the other NF - 1 groups; a beat wider than SIMD is sliced by a mux per lane.
 - Weights: one memory of SF * NF words, each the PE * SIMD weights of one cycle (BRAM or
   LUTRAM by size, or as the layer's `memory` setting says); fully parallel (SF = NF = 1)
-  they are constants, and zero weights then cost nothing.
+  they are constants, and zero weights then cost nothing. Folded, all-zero blocks are
+  skipped (block_schedule): fewer cycles and words.
 - Each PE sums its SIMD products in a tree whose levels grow one bit at a time from the
   product width (qc::Tree), then adds the sum into its accumulator; products are exact and
   the accumulator cannot overflow (Dense/Conv typing), so folding never changes a result.
@@ -25,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..cost.hardware import (adder_tree_depth, ceil_div, clog2, io_parallel, k, memory, multiplier, stream_cycles,
+from ..cost.hardware import (adder_tree_depth, clog2, io_parallel, k, memory, multiplier, stream_cycles,
                              tree_adder_bits)
 from ..cost.model import LayerCost, distinct_keys
 from ..numerics import FixedType, exact_type
@@ -57,10 +58,6 @@ def leaf_type(kernel: str, x_type: FixedType, w_type: FixedType) -> FixedType:
     if kernel == "signed":
         return FixedType(x_type.width + 1, x_type.int_bits + 1, True)
     return FixedType(x_type.width + w_type.width, x_type.int_bits + w_type.int_bits, True)
-
-
-def leaf_bits(kernel: str, x_bits: int, w_bits: int) -> int:
-    return 1 if kernel == "xnor" else (x_bits + 1 if kernel == "signed" else x_bits + w_bits)
 
 
 def accepted_fold(arriving: int | None, simd: int, n_in: int) -> int:
@@ -426,12 +423,10 @@ class MacOp:
         """The (PE, SIMD) a reuse factor stands for: mac_fold's split (inputs folded first)
         where the layer can take it, else the valid shape with that many cycles and the most
         output lanes (remembered per weight array: search loops ask often)."""
-        memo = self.__dict__.get("_shapes")
-        if memo is None or memo[0] is not self.weight:
-            memo = self.__dict__["_shapes"] = (self.weight, {})
-        hit = memo[1].get(reuse)
+        memo = self._weight_memo("_shapes")
+        hit = memo.get(reuse)
         if hit is None:
-            hit = memo[1][reuse] = self._shape_for_reuse(reuse)
+            hit = memo[reuse] = self._shape_for_reuse(reuse)
         return hit
 
     def _shape_for_reuse(self, reuse: int) -> tuple[int, int]:
@@ -471,10 +466,10 @@ class MacOp:
     @property
     def nonzero(self) -> int:
         """Nonzero weights (counted once per weight array: estimates ask often)."""
-        seen = self.__dict__.get("_nonzero")
-        if seen is None or seen[0] is not self.weight:
-            seen = self.__dict__["_nonzero"] = (self.weight, int(np.count_nonzero(self.weight)))
-        return seen[1]
+        memo = self._weight_memo("_nonzero")
+        if "all" not in memo:
+            memo["all"] = int(np.count_nonzero(self.weight))
+        return memo["all"]
 
     def nonzero_at(self, bits: int) -> int:
         """Nonzero weights once quantized to `bits` bits (same integer bits): narrower weights
@@ -482,34 +477,41 @@ class MacOp:
         own quantized weights keep theirs."""
         if self.weights_from_model or self.weight_type is None or bits == self.weight_type.width:
             return self.nonzero
-        memo = self.__dict__.get("_nonzero_at")
-        if memo is None or memo[0] is not self.weight:
-            memo = self.__dict__["_nonzero_at"] = (self.weight, {})
-        n = memo[1].get(bits)
+        memo = self._weight_memo("_nonzero")
+        n = memo.get(bits)
         if n is None:
-            t = self.weight_type
-            narrow = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
-            n = memo[1][bits] = int(np.count_nonzero(narrow.quantize(self.weight)))
+            n = memo[bits] = int(np.count_nonzero(self.weight_type_at(bits).quantize(self.weight)))
         return n
+
+    def weight_type_at(self, bits: int | None) -> FixedType:
+        """The weight type at `bits` bits (same integer bits; what-if narrower weights round
+        to nearest even), the layer's own for None, its width, or the model's quantized weights."""
+        t = self.weight_type
+        if bits is None or bits == t.width or self.weights_from_model:
+            return t
+        return FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
+
+    def _weight_memo(self, name: str) -> dict:
+        """A memo kept per weight array (a new array starts it afresh): searches ask often."""
+        memo = self.__dict__.get(name)
+        if memo is None or memo[0] is not self.weight:
+            memo = self.__dict__[name] = (self.weight, {})
+        return memo[1]
 
     def codes_at(self, bits: int | None = None) -> np.ndarray:
         """The stored weight array (array_weights) as integer codes at `bits` bits (same
         integer bits; None or the model's own quantized weights: the layer's weight type)."""
-        t = self.weight_type
-        if bits is not None and bits != t.width and not self.weights_from_model:
-            t = FixedType(bits, t.int_bits, True, "AP_RND_CONV", t.overflow)
-        return t.quantize(self.array_weights())
+        return self.weight_type_at(bits).quantize(self.array_weights())
 
     def block_schedule(self, pe: int, simd: int, bits: int | None = None) -> list[tuple[int, int]] | None:
         """The PE x SIMD weight blocks a folded array visits per item when it skips the
         all-zero ones, as (output group, input block) pairs: every block of the first group
         (it reads the input into the buffer), then each other group's nonzero blocks (one
         zero block if it has none: its outputs still leave). None when nothing is skipped,
-        or nothing can be (one output group; bipolar weights, never zero; depthwise units;
-        fully parallel arrays drop zero products instead)."""
+        or nothing can be (_may_skip; fully parallel arrays drop zero products instead)."""
         rows, cols = self.array_dims
         sf, nf = rows // simd, cols // pe
-        if nf == 1 or self.kernel == "xnor" or getattr(self, "depthwise", False):
+        if not self._may_skip(nf):
             return None
         live = (self.codes_at(bits) != 0).reshape(sf, simd, nf, pe).any(axis=(1, 3))  # [input block, group]
         if live[:, 1:].all():
@@ -523,14 +525,12 @@ class MacOp:
     def block_cycles(self, pe: int, simd: int, bits: int | None = None) -> int:
         """Cycles per item of the (PE, SIMD) array: SF * NF less the skipped all-zero blocks
         (block_schedule; remembered per weight array, width and shape: searches ask often)."""
-        memo = self.__dict__.get("_block_cycles")
-        if memo is None or memo[0] is not self.weight:
-            memo = self.__dict__["_block_cycles"] = (self.weight, {})
+        memo = self._weight_memo("_block_cycles")
         key = (pe, simd, None if bits == self.weight_type.width else bits)
-        hit = memo[1].get(key)
+        hit = memo.get(key)
         if hit is None:
             blocks = self.block_schedule(pe, simd, bits)
-            hit = memo[1][key] = self.cycles(pe, simd) if blocks is None else len(blocks)
+            hit = memo[key] = self.cycles(pe, simd) if blocks is None else len(blocks)
         return hit
 
     def pruned_block_cycles(self, pe: int, simd: int, pruning: float) -> int:
@@ -539,31 +539,19 @@ class MacOp:
         pruning ** (PE * SIMD)."""
         rows, cols = self.array_dims
         sf, nf = rows // simd, cols // pe
-        if nf == 1 or self.kernel == "xnor" or getattr(self, "depthwise", False):
+        if not self._may_skip(nf):
             return sf * nf
         live = max(1, round(sf * (1.0 - pruning ** (pe * simd))))
         return sf + (nf - 1) * live
 
+    def _may_skip(self, nf: int) -> bool:
+        """Whether an array with nf output groups can skip weight blocks (more than one group;
+        bipolar weights are never zero; the depthwise unit has no schedule)."""
+        return nf > 1 and self.kernel != "xnor" and not getattr(self, "depthwise", False)
+
     def array_weights(self) -> np.ndarray:
         """The weight array the hardware stores, (rows, columns) = array_dims."""
         return self.weight
-
-    def knobs(self, ov: dict, input_bits_delta: int = 0) -> tuple:
-        """(PE, SIMD, nonzero weights, weight bits, accumulator bits, memory) under what-if
-        overrides: the accumulator grows or shrinks with the weight and input widths, pruning
-        leaves a share of nonzero weights."""
-        w_bits, acc_bits = self.weight_type.width, self.accum_type.width
-        new_w = ov.get("weight_bits", w_bits)
-        grow = new_w - w_bits + input_bits_delta
-        if grow:
-            acc_bits = min(max(acc_bits + grow, 2), 62)
-        pruning = ov.get("pruning")
-        nonzero = self.nonzero_at(new_w) if pruning is None else max(1, round((1.0 - pruning) * self.n_in * self.n_out))
-        if "reuse_factor" in ov:
-            pe, simd = self.shape_for_reuse(ov["reuse_factor"])
-        else:
-            pe, simd = self.shape
-        return (ov.get("pe", pe), ov.get("simd", simd), nonzero, new_w, acc_bits, ov.get("memory", self.memory))
 
     def shape_of(self, ov: dict) -> tuple[int, int]:
         """(PE, SIMD) under what-if overrides."""

@@ -18,7 +18,6 @@ from . import register
 from ..cost.hardware import fifo
 from ._lanes import LaneOp, lane_context, lane_cost
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, is_unit, same_scale
-from ._movement import items
 
 
 def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:

@@ -14,7 +14,7 @@ from ..numerics import exact_type
 from . import register
 from .add import items_of, join_fifos
 from ._lanes import LaneOp, lane_cost
-from .base import (Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit,
+from .base import (Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, collapse_scale, is_unit,
                    same_scale)
 from ._movement import items
 

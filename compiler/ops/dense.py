@@ -259,7 +259,7 @@ class MacWhatIf:
         w0, acc_bits = self.w0, self.acc0
         w_bits = ov.get("weight_bits", w0) if ov else w0
         grow = w_bits - w0 + x_bits - self.x0
-        if grow:  # the accumulator follows the weight and input widths (op.knobs's rule)
+        if grow:  # the accumulator follows the weight and input widths, bit for bit
             acc_bits = min(max(acc_bits + grow, 2), 62)
         pruning = ov.get("pruning") if ov else None
         nonzero = op.nonzero_at(w_bits) if pruning is None else max(1, round((1.0 - pruning) * op.n_in * op.n_out))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from . import register
 from .base import CostContext, HlsContext
-from ._movement import MovementOp, items
+from ._movement import MovementOp
 from ._lanes import LaneOp
 
 
