@@ -164,19 +164,19 @@ class Estimator:
         memo = self._cores[i]
         hit = memo.get(key)
         if hit is None:
-            hit, detail = f.core(ov, x_bits, arriving)
-            native = hit[11]
+            fields, detail, native, out = f.core(ov, x_bits, arriving)
             if arriving is not None and arriving != native:
-                cost = with_converters(with_output_bits(hit, detail, 0),
+                cost = with_converters(with_output_bits(fields, detail, 0),
                                        [self.converter(x_bits, arriving, native, self.ins[i][0].size // arriving)])
-                hit, detail = cost_fields(cost, *hit[9:])
+                fields, detail = cost_fields(cost, *fields[-2:])  # the same per-output-bit terms
             details = self._details[i]
             if len(memo) >= MEMO_SIZE // 16:
                 memo.clear()
                 details.clear()
-            memo[key] = hit = (*hit, len(details))
+            memo[key] = hit = (fields, native, out, len(details))
             details.append(detail)
-        return with_output_bits(hit, self._details[i][hit[13]], ov.get("act_bits", self.out_bits[i])), hit[11], hit[12]
+        fields, native, out, d = hit
+        return with_output_bits(fields, self._details[i][d], ov.get("act_bits", self.out_bits[i])), native, out
 
     def _converted(self, i, cost, in_bits, arriving, native) -> LayerCost:
         if arriving == native:

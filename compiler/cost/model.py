@@ -27,12 +27,11 @@ class LayerCost:
         return {k: getattr(self, k) for k in RESOURCES}
 
 
-def cost_fields(c: LayerCost, lut_y: float, ff_y: float, *more) -> tuple:
-    """A cost prepared without its output width's terms (lut_y, ff_y per output bit) as one
-    flat tuple, `more` after them, and its detail apart: a tuple of plain values, which the
-    garbage collector stops tracking (search loops keep many as memo values)."""
-    return (c.style, c.ii, c.latency, c.first_out, c.dsp, c.lut, c.ff, c.bram_18k, c.uram, lut_y, ff_y, *more), \
-        c.detail
+def cost_fields(c: LayerCost, lut_y: float, ff_y: float) -> tuple[tuple, dict]:
+    """A cost prepared without its output width's terms (lut_y, ff_y per output bit, last) as
+    a tuple of plain values, which the garbage collector stops tracking (search loops keep
+    many as memo values), and its detail apart."""
+    return (c.style, c.ii, c.latency, c.first_out, c.dsp, c.lut, c.ff, c.bram_18k, c.uram, lut_y, ff_y), c.detail
 
 
 def with_output_bits(f: tuple, detail: dict, y_bits: int) -> LayerCost:

@@ -249,11 +249,12 @@ class MacWhatIf:
     def __call__(self, ov: dict, x_bits: int, y_bits: int, in_fold: int | None = None) -> LayerCost:
         """The layer's cost; in_fold: the width its input arrives at (a wider one a multiple
         of SIMD is sliced inside; converters in front of another are the caller's)."""
-        return with_output_bits(*self.core(ov, x_bits, in_fold), y_bits)
+        fields, detail, _, _ = self.core(ov, x_bits, in_fold)
+        return with_output_bits(fields, detail, y_bits)
 
     def core(self, ov: dict, x_bits: int, in_fold: int | None) -> tuple:
-        """The cost but its output width's terms, as cost.model.cost_fields (with_output_bits
-        adds them) with the native input width and the output width after them."""
+        """(the cost but its output width's terms, as cost.model.cost_fields gives them
+        (with_output_bits adds them); the native input width; the output width)."""
         op = self.op
         pe, simd = self.shape(ov)
         w0, acc_bits = self.w0, self.acc0
@@ -273,7 +274,7 @@ class MacWhatIf:
             cost = dataclasses.replace(cost, detail=dict(cost.detail)) if gen is None else chain(gen, cost)
             cost.style = self.style(simd)
             cost.detail.update(self.detail)
-        return cost_fields(cost, lut_y, ff_y, in_fold, pe)
+        return (*cost_fields(cost, lut_y, ff_y), in_fold, pe)
 
     def batch(self, knobs: dict[str, np.ndarray], x_bits: np.ndarray, y_bits: np.ndarray,
               arriving: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
