@@ -31,11 +31,10 @@ from ..errors import CompileError
 from ..numerics import FixedType
 from ..settings import check_overrides, column_ok
 from .hardware import width_converter, with_converters
-from .model import RESOURCES, BatchCost, LayerCost, NetworkCost, cost_fields, distinct_keys, with_output_bits
+from .model import FIELDS, RESOURCES, BatchCost, LayerCost, NetworkCost, cost_fields, distinct_keys, with_output_bits
 
 MEMO_SIZE = 1 << 20  # per-layer results kept (a LayerCost is a few hundred bytes)
 NETWORK_MEMO_SIZE = 1 << 16  # whole-network results kept
-FIELDS = ("ii", "latency", "first_out", *RESOURCES)
 
 
 class Estimator:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 RESOURCES = ("dsp", "lut", "ff", "bram_18k", "uram")
+FIELDS = ("ii", "latency", "first_out", *RESOURCES)  # a LayerCost's numbers
 
 
 @dataclass(slots=True)

@@ -441,9 +441,12 @@ class MacOp:
             raise ValueError(f"reuse factor {reuse} is not a cycle count of this layer")
         return max(shapes)
 
-    def mac_shapes_all(self) -> list[tuple[int, int]]:
+    def cycle_counts(self) -> list[int]:
+        """Every cycle count per item (SF * NF) a valid shape of this layer has, ascending
+        (no unroll limit: what a reuse-factor request may name)."""
         rows, cols = self.array_dims
-        return [(pe, simd) for pe in divisors(cols) for simd in divisors(rows) if self.valid_shape(pe, simd)]
+        return sorted({self.cycles(pe, simd) for pe in divisors(cols) for simd in divisors(rows)
+                       if self.valid_shape(pe, simd)})
 
     def simd_rule(self) -> str:
         """The SIMD values this layer takes, in words (for messages)."""

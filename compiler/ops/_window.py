@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cost.model import FIELDS, RESOURCES, LayerCost
+
 
 @dataclass(frozen=True)
 class Window:
@@ -195,8 +197,6 @@ def swg_cost(target, win: Window, fold: int, x_bits: int, channel_major: bool, s
     """The sliced generator: its ring of rows (k * x_bits wide words), the output register,
     counters and address logic; cycles from swg_cycles."""
     from ..cost.hardware import clog2, k as coeff, memory, stream_cycles, stream_io
-    from ..cost.model import LayerCost
-
     c = target.coeff
     groups = win.channels // fold
     words = ring_rows(win) * win.in_w * groups
@@ -218,8 +218,6 @@ def window_registers_cost(target, win: Window, x_bits: int):
     """The whole-window generator: (EKH - 1) line buffers of WP pixels, EKH x EKW pixels of
     window registers; one padded position per cycle."""
     from ..cost.hardware import clog2, memory, stream_cycles, stream_io
-    from ..cost.model import LayerCost
-
     c = target.coeff
     rows = win.ekh - 1
     bram, lut, uram = memory(target, x_bits * win.channels, win.wp, banks=rows, ports=1) if rows > 0 else (0.0, 0.0, 0.0)
@@ -245,8 +243,6 @@ def chain(first, second):
     """Two dataflow stages in sequence (a window generator and its consumer) as one layer's
     cost: resources add, the interval is the slower one's, the consumer starts on the
     generator's first beat."""
-    from ..cost.model import LayerCost
-
     ii = max(first.ii, second.ii)
     return LayerCost(style=second.style, ii=ii,
                      latency=max(first.first_out + second.latency, first.latency + second.latency - second.ii + 1),
@@ -254,6 +250,23 @@ def chain(first, second):
                      lut=first.lut + second.lut, ff=first.ff + second.ff, bram_18k=first.bram_18k + second.bram_18k,
                      uram=first.uram + second.uram, detail=dict(second.detail, window=first.detail,
                                                                  window_cycles=first.ii))
+
+
+def chain_arrays(gens: list, fields: dict) -> dict:
+    """chain over arrays (MacWhatIf.batch): a generator's cost (or None) in front of each
+    entry of fields {cost field: array}."""
+    none = LayerCost("none", 1, 1, 0)
+    g = {f: np.array([getattr(x or none, f) for x in gens], dtype=np.float64)
+         for f in FIELDS}
+    has = np.array([x is not None for x in gens])
+    ii, lat, first = fields["ii"], fields["latency"], fields["first_out"]
+    out = dict(fields)
+    out["ii"] = np.where(has, np.maximum(g["ii"], ii), ii)
+    out["latency"] = np.where(has, np.maximum(g["first_out"] + lat, g["latency"] + lat - ii + 1), lat)
+    out["first_out"] = np.where(has, g["first_out"] + first, first)
+    for r in RESOURCES:
+        out[r] = fields[r] + np.where(has, g[r], 0.0)
+    return out
 
 
 def swg_context(win: Window, fold: int, channel_major: bool) -> dict:

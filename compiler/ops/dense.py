@@ -19,7 +19,7 @@ from ..numerics import FixedType, exact_type, grid_codes
 from . import register
 from ..cost.model import LayerCost, cost_fields, with_output_bits
 from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, mac_array_context
-from ._window import chain
+from ._window import chain, chain_arrays
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
 
 ACTIVATIONS = (None, "relu")
@@ -315,19 +315,3 @@ class MacWhatIf:
             if any(g is not None for g in gens):
                 fields = chain_arrays(gens, fields)
         return fields, native, pe
-
-
-def chain_arrays(gens: list, fields: dict) -> dict:
-    """_window.chain over arrays: a generator's cost (or None) in front of each entry."""
-    none = LayerCost("none", 1, 1, 0)
-    g = {f: np.array([getattr(x or none, f) for x in gens], dtype=np.float64)
-         for f in ("ii", "latency", "first_out", "dsp", "lut", "ff", "bram_18k", "uram")}
-    has = np.array([x is not None for x in gens])
-    ii, lat, first = fields["ii"], fields["latency"], fields["first_out"]
-    out = dict(fields)
-    out["ii"] = np.where(has, np.maximum(g["ii"], ii), ii)
-    out["latency"] = np.where(has, np.maximum(g["first_out"] + lat, g["latency"] + lat - ii + 1), lat)
-    out["first_out"] = np.where(has, g["first_out"] + first, first)
-    for r in ("dsp", "lut", "ff", "bram_18k", "uram"):
-        out[r] = fields[r] + np.where(has, g[r], 0.0)
-    return out

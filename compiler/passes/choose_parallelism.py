@@ -9,7 +9,7 @@ the default: the fastest design that fits the target within the default caps (as
 from __future__ import annotations
 
 from ..cost.folding import FoldRequest, fold
-from ..cost.model import device_share
+from ..cost.model import RESOURCES, device_share
 from ..errors import CompileError, at_node
 from ..ir import Graph
 from ..options import CompileOptions
@@ -47,8 +47,7 @@ def choose_parallelism(graph: Graph, options: CompileOptions) -> Graph:
             op.pe, op.simd = _shape(node, s)
             fixed[node.name] = {"pe": op.pe, "simd": op.simd}
         elif options.reuse_factor is not None:  # the layer's largest cycle count not above it
-            choices = {op.cycles(pe, simd) for pe, simd in op.mac_shapes_all()}
-            op.pe, op.simd = op.shape_for_reuse(max(c for c in choices if c <= options.reuse_factor))
+            op.pe, op.simd = op.shape_for_reuse(max(c for c in op.cycle_counts() if c <= options.reuse_factor))
     request = options.fold if options.fold is not None and options.fold.active else None
     if request is None and options.reuse_factor is None and any(
             isinstance(n.op, MacOp) and n.name not in fixed for n in graph.nodes()):
@@ -70,8 +69,7 @@ def _shape(node, s) -> tuple[int, int]:
         try:
             return op.shape_for_reuse(s.reuse_factor)
         except ValueError:
-            choices = sorted({op.cycles(pe, simd) for pe, simd in op.mac_shapes_all()})
-            near = sorted(choices, key=lambda d: (abs(d - s.reuse_factor), d))[:2]
+            near = sorted(op.cycle_counts(), key=lambda d: (abs(d - s.reuse_factor), d))[:2]
             raise at_node(node.name, node.kind, f"reuse factor {s.reuse_factor} is not a cycle count of its "
                           f"{rows}x{cols} array (nearest valid: {', '.join(map(str, sorted(near)))})",
                           CompileError) from None
@@ -92,7 +90,7 @@ def _choose_quant_kernels(graph: Graph, options: CompileOptions) -> None:
 
     folds = stream_widths(graph)
     caps = (options.fold._caps() if options.fold is not None and (options.fold.fit or options.fold.caps)
-            else {k: 1.0 for k in ("dsp", "lut", "ff", "bram_18k", "uram")})
+            else {k: 1.0 for k in RESOURCES})
     for node in graph.nodes():
         op = node.op
         if not isinstance(op, Quant):

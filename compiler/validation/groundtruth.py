@@ -462,8 +462,7 @@ class _Builder:
 
 def _nearest_reuse(op, rf: int) -> int:
     """hls4ml snaps a requested reuse factor to a valid one; ours: the nearest cycle count."""
-    counts = sorted({op.cycles(pe, simd) for pe, simd in op.mac_shapes_all()})
-    return min(counts, key=lambda c: (abs(c - rf), c))
+    return min(op.cycle_counts(), key=lambda c: (abs(c - rf), c))
 
 
 WRAPPER_REASON = ("csynth of the VivadoAccelerator AXI wrapper (float<->fixed conversion at the ports): qcompile's "
