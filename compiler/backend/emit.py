@@ -156,7 +156,8 @@ def render_project(design, report: dict) -> dict[str, str]:
     common = dict(top=top, target=target, model=Path(design.model_path).name or g.name, tensors=list(views.values()),
                   inputs=inputs, outputs=outputs, internal=wiring.internal, layers=layers,
                   input_forks=[wiring.forks[t] for t in g.inputs if t in wiring.forks],
-                  constants=[_constant_view(c) for c in constants], vecs=vecs)
+                  constants=[_constant_view(c) for c in constants], vecs=vecs,
+                  kernel_headers=[k.name for k in _kernel_headers()])
     files = {
         f"firmware/{top}.h": env.get_template("top.h.j2").render(**common),
         f"firmware/{top}.cpp": env.get_template("top.cpp.j2").render(**common),
@@ -166,9 +167,14 @@ def render_project(design, report: dict) -> dict[str, str]:
         "build.tcl": env.get_template("build.tcl.j2").render(**common),
         "report.json": json.dumps(report, indent=1),
     }
-    for k in sorted((data_dir("templates") / "kernels").glob("*.h")):
+    for k in _kernel_headers():
         files[f"firmware/{k.name}"] = k.read_text()
     return files
+
+
+def _kernel_headers() -> list[Path]:
+    """Every kernel header (templates/kernels/qc_*.h): each is copied and included once."""
+    return sorted((data_dir("templates") / "kernels").glob("qc_*.h"))
 
 
 OUTPUT = object()  # the top-level output port as a reader of a tensor
