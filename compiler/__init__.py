@@ -97,14 +97,11 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
         raise CompileError("a folding request (fps, latency_us, fit) and reuse_factor conflict: give one")
     opts = CompileOptions(width=int(width), weight_width=int(weight_width),
                           reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
-                          input_type=input_type, calib=None if calib is None else np.asarray(calib), target=tgt,
+                          input_type=input_type, calib=None, target=tgt,
                           fold=request)
     graph = load_onnx(model)
-    if len(graph.inputs) != 1:
-        raise UnsupportedError(f"the model has {len(graph.inputs)} inputs ({', '.join(graph.inputs)}); "
-                               "supported: one input")
-    if opts.calib is not None:  # the model's layout -> the design's
-        opts.calib = graph.input_to_ir(opts.calib, 0, "calibration data")
+    if calib is not None:  # the model's layout -> the design's
+        opts.calib = graph.inputs_to_ir(calib, "calibration data")
     graph = run_pipeline(graph, opts)
     fold_text = opts.fold.describe() if opts.fold.active else None
     if opts.folded_by_default:
@@ -118,12 +115,14 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
 
 def simulate(design, x) -> np.ndarray | list[np.ndarray]:
     """Bit-accurate outputs of the design for real inputs x (batch first), in the model's
-    own layout (e.g. NCHW), as are the outputs; the design works channels-last inside."""
+    own layout (e.g. NCHW), as are the outputs; the design works channels-last inside. A
+    model with several inputs takes a list (graph-input order) or a dict by input name; one
+    with several outputs returns a list."""
     from .passes.assign_formats import check_data
 
     g = design.graph
-    x = check_data(g, g.input_to_ir(x, 0, "input data"), "input data")
-    outs = [g.output_to_onnx(y, k) for k, y in enumerate(design.simulator().run([x]))]
+    xs = check_data(g, g.inputs_to_ir(x, "input data"), "input data")
+    outs = [g.output_to_onnx(y, k) for k, y in enumerate(design.simulator().run(xs))]
     return outs[0] if len(outs) == 1 else outs
 
 

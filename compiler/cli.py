@@ -20,6 +20,8 @@ SUBCOMMANDS = ("compile", "verify", "csim", "targets")
 
 
 def _load_array(path: str | None, what: str):
+    """A .npy array, or an .npz archive of one array per model input (by input name, or
+    arr_0, arr_1, ... in graph-input order) for models with several inputs."""
     if path is None:
         return None
     import numpy as np
@@ -30,12 +32,22 @@ def _load_array(path: str | None, what: str):
     try:
         a = np.load(p, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise DataError(f"{what} {path}: not a .npy array ({str(e).split('.')[0]})") from None
-    if not isinstance(a, np.ndarray):  # an .npz archive
-        raise DataError(f"{what} {path}: an .npz archive; expected one array saved with np.save")
-    if a.dtype.kind not in "biuf" or a.ndim == 0:
-        raise DataError(f"{what} {path}: a {a.dtype} array of shape {a.shape}; expected real numbers, batch first")
+        raise DataError(f"{what} {path}: not a .npy or .npz file ({str(e).split('.')[0]})") from None
+    if not isinstance(a, np.ndarray):  # an .npz archive: one array per input
+        with a:
+            arrays = {k: a[k] for k in a.files}
+        for k, v in arrays.items():
+            _check_real(v, f"{what} {path}[{k}]")
+        if arrays and all(k == f"arr_{i}" for i, k in enumerate(arrays)):
+            return list(arrays.values())
+        return arrays
+    _check_real(a, f"{what} {path}")
     return a
+
+
+def _check_real(a, what: str) -> None:
+    if a.dtype.kind not in "biuf" or a.ndim == 0:
+        raise DataError(f"{what}: a {a.dtype} array of shape {a.shape}; expected real numbers, batch first")
 
 
 def _layer_config(path: str | None) -> dict:
@@ -68,7 +80,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX model (float, QONNX or QDQ)")
     p.add_argument("--target", default="zcu104", help="board name (see `qcompile targets`) or a board .toml file")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
-    p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first) for activation ranges")
+    p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first; .npz with one array per input) for activation ranges")
     p.add_argument("--width", type=int, default=16, help="bits of activations the model leaves in float")
     p.add_argument("--weight-width", type=int, default=16, help="bits of weights the model leaves in float")
     p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
@@ -117,11 +129,12 @@ def _sample_inputs(design, n: int, data=None, seed: int = 0):
 
     from .passes.assign_formats import check_data
 
+    g = design.graph
     if data is not None:  # the model's layout (e.g. NCHW) -> the design's (channels-last)
-        return check_data(design.graph, design.graph.input_to_ir(data, 0, "data"), "data")[:n]
-    t = design.graph.tensors[design.graph.inputs[0]]
-    x = np.random.default_rng(seed).normal(size=(n,) + tuple(t.shape))
-    return np.clip(x, t.type.min_value, t.type.max_value)
+        return [x[:n] for x in check_data(g, g.inputs_to_ir(data, "data"), "data")]
+    rng = np.random.default_rng(seed)
+    return [np.clip(rng.normal(size=(n,) + tuple(t.shape)), t.type.min_value, t.type.max_value)
+            for t in (g.tensors[name] for name in g.inputs)]
 
 
 def cmd_compile(args) -> int:
@@ -179,9 +192,14 @@ def cmd_verify(args) -> int:
     data = _load_array(args.data, "data")
     labels = _load_array(args.labels, "labels")
     design = _compile(args)
-    x = _sample_inputs(design, args.n if data is None else len(data), data, seed=2)
+    x = _sample_inputs(design, args.n if data is None else _batch_of(data), data, seed=2)
     print(format_verify(verify(design, args.model, x, labels)))
     return 0
+
+
+def _batch_of(data) -> int:
+    first = next(iter(data.values())) if isinstance(data, dict) else data[0] if isinstance(data, list) else data
+    return len(first)
 
 
 def cmd_targets(args) -> int:

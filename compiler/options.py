@@ -18,7 +18,7 @@ class CompileOptions:
     reuse_factor: int | None = None     # every MAC layer's cycles per item (None: fold to fit the target)
     layers: dict = field(default_factory=dict)  # per-layer settings {node name: settings.LayerSettings}
     input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
-    calib: np.ndarray | None = None      # calibration inputs (batch first), optional
+    calib: list[np.ndarray] | None = None  # calibration inputs, one array per graph input (IR layout)
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
     target: object | None = None         # the Target the design is for (folding needs its costs)
     folded_by_default: bool = False      # set by choose_parallelism: no request, folded to fit

@@ -35,12 +35,14 @@ def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
-    """x: inputs in the IR layout (as the simulator takes them)."""
+    """x: inputs in the IR layout (as the simulator takes them; a list for several inputs)."""
     from .frontend.reference import reference_executor, run_reference
 
     g = design.graph
-    sim_out = design.simulator().run([x])
-    ref_out = run_reference(model_path, g.input_layouts[0].to_onnx(x))
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    sim_out = design.simulator().run(xs)
+    ref_out = run_reference(model_path, [lay.to_onnx(v) for lay, v in zip(g.input_layouts, xs)])
+    x = xs[0]
     stats = []
     for k, (name, got, ref) in enumerate(zip(g.outputs, sim_out, ref_out)):
         got = g.output_to_onnx(got, k).reshape(len(x), -1)

@@ -177,11 +177,10 @@ MODEL_CASES = [
     ("output_from_constant", lambda: graph_model([N("Relu", ["k"], ["y"], name="r")], [vi("x", ["N", 4])],
                                                  [vi("y", [4])], [init("k", np.ones(4))]),
      UnsupportedError, ["graph output 'y' is a constant"]),
-    ("only_noops", lambda: unary("Identity"), UnsupportedError, ["computes nothing"]),
     # ops and domains
     ("unknown_op", lambda: unary("Frobnicate"), UnsupportedError, ["node 'n' (Frobnicate)", "supported:", "Gemm"]),
-    ("unnamed_unknown_op", lambda: graph_model([N("Erf", ["x"], ["y"])], [vi("x", ["N", 4])], [vi("y", ["N", 4])]),
-     UnsupportedError, ["node 'Erf_0' (Erf)", "supported:"]),
+    ("unnamed_unknown_op", lambda: graph_model([N("Hardmax", ["x"], ["y"])], [vi("x", ["N", 4])], [vi("y", ["N", 4])]),
+     UnsupportedError, ["node 'Hardmax_0' (Hardmax)", "supported:"]),
     ("unknown_domain", lambda: graph_model([N("Relu", ["x"], ["y"], name="n", domain="com.example")],
                                            [vi("x", ["N", 4])], [vi("y", ["N", 4])]),
      UnsupportedError, ["node 'n' (Relu)", "com.example:Relu is not supported"]),
@@ -273,7 +272,7 @@ MODEL_CASES = [
     ("reshape_two_minus1", lambda: reshape([-1, -1]), CompileError, ["node 'rs' (Reshape)", "more than one -1"]),
     ("reshape_dynamic", lambda: graph_model([N("Reshape", ["x", "s"], ["y"], name="rs")],
                                             [vi("x", ["N", 6]), vi("s", [2], TensorProto.INT64)], [vi("y", ["N", 6])]),
-     CompileError, ["graph input 's'", "one value per sample"]),
+     CompileError, ["graph input 's'", "element type 7"]),
     ("transpose_not_perm", lambda: unary("Transpose", shape=(3, 4), perm=[0, 1, 1]), CompileError,
      ["node 'n' (Transpose)", "not a permutation"]),
     ("transpose_moves_batch", lambda: unary("Transpose", shape=(3, 4), perm=[1, 0, 2]), UnsupportedError,
@@ -326,10 +325,6 @@ FIXED_CASES = [
     ("quantizelinear_output", lambda: graph_model(
         [N("QuantizeLinear", ["x", "s", "z"], ["y"], name="q")], [vi("x", ["N", 4])], [vi("y", ["N", 4], TensorProto.INT8)],
         [init("s", 0.1), init("z", 0, np.int8)]), ["graph output 'y'", "QuantizeLinear", "DequantizeLinear"]),
-    ("output_is_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
-                                            [vi("y", ["N", 4]), vi("x", ["N", 4])]), ["graph output 'x' is a graph input"]),
-    ("output_twice", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
-                                         [vi("y", ["N", 4]), vi("y", ["N", 4])]), ["repeats another output"]),
     ("two_writers", lambda: graph_model([N("Relu", ["x"], ["y"], name="a"), N("Sigmoid", ["x"], ["y"], name="b")],
                                         [vi("x", ["N", 4])], [vi("y", ["N", 4])]), ["tensor 'y' is written by two nodes"]),
     ("trunc_widens", lambda: graph_model(
@@ -344,8 +339,6 @@ FIXED_CASES = [
         [N("Pad", ["x", "p"], ["y"], name="pad")], [vi("x", ["N", 3, 100, 100])], [vi("y", ["N", 3, 200100, 200100])],
         [init("p", [0, 0, 100000, 100000, 0, 0, 100000, 100000], np.int64)]),
      ["node 'pad' (Pad) output", "larger than this compiler accepts"]),
-    ("rank1_input", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", [4])], [vi("y", [4])]),
-     ["graph input 'x' is one value per sample"]),
     ("opset_from_the_future", lambda: graph_model([N("Relu", ["x"], ["y"], name="r")], [vi("x", ["N", 4])],
                                                   [vi("y", ["N", 4])], opset=99), ["opset 99 is newer"]),
 
@@ -596,7 +589,7 @@ def test_cli_bad_calibration_npy(tmp_path, d01_path):
 def test_cli_verify_bad_data_npy(tmp_path, d01_path):
     bad = tmp_path / "data.npy"
     np.save(bad, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert_one_line_error(qcompile("verify", d01_path, "--data", bad), "data", "not a .npy array")
+    assert_one_line_error(qcompile("verify", d01_path, "--data", bad), "data", "not a .npy or .npz file")
 
 
 def test_cli_zero_clock(tmp_path, d01_path):
@@ -675,8 +668,8 @@ def test_bad_api_calls_are_clear_errors(tmp_path):
         compiler.estimate(design, {layer: {"reuse_factor": np.int64(2)}})
     two = graph_model([N("Add", ["a", "b"], ["y"], name="add")], [vi("a", ["N", 4]), vi("b", ["N", 4])],
                       [vi("y", ["N", 4])])
-    with pytest.raises(CompileError, match="2 inputs"):
-        compiler.compile_model(_save(two, tmp_path), "zcu104")
+    with pytest.raises(CompileError, match="the model has 2 inputs"):
+        compiler.simulate(compiler.compile_model(_save(two, tmp_path), "zcu104"), np.zeros((3, 4)))
 
 
 def test_bad_cli_data_and_counts_are_one_line_errors(tmp_path):

@@ -58,30 +58,39 @@ def run(out_dir: Path, rows: np.ndarray, n_outputs_values: int) -> np.ndarray:
     return values
 
 
-def testbench_rows(design, x: np.ndarray, codes=None) -> np.ndarray:
-    """Testbench input lines for real inputs x: the values the input type holds exactly
-    (converting real data is the host's job: the simulator's quantize_inputs)."""
+def _as_inputs(design, x) -> list[np.ndarray]:
+    """Inputs in the IR layout: a list with one array per graph input (an array for one)."""
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def testbench_rows(design, x, codes=None) -> np.ndarray:
+    """Testbench input lines for real inputs x (IR layout; a list for several inputs): the
+    values the input types hold exactly, every input of a sample on its line (converting real
+    data is the host's job: the simulator's quantize_inputs)."""
     sim = design.simulator()
-    codes = sim.quantize_inputs([x]) if codes is None else codes
-    return sim.input_types[0].to_float(codes[0]).reshape(len(x), -1)
+    xs = _as_inputs(design, x)
+    codes = sim.quantize_inputs(xs) if codes is None else codes
+    return np.concatenate([t.to_float(c).reshape(len(xs[0]), -1) for t, c in zip(sim.input_types, codes)], axis=1)
 
 
-def compare(design, out_dir: Path, x: np.ndarray) -> CsimResult:
-    """Run both the C++ testbench and the simulator on inputs x (IR layout) and count
-    every sample whose outputs differ in any bit."""
+def compare(design, out_dir: Path, x) -> CsimResult:
+    """Run both the C++ testbench and the simulator on inputs x (IR layout; a list for a
+    model with several inputs) and count every sample whose outputs differ in any bit."""
     import time
 
     sim = design.simulator()
+    xs = _as_inputs(design, x)
+    n = len(xs[0])
     t0 = time.perf_counter()
     build(out_dir)
     t1 = time.perf_counter()
-    in_codes = sim.quantize_inputs([x])
-    rows = testbench_rows(design, x, in_codes)
+    in_codes = sim.quantize_inputs(xs)
+    rows = testbench_rows(design, xs, in_codes)
     codes = sim.run_codes(in_codes)
-    expected = np.concatenate([t.to_float(c).reshape(len(x), -1) for t, c in zip(sim.output_types, codes)], axis=1)
+    expected = np.concatenate([t.to_float(c).reshape(n, -1) for t, c in zip(sim.output_types, codes)], axis=1)
     got = run(out_dir, rows, expected.shape[1])
     t2 = time.perf_counter()
     diff = got != expected
-    return CsimResult(samples=len(x), mismatches=int(diff.any(axis=1).sum()), mismatched_elements=int(diff.sum()),
+    return CsimResult(samples=n, mismatches=int(diff.any(axis=1).sum()), mismatched_elements=int(diff.sum()),
                       max_abs_diff=float(np.abs(got - expected).max(initial=0.0)), seconds_build=t1 - t0,
                       seconds_run=t2 - t1)

@@ -169,15 +169,25 @@ class _Importer:
             if codes is not None:
                 raise UnsupportedError(f"graph output {out.name!r} holds the integer codes of a {codes} "
                                        "(supported: real-valued outputs; end the model with DequantizeLinear)")
-            if out.name in self.graph.inputs or v.tensor in self.graph.inputs:
-                raise UnsupportedError(f"graph output {out.name!r} is a graph input; the model computes nothing for it")
-            if v.tensor in self.graph.outputs:
-                raise UnsupportedError(f"graph output {out.name!r} repeats another output (the same tensor)")
+            if v.tensor in self.graph.inputs or v.tensor in self.graph.outputs:
+                v = self._copy(out.name, v)  # an input passed through, or one tensor named twice: a stream of its own
             self.graph.outputs.append(v.tensor)
             self.graph.output_layouts.append(Layout(v.shape, v.perm, v.flat_order))
         if len(self.graph) == 0:
             raise UnsupportedError("the model computes nothing after removing no-op nodes")
         return self.graph
+
+    def _copy(self, name: str, v: Act) -> Act:
+        """A copy of `v` as its own IR tensor (a Reshape to the same shape: a stream copy), for
+        a graph output that is a graph input or repeats another output."""
+        from ..ops.reshape import Reshape
+
+        shape = self.graph.tensors[v.tensor].shape
+        out = self._tensor_name(f"{name}__out")
+        self.graph.add_tensor(Tensor(out, shape))
+        self.graph.add_node(Node(self.unique(f"{name}_copy"), Reshape(out_shape=shape), [v.tensor], [out],
+                                 source=f"graph output {name}"))
+        return Act(out, v.shape, v.perm, v.flat_order)
 
     def integer_valued(self, name: str) -> bool:
         """Whether an ONNX tensor holds integers by construction: an integer graph input, or the
@@ -216,9 +226,8 @@ class _Importer:
                 raise ModelError(f"graph input {inp.name!r}: dimension {i} is {d.dim_param or 'unknown'}; "
                                  "only the batch (first) dimension may be symbolic")
             dims.append(int(d.dim_value))
-        if len(tt.shape.dim) <= 1:
-            raise ModelError(f"graph input {inp.name!r} is {'a scalar' if not tt.shape.dim else 'one value per sample'}"
-                             "; expected (batch, features...)")
+        if not tt.shape.dim:
+            raise ModelError(f"graph input {inp.name!r} is a scalar; expected (batch, features...)")
         check_size(dims, f"graph input {inp.name!r}")
         return tuple(dims)
 

@@ -14,9 +14,10 @@ CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.bre
                   "qonnx.custom_op.channels_last")
 
 
-def run_reference(model_path: str | os.PathLike, x: np.ndarray, outputs: list[str] | None = None) -> list[np.ndarray]:
-    """The model's outputs for inputs x (ONNX layout, batch first), in float64. `outputs`
-    names intermediate ONNX tensors to return instead of the graph outputs."""
+def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = None) -> list[np.ndarray]:
+    """The model's outputs for inputs x (ONNX layout, batch first; a list with one array per
+    graph input for models with several), in float64. `outputs` names intermediate ONNX
+    tensors to return instead of the graph outputs."""
     import onnx
 
     model = onnx.load(str(model_path))
@@ -65,9 +66,8 @@ def _run_ort(model, x):
     import onnx
     from onnx import version_converter
 
-    inits = {i.name for i in model.graph.initializer}
-    feed_name = next(i.name for i in model.graph.input if i.name not in inits)
-    x32 = np.asarray(x, dtype=np.float32)
+    names = _feed_names(model)
+    x32 = [np.asarray(v, dtype=np.float32) for v in _as_list(x, len(names))]
     candidates = [model]
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     if opset < 13:  # old opsets lack kernels in current onnxruntime (e.g. Gemm-6)
@@ -83,10 +83,10 @@ def _run_ort(model, x):
                 mm.CopyFrom(m)
                 if batched:
                     sess = _session(_free_batch(mm))
-                    outs = sess.run(None, {feed_name: x32})
+                    outs = sess.run(None, dict(zip(names, x32)))
                 else:  # a hard-coded batch size: one sample at a time
                     sess = _session(mm)
-                    per = [sess.run(None, {feed_name: x32[i:i + 1]}) for i in range(len(x32))]
+                    per = [sess.run(None, {k: v[i:i + 1] for k, v in zip(names, x32)}) for i in range(len(x32[0]))]
                     outs = [np.concatenate([p[k] for p in per]) for k in range(len(per[0]))]
                 return [np.asarray(o, dtype=np.float64) for o in outs]
             except Exception as e:  # try the next way of running it
@@ -105,14 +105,26 @@ def _run_qonnx(model, x):
 
     from qonnx.transformation.infer_shapes import InferShapes
 
-    x32 = np.asarray(x, dtype=np.float32)
+    names = _feed_names(model)
+    x32 = [np.asarray(v, dtype=np.float32) for v in _as_list(x, len(names))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wrapper = ModelWrapper(_with_batch(model, len(x32)))
+        wrapper = ModelWrapper(_with_batch(model, len(x32[0])))
         wrapper = wrapper.transform(InferShapes())
-        iname = wrapper.graph.input[0].name
-        res = execute_onnx(wrapper, {iname: x32})
+        res = execute_onnx(wrapper, dict(zip(names, x32)))
     return [np.asarray(res[o.name], dtype=np.float64) for o in wrapper.graph.output]
+
+
+def _feed_names(model) -> list[str]:
+    inits = {i.name for i in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in inits]
+
+
+def _as_list(x, n: int) -> list:
+    """One array per graph input: x is a list of them, or (one input) the array itself."""
+    if isinstance(x, (list, tuple)) and (n > 1 or (len(x) == 1 and isinstance(x[0], np.ndarray))):
+        return list(x)
+    return [x]
 
 
 def _with_batch(model, n: int):

@@ -147,7 +147,10 @@ def supported_ops() -> list[str]:
 
 # the default IR layout: channels-last; ONNX (C, *spatial) -> (*spatial, C)
 def ir_shape(onnx_shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(onnx_shape) <= 1:
+    """The IR's channels-last shape of a per-sample ONNX shape (one value per sample: (1,))."""
+    if not onnx_shape:
+        return (1,)
+    if len(onnx_shape) == 1:
         return tuple(onnx_shape)
     return tuple(onnx_shape[1:]) + (onnx_shape[0],)
 

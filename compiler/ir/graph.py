@@ -108,6 +108,32 @@ class Graph:
         """A batch for graph input k in the model's layout -> the IR layout (float64)."""
         return self.input_layouts[k].to_ir(x, self.tensors[self.inputs[k]].shape, what)
 
+    def inputs_to_ir(self, data, what: str = "input data") -> list[np.ndarray]:
+        """Data for every graph input, in the model's layout -> the IR layout, one array per
+        input: an array (a single-input model), or a list/tuple in graph-input order or a dict
+        {input name: array} (any model)."""
+        from ..errors import DataError
+
+        names = self.inputs
+        if isinstance(data, dict):
+            unknown = sorted(set(map(str, data)) - set(names))
+            missing = [n for n in names if n not in data]
+            if unknown or missing:
+                raise DataError(f"{what}: the model's inputs are {', '.join(names)}"
+                                + (f"; missing {', '.join(missing)}" if missing else "")
+                                + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+            data = [data[n] for n in names]
+        elif len(names) > 1 or (isinstance(data, (list, tuple)) and len(data) == 1
+                                and isinstance(data[0], np.ndarray)):
+            if not isinstance(data, (list, tuple)) or len(data) != len(names):
+                raise DataError(f"{what}: the model has {len(names)} inputs ({', '.join(names)}); give one "
+                                "array per input (a list in that order, or a dict by name)")
+            data = list(data)
+        else:
+            data = [data]
+        return [self.input_to_ir(x, k, what if len(names) == 1 else f"{what} for input {names[k]!r}")
+                for k, x in enumerate(data)]
+
     def output_to_onnx(self, y, k: int = 0) -> np.ndarray:
         """A batch of graph output k in the IR layout -> the model's layout."""
         return self.output_layouts[k].to_onnx(y)

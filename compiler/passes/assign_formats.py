@@ -33,7 +33,7 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
     observed = None
     if options.calib is not None:
         calib = check_data(graph, options.calib, "calibration data")
-        observed = observed_bounds(graph, {graph.inputs[0]: calib})
+        observed = observed_bounds(graph, dict(zip(graph.inputs, calib)))
     for name in graph.inputs:
         t = graph.tensors[name]
         if t.type is not None:
@@ -114,19 +114,25 @@ class _LazyBounds(list):
         return super().__len__()
 
 
-def check_data(graph: Graph, data, what: str) -> np.ndarray:
-    """Data for the (single) graph input, as float64 (batch, *shape) in the IR layout."""
-    if len(graph.inputs) != 1:
-        raise DataError(f"{what}: models with {len(graph.inputs)} inputs are not supported yet")
-    x = np.asarray(data, dtype=np.float64)
-    shape = graph.tensors[graph.inputs[0]].shape
-    if x.shape[1:] != tuple(shape):
-        if x.ndim >= 1 and x[0].size == int(np.prod(shape)):
-            x = x.reshape((x.shape[0],) + tuple(shape))
-        else:
-            raise DataError(f"{what}: shape {x.shape} does not match the model input (batch, {', '.join(map(str, shape))})")
-    if x.shape[0] == 0:
-        raise DataError(f"{what}: no samples")
-    if not np.all(np.isfinite(x)):
-        raise DataError(f"{what}: contains NaN or infinity")
-    return x
+def check_data(graph: Graph, data: list[np.ndarray], what: str) -> list[np.ndarray]:
+    """Data for every graph input (Graph.inputs_to_ir's result), each as float64 (batch,
+    *shape) in the IR layout, with one batch size for all."""
+    out = []
+    for name, x in zip(graph.inputs, data):
+        label = what if len(graph.inputs) == 1 else f"{what} for input {name!r}"
+        x = np.asarray(x, dtype=np.float64)
+        shape = graph.tensors[name].shape
+        if x.shape[1:] != tuple(shape):
+            if x.ndim >= 1 and len(x) and x[0].size == int(np.prod(shape)):
+                x = x.reshape((x.shape[0],) + tuple(shape))
+            else:
+                raise DataError(f"{label}: shape {x.shape} does not match the model input (batch, "
+                                f"{', '.join(map(str, shape))})")
+        if x.shape[0] == 0:
+            raise DataError(f"{label}: no samples")
+        if not np.all(np.isfinite(x)):
+            raise DataError(f"{label}: contains NaN or infinity")
+        out.append(x)
+    if len({len(x) for x in out}) > 1:
+        raise DataError(f"{what}: the inputs have different batch sizes ({', '.join(str(len(x)) for x in out)})")
+    return out
