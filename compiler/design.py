@@ -78,6 +78,7 @@ class Design:
                                  for i, v in enumerate(self.graph.input_layouts)],
                "output_layouts": [_encode_layout(v, f"layout/out{i}", arrays)
                                   for i, v in enumerate(self.graph.output_layouts)],
+               "whole_tensor": self.graph.whole_tensor,
                "target": {k: v for k, v in dataclasses.asdict(self.target).items()}}
         (folder / "design.json").write_text(json.dumps(doc, indent=1))
         np.savez_compressed(folder / "constants.npz", **arrays)
@@ -102,6 +103,7 @@ class Design:
             g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,
                                 t["model_typed"], _decode(t["scale"], arrays), t.get("fold")))
         g.inputs, g.outputs = list(doc["inputs"]), list(doc["outputs"])
+        g.whole_tensor = bool(doc.get("whole_tensor", False))
         g.input_quantizers = {k: REGISTRY["Quant"](**{f: _decode(v, arrays) for f, v in q.items()})
                               for k, q in doc.get("input_quantizers", {}).items()}
         if "input_layouts" in doc:

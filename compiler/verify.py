@@ -41,7 +41,8 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
     g = design.graph
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
     sim_out = design.simulator().run(xs)
-    ref_out = run_reference(model_path, [lay.to_onnx(v) for lay, v in zip(g.input_layouts, xs)])
+    ref_out = run_reference(model_path, [lay.to_onnx(v) for lay, v in zip(g.input_layouts, xs)],
+                            whole_tensor=g.whole_tensor)
     x = xs[0]
     stats = []
     for k, (name, got, ref) in enumerate(zip(g.outputs, sim_out, ref_out)):

@@ -278,7 +278,7 @@ MODEL_CASES = [
     ("transpose_moves_batch", lambda: unary("Transpose", shape=(3, 4), perm=[1, 0, 2]), UnsupportedError,
      ["node 'n' (Transpose)", "batch dimension"]),
     ("squeeze_batch", lambda: graph_model([N("Squeeze", ["x", "ax"], ["y"], name="sq"), N("Relu", ["y"], ["z"], name="r")],
-                                          [vi("x", [1, 4])], [vi("z", [4])], [init("ax", [0], np.int64)]),
+                                          [vi("x", ["N", 4])], [vi("z", [4])], [init("ax", [0], np.int64)]),
      UnsupportedError, ["node 'sq' (Squeeze)", "batch dimension"]),
     ("concat_batch_axis", lambda: graph_model([N("Concat", ["x", "x"], ["y"], name="cat", axis=0)], [vi("x", ["N", 4])],
                                               [vi("y", ["N", 4])]), UnsupportedError, ["node 'cat' (Concat)", "batch dimension"]),

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, UnsupportedError, at_node
+from ..errors import CompileError, ModelError, UnsupportedError, at_node
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import Layout
 from ..numerics import FixedType
+from . import whole_tensor
 from .values import (CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
                      op_key, perm_order, supported_ops)
 
@@ -40,12 +41,37 @@ _load_converters()
 def load_onnx(source, name: str | None = None) -> Graph:
     """Read an ONNX file (or ModelProto) and convert it to an IR graph."""
     model = _read(source)
+    name = name or _model_name(source)
+    try:
+        return _import(model, name, whole=False)
+    except UnsupportedError as batched:
+        if not _fixed_size(model):
+            raise
+        try:  # a fixed-size model whose first axis may not be a batch (frontend/whole_tensor.py)
+            return _import(model, name, whole=True)
+        except CompileError:
+            raise batched from None
+
+
+def _import(model, name: str, whole: bool) -> Graph:
     presets: dict = {}
     while True:  # at most once more per graph input (see _Importer.to_layout)
         try:
-            return _Importer(model, name or _model_name(source), presets).run()
+            return _Importer(model, name, presets, whole).run()
         except _InputLayout as want:
             presets[want.input] = (want.order, want.shape)
+
+
+def _fixed_size(model) -> bool:
+    """Every graph input has a known size in every dimension."""
+    inits = {i.name for i in model.graph.initializer}
+    for inp in model.graph.input:
+        if inp.name in inits:
+            continue
+        dims = inp.type.tensor_type.shape.dim if inp.type.HasField("tensor_type") else []
+        if not dims or not all(d.HasField("dim_value") and d.dim_value > 0 for d in dims):
+            return False
+    return True
 
 
 class _InputLayout(Exception):
@@ -114,14 +140,15 @@ INTEGER_OPS = {"MatMulInteger", "ConvInteger", "QuantizeLinear", "QLinearMatMul"
 
 
 class _Importer:
-    def __init__(self, model, name: str, input_layouts: dict | None = None):
+    def __init__(self, model, name: str, input_layouts: dict | None = None, whole: bool = False):
         import onnx
         from onnx import numpy_helper
 
         self.onnx, self.numpy_helper = onnx, numpy_helper
         self.model = model
         self.opset = {o.domain or "": o.version for o in model.opset_import}
-        self.graph = Graph(name=name)
+        self.graph = Graph(name=name, whole_tensor=whole)
+        self.whole = whole   # no batch axis: every tensor is read with a virtual one in front
         self.env: dict[str, Const | Act] = {}
         self.used_names: set[str] = set()
         self._relayouts: dict = {}   # (tensor, order bytes, shape) -> Act: one data-movement op each
@@ -217,7 +244,7 @@ class _Importer:
             raise ModelError(f"graph input {inp.name!r} has no tensor shape")
         dims = []
         for i, d in enumerate(tt.shape.dim):
-            if i == 0:
+            if i == 0 and not self.whole:
                 continue  # the batch dimension is always free
             if d.HasField("dim_value") and d.dim_value <= 0:
                 raise ModelError(f"graph input {inp.name!r}: dimension {i} is {d.dim_value}; dimensions must be "
@@ -294,7 +321,13 @@ class _Importer:
             raise at_node(name, node.op_type, f"op {key} is not supported (supported: {', '.join(supported_ops())})")
         attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
-        outs = fn(self, _NodeCtx(self, node, name, attrs), ins)
+        ctx = _NodeCtx(self, node, name, attrs)
+        first = next((v for v in ins if isinstance(v, Act)), None)
+        if self.whole and first is not None:
+            def fail(message):
+                raise ctx.error(message)
+            ctx.attrs, ins = whole_tensor.rewrite(node.op_type, self.opset.get("", 13), attrs, ins, len(first.shape), fail)
+        outs = fn(self, ctx, ins)
         if not isinstance(outs, (list, tuple)):
             outs = [outs]
         for t, v in zip(node.output, outs):

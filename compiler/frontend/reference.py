@@ -14,12 +14,18 @@ CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.bre
                   "qonnx.custom_op.channels_last")
 
 
-def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = None) -> list[np.ndarray]:
+def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = None,
+                  whole_tensor: bool = False) -> list[np.ndarray]:
     """The model's outputs for inputs x (ONNX layout, batch first; a list with one array per
     graph input for models with several), in float64. `outputs` names intermediate ONNX
-    tensors to return instead of the graph outputs."""
+    tensors to return instead of the graph outputs. whole_tensor: the model has no batch
+    axis (frontend/whole_tensor.py); x stacks whole samples, run one at a time."""
     import onnx
 
+    if whole_tensor:
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        per = [run_reference(model_path, [v[i] for v in xs], outputs) for i in range(len(xs[0]))]
+        return [np.stack([p[k] for p in per]) for k in range(len(per[0]))]
     model = onnx.load(str(model_path))
     if outputs:  # promote intermediate tensors to outputs; shapes are inferred again
         del model.graph.value_info[:]

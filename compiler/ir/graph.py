@@ -94,6 +94,10 @@ class Graph:
     # a model quantizer applied to a graph input on the host (input name -> Quant op): the
     # hardware input is then its integer codes
     input_quantizers: dict = field(default_factory=dict)
+    # the model's tensors have no batch axis (a fixed-size model whose first axis means
+    # something else, e.g. a sequence): one sample is the whole tensor, and data given in the
+    # model's own shapes is one sample (frontend/whole_tensor.py)
+    whole_tensor: bool = False
     _dag: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 
     @property
@@ -131,8 +135,19 @@ class Graph:
             data = list(data)
         else:
             data = [data]
+        if self.whole_tensor:  # the model's own shapes: one sample
+            data = [x[None] if np.shape(x) == tuple(lay.onnx_shape) else x
+                    for x, lay in zip(data, self.input_layouts)]
         return [self.input_to_ir(x, k, what if len(names) == 1 else f"{what} for input {names[k]!r}")
                 for k, x in enumerate(data)]
+
+    def one_sample(self, data) -> bool:
+        """Whole-tensor models: data given in the model's own shapes (one sample, no batch axis)."""
+        if not self.whole_tensor:
+            return False
+        first = next(iter(data.values())) if isinstance(data, dict) else \
+            data[0] if isinstance(data, (list, tuple)) and len(self.inputs) > 1 else data
+        return np.shape(first) == tuple(self.input_layouts[0].onnx_shape)
 
     def output_to_onnx(self, y, k: int = 0) -> np.ndarray:
         """A batch of graph output k in the IR layout -> the model's layout."""
