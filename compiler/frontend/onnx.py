@@ -134,7 +134,11 @@ def _load_external_data(model, base: Path) -> None:
 
 # ---------------------------------------------------------------------------------------
 FLOAT_INPUTS = (1, 10, 11, 16)  # float, float16, double, bfloat16
-INT_INPUTS = {3: (8, True), 2: (8, False), 5: (16, True), 4: (16, False), 6: (32, True)}
+# integer graph inputs: (bits, signed) of the hardware input. 64-bit integers (indices, the
+# usual PyTorch export) are taken at 32 bits, saturating: the host's input conversion clips
+# values beyond, as it clips float inputs to the input type's range
+INT_INPUTS = {3: (8, True), 2: (8, False), 5: (16, True), 4: (16, False), 6: (32, True), 12: (32, False),
+              7: (32, True), 13: (32, False)}
 CODE_OPS = {"QuantizeLinear", "QLinearMatMul", "QLinearConv", "QGemm"}  # outputs: codes of a scaled grid
 INTEGER_OPS = {"MatMulInteger", "ConvInteger", "QuantizeLinear", "QLinearMatMul", "QLinearConv", "QGemm"}
 
@@ -234,7 +238,7 @@ class _Importer:
             return None
         if dt not in INT_INPUTS:
             raise UnsupportedError(f"graph input {inp.name!r} has ONNX element type {dt} "
-                                   "(supported: float types, int8/uint8/int16/uint16/int32)")
+                                   "(supported: float types, int8/uint8/int16/uint16/int32/uint32, int64/uint64 taken at 32 bits)")
         bits, signed = INT_INPUTS[dt]
         return FixedType(bits, bits, signed, "AP_RND_CONV", "AP_SAT")
 

@@ -73,7 +73,7 @@ def _run_ort(model, x):
     from onnx import version_converter
 
     names = _feed_names(model)
-    x32 = [np.asarray(v, dtype=np.float32) for v in _as_list(x, len(names))]
+    x32 = [np.asarray(v).astype(t) for v, t in zip(_as_list(x, len(names)), _feed_dtypes(model))]
     candidates = [model]
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     if opset < 13:  # old opsets lack kernels in current onnxruntime (e.g. Gemm-6)
@@ -124,6 +124,21 @@ def _run_qonnx(model, x):
 def _feed_names(model) -> list[str]:
     inits = {i.name for i in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in inits]
+
+
+def _feed_dtypes(model) -> list:
+    """The numpy type of each graph input (float32 for floats: onnxruntime's usual kernels)."""
+    from onnx import TensorProto, helper
+
+    inits = {i.name for i in model.graph.initializer}
+    out = []
+    for i in model.graph.input:
+        if i.name not in inits:
+            dt = i.type.tensor_type.elem_type
+            float_type = dt in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16, 0)
+            out.append(np.dtype(helper.tensor_dtype_to_np_dtype(dt)) if dt and not float_type or
+                       dt in (TensorProto.DOUBLE, TensorProto.FLOAT16) else np.float32)
+    return out
 
 
 def _as_list(x, n: int) -> list:
