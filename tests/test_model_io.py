@@ -111,3 +111,17 @@ def test_onnx_backend_case(case):
 def test_onnx_backend_cases_matching():
     matching = [c.id for c in onnx_backend.cases() if _outcome(c.id).status == "match"]
     assert len(matching) >= MIN_MATCHING, len(matching)
+
+
+@pytest.mark.parametrize("op", ["Sum", "Mean"])
+def test_sum_and_mean_of_several_tensors(op, tmp_path, rng):
+    """Sum/Mean of tensors and a constant: a chain of sums, then one affine stage."""
+    m = B.make_model([helper.make_node("Relu", ["x"], ["r"], name="r"),
+                      helper.make_node(op, ["x", "r", "k", "x"], ["y"], name="s")],
+                     [("x", [4])], [("y", [4])], [("k", rng.normal(size=4))])
+    path = B.save(m, tmp_path / "m.onnx")
+    x = rng.normal(size=(300, 4))
+    design = compiler.compile_model(path, "zcu104", calib=x)
+    assert [n.kind for n in design.graph.nodes()].count("Add") == 2
+    want = run_reference(path, x)[0]
+    assert np.abs(compiler.simulate(design, x) - want).max() <= 0.01 * np.abs(want).max()
