@@ -302,7 +302,7 @@ def _error_of(model, tmp_path):
 
 
 @pytest.mark.parametrize("case, fragments", [
-    ("conv3d", ["node 'conv' (Conv)", "1-D and 2-D"]),
+    ("conv4d", ["node 'conv' (Conv)", "1-D, 2-D and 3-D"]),
     ("bad_group", ["node 'conv' (Conv)", "group=2"]),
     ("reflect_pad", ["node 'pad' (Pad)", "mode=reflect", "supported: constant"]),
     ("linear_resize", ["node 'rs' (Resize)", "mode=linear", "supported: nearest"]),
@@ -310,8 +310,8 @@ def _error_of(model, tmp_path):
     ("batch_transpose", ["node 't' (Transpose)", "batch dimension"]),
 ])
 def test_unsupported_cnn_features_are_named(case, fragments, tmp_path, rng):
-    if case == "conv3d":
-        m = C.conv(rng, spatial=(4, 4, 4), kernel=(2, 2, 2))
+    if case == "conv4d":
+        m = C.conv(rng, spatial=(3, 3, 3, 3), kernel=(2, 2, 2, 2))
     elif case == "bad_group":
         m = C.conv(rng, c_in=3, c_out=4, group=1)
         m.graph.node[0].attribute.append(helper.make_attribute("group", 2))

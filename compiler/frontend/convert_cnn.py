@@ -21,6 +21,7 @@ from ..ops.pad import Pad
 from ..ops.pool import Pool
 from ..ops.resize import Resize
 from ..ops._window import Window
+from .convert_volume import volume_conv, volume_pool
 from .values import Act, canonical_perm, check_size, converter
 
 CHANNELS_LAST = "qonnx.custom_op.channels_last"
@@ -67,7 +68,7 @@ def _image(imp, ctx, x: Act, channels_last_op: bool) -> tuple[Act, tuple[int, ..
     if rank not in (1, 2):
         layout = "(N, W, C) or (N, H, W, C)" if channels_last_op else "(N, C, W) or (N, C, H, W)"
         raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported "
-                        f"(supported: 1-D and 2-D images, {layout})")
+                        f"(supported: 1-D, 2-D and 3-D images, {layout})")
     if channels_last_op:
         return imp.to_layout(ctx, x, tuple(range(rank + 1))), tuple(x.shape[:-1]), x.shape[-1]
     return imp.channels_last(ctx, x), tuple(x.shape[1:]), x.shape[0]
@@ -91,6 +92,8 @@ def _check_window(ctx, win: Window):
 @converter("Conv", domains=(CHANNELS_LAST,))
 def _conv(imp, ctx, ins):
     chlast = ctx.node.domain == CHANNELS_LAST
+    if not chlast and isinstance(ins[0], Act) and len(ins[0].shape) == 4:  # a volume: im2col + 2-D
+        return volume_conv(imp, ctx, ins, _conv)
     x, spatial, c_in = _image(imp, ctx, ctx.act(ins[0]), chlast)
     w = ctx.const(ins[1], "weight")
     value = np.asarray(w.value if w.qtype is None else w.fixed, dtype=np.float64)
@@ -146,6 +149,8 @@ def _pool(imp, ctx, ins):
     mode = "max" if ctx.node.op_type == "MaxPool" else "avg"
     if len(ctx.node.output) > 1 and ctx.node.output[1]:
         raise ctx.error("the Indices output is not supported (supported: the pooled values only)")
+    if not chlast and isinstance(ins[0], Act) and len(ins[0].shape) == 4:  # a volume: im2col + 2-D
+        return volume_pool(imp, ctx, ins, _pool)
     x, spatial, c = _image(imp, ctx, ctx.act(ins[0]), chlast)
     r = len(spatial)
     if "kernel_shape" not in ctx.attrs:

@@ -1,7 +1,9 @@
 """Transpose: reorder the values of a tensor (out_flat = in_flat[order]) through a frame
 buffer. The importer adds it where a layout-sensitive op needs another element order than
 its input's and no cheaper way exists (a graph input's layout is chosen freely, a Flatten
-feeding a Dense permutes the weights instead)."""
+feeding a Dense permutes the weights instead). The same buffer gathers in general: values
+may be read several times and an order entry of -1 writes a zero (the im2col of a 3-D
+convolution, frontend/convert_volume.py)."""
 from __future__ import annotations
 
 import math
@@ -31,12 +33,15 @@ class Transpose(MovementOp):
         return f"Transpose ->{'x'.join(map(str, self.out_shape))}"
 
     def infer_shapes(self, shapes):
-        if math.prod(shapes[0]) != math.prod(self.out_shape) or self.order.size != math.prod(self.out_shape):
-            raise ValueError(f"cannot reorder {shapes[0]} to {self.out_shape}")
+        if self.order.size != math.prod(self.out_shape) or self.order.max(initial=-1) >= math.prod(shapes[0]):
+            raise ValueError(f"cannot gather {shapes[0]} into {self.out_shape}")
         return [self.out_shape]
 
     def move(self, x):
-        return x.reshape(len(x), -1)[:, self.order].reshape((len(x),) + self.out_shape)
+        flat = x.reshape(len(x), -1)
+        if self.order.min(initial=0) < 0:  # zeros: one more column
+            flat = np.concatenate([flat, np.zeros((len(x), 1), dtype=flat.dtype)], axis=1)
+        return flat[:, self.order].reshape((len(x),) + self.out_shape)
 
     def cost(self, ctx: CostContext):
         """A frame buffer: every value is written, then read out in the new order (one value
@@ -53,10 +58,10 @@ class Transpose(MovementOp):
 
     def hls(self, ctx: HlsContext) -> dict:
         x, y = ctx.inputs[0], ctx.outputs[0]
-        it = index_type(x.size)
+        it = index_type(x.size + 1)
         return {"in_items": items(x), "in_channels": x.shape[-1], "out_items": items(y),
                 "out_channels": y.shape[-1], "size": x.size, "index_type": it,
-                "order": ctx.constant("order", it, self.order)}
+                "order": ctx.constant("order", it, np.where(self.order < 0, x.size, self.order))}
 
     def items_needed(self, in_shapes, out_shape):
         """The frame buffer is full before the first value goes out."""

@@ -23,9 +23,10 @@ Beats:
     }
 }
 
-// out_flat[i] = in_flat[order[i]]: the whole tensor is buffered first.
+// out_flat[i] = in_flat[order[i]] (order[i] == size: a zero): the whole tensor is buffered first.
 template <class CFG, class IN_V, class OUT_V>
-void transpose(hls::stream<IN_V> &in, hls::stream<OUT_V> &out, const typename CFG::index_t order[CFG::size]) {
+void transpose(hls::stream<IN_V> &in, hls::stream<OUT_V> &out,
+               const typename CFG::index_t order[CFG::out_items * CFG::out_channels]) {
     static typename CFG::x_t buf[CFG::size];  // static: a frame can be large (C simulation stack)
 Fill:
     for (unsigned i = 0; i < CFG::in_items; i++) {
@@ -38,7 +39,8 @@ Drain:
         OUT_V y;
         for (unsigned c = 0; c < CFG::out_channels; c++) {
 #pragma HLS PIPELINE II=1
-            y.data[c] = buf[order[o * CFG::out_channels + c].to_uint()];
+            const unsigned i = order[o * CFG::out_channels + c].to_uint();
+            y.data[c] = i < CFG::size ? buf[i] : typename CFG::x_t(0);
         }
         out.write(y);
     }
