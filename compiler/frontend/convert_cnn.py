@@ -346,13 +346,17 @@ def _resize(imp, ctx, ins):
     if min(sizes) < 1:
         raise ctx.error(f"resizing to {sizes} leaves an empty dimension", ModelError)
     check_size(sizes[1:], f"node {ctx.name!r} ({ctx.node.op_type}) output")
-    if rank not in (3, 4) or sizes[1] != full[1]:
+    # the channel axis is the one left as it is: axis 1 (NCHW), or the last (an NHWC tensor of a
+    # channels-last export)
+    chlast = rank in (3, 4) and sizes[1] != full[1] and sizes[-1] == full[-1]
+    if rank not in (3, 4) or (sizes[1] != full[1] and not chlast):
         raise ctx.error(f"resizing (N, {', '.join(map(str, x.shape))}) to {sizes} is not supported "
-                        "(supported: the spatial axes of 1-D and 2-D images)")
-    maps = [nearest_indices(d, o, s, coord, nearest) for d, o, s in zip(full[2:], sizes[2:], scales[2:])]
-    x, spatial, c = _image(imp, ctx, x, False)
+                        "(supported: the spatial axes of 1-D and 2-D images, channels first or last)")
+    axes = range(1, rank - 1) if chlast else range(2, rank)
+    maps = [nearest_indices(full[a], sizes[a], scales[a], coord, nearest) for a in axes]
+    x, spatial, c = _image(imp, ctx, x, chlast)
     op = Resize(rows=maps[0] if len(maps) == 2 else np.zeros(1, dtype=np.int64), cols=maps[-1])
-    return _output(imp, ctx, op, x, tuple(sizes[2:]), c, False)
+    return _output(imp, ctx, op, x, tuple(sizes[a] for a in axes), c, chlast)
 
 
 @converter("DepthToSpace")
