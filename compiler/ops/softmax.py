@@ -34,6 +34,21 @@ def _ceil_log2(n: int) -> int:
     return max(int(n - 1).bit_length(), 0)
 
 
+def exp_sum(x: np.ndarray, x_type: FixedType, exp_hi: np.ndarray, exp_lo: np.ndarray):
+    """The shared front of Softmax and LogSoftmax on int64 codes (last axis): d = max - x
+    (exact, d_src codes), e ~ exp(-d) (E_TYPE codes), S = sum e, p = the leading-one
+    position of S, idx = the RECIP_BITS bits of S below it."""
+    d_src = FixedType(x_type.width + 1, x_type.int_bits + 1, False)
+    d = x.max(axis=-1, keepdims=True) - x
+    dq = D_TYPE.cast(d, d_src)
+    e_full = exp_hi[dq >> LO_BITS] * exp_lo[dq & ((1 << LO_BITS) - 1)]
+    e = E_TYPE.cast(e_full, FixedType(36, 2, False))
+    s = e.sum(axis=-1, keepdims=True)
+    p = np.frexp(s.astype(np.float64))[1] - 1          # leading-one position (exact: s < 2**53)
+    idx = (s >> (p - RECIP_BITS)) & ((1 << RECIP_BITS) - 1)
+    return d, e, s, p, idx
+
+
 @register
 @dataclass
 class Softmax(Op):
@@ -89,7 +104,6 @@ class Softmax(Op):
         (x_type,), (y_type,) = in_types, out_types
         t = self.tables(x_type)
         exp_hi, exp_lo, recip = t["exp_hi"], t["exp_lo"], t["recip"]
-        d_src = FixedType(x_type.width + 1, x_type.int_bits + 1, False)
         prod_type_frac = E_TYPE.frac_bits + RECIP_TYPE.frac_bits
         fs = E_TYPE.frac_bits
 
@@ -97,13 +111,7 @@ class Softmax(Op):
             x = ins[0].astype(np.int64)
             n = x.shape[-1]
             k_max = _ceil_log2(n)
-            d = x.max(axis=-1, keepdims=True) - x
-            dq = D_TYPE.cast(d, d_src)
-            e_full = exp_hi[dq >> LO_BITS] * exp_lo[dq & ((1 << LO_BITS) - 1)]
-            e = E_TYPE.cast(e_full, FixedType(36, 2, False))
-            s = e.sum(axis=-1, keepdims=True)
-            p = np.frexp(s.astype(np.float64))[1] - 1          # leading-one position (exact: s < 2**53)
-            idx = (s >> (p - RECIP_BITS)) & ((1 << RECIP_BITS) - 1)
+            _, e, s, p, idx = exp_sum(x, x_type, exp_hi, exp_lo)
             prod = e * recip[idx]                               # frac = prod_type_frac
             k = p - fs                                          # 1/S = r * 2**-k
             wide = prod << (k_max - k)                          # frac = prod_type_frac + k_max, exact
