@@ -183,7 +183,7 @@ def test_calibrated_types(tmp_path, rng):
 @pytest.mark.parametrize("case, message", [
     ("clip_computed_min", "node 'act' (Clip): min must be a constant"),
     ("clip_vector_min", "node 'act' (Clip): min of shape (2,) is not supported (supported: a scalar)"),
-    ("prelu_spatial_slope", "node 'act' (PRelu): the slope of shape (1, 5) varies along axis 3"),
+    ("prelu_slope_too_long", "node 'act' (PRelu): the slope of shape (1, 6) does not broadcast"),
     ("prelu_computed_slope", "node 'act' (PRelu): slope must be a constant"),
 ])
 def test_errors_name_node_and_op(case, message, tmp_path, rng):
@@ -196,9 +196,9 @@ def test_errors_name_node_and_op(case, message, tmp_path, rng):
     elif case == "clip_vector_min":
         m = B.make_model([helper.make_node("Clip", ["x", "lo"], ["y"], name="act")], [("x", [2])], [("y", [2])],
                          [("lo", np.zeros(2))])
-    elif case == "prelu_spatial_slope":
+    elif case == "prelu_slope_too_long":
         m = B.make_model([helper.make_node("PRelu", ["x", "s"], ["y"], name="act")], [("x", [3, 2, 5])],
-                         [("y", [3, 2, 5])], [("s", rng.normal(size=(1, 5)))])
+                         [("y", [3, 2, 5])], [("s", rng.normal(size=(1, 6)))])
     else:
         nodes = [helper.make_node("Relu", ["x"], ["r"], name="r"),
                  helper.make_node("PRelu", ["x", "r"], ["y"], name="act")]

@@ -304,7 +304,7 @@ def _error_of(model, tmp_path):
 @pytest.mark.parametrize("case, fragments", [
     ("conv4d", ["node 'conv' (Conv)", "1-D, 2-D and 3-D"]),
     ("bad_group", ["node 'conv' (Conv)", "group=2"]),
-    ("reflect_pad", ["node 'pad' (Pad)", "mode=reflect", "supported: constant"]),
+    ("wrap_pad", ["node 'pad' (Pad)", "mode=wrap", "supported: constant, edge, reflect"]),
     ("linear_resize", ["node 'rs' (Resize)", "mode=linear", "supported: nearest"]),
     ("avgpool_ceil", ["node 'pool' (AveragePool)", "ceil_mode=1"]),
     ("batch_transpose", ["node 't' (Transpose)", "batch dimension"]),
@@ -316,9 +316,9 @@ def test_unsupported_cnn_features_are_named(case, fragments, tmp_path, rng):
         m = C.conv(rng, c_in=3, c_out=4, group=1)
         m.graph.node[0].attribute.append(helper.make_attribute("group", 2))
         del m.graph.node[0].attribute[[a.name for a in m.graph.node[0].attribute].index("group")]
-    elif case == "reflect_pad":
+    elif case == "wrap_pad":
         m = C.pad_constant(rng)
-        m.graph.node[0].attribute[0].s = b"reflect"
+        m.graph.node[0].attribute[0].s = b"wrap"
     elif case == "linear_resize":
         m = C.resize_fractional_asymmetric(rng)
         m.graph.node[0].attribute[[a.name for a in m.graph.node[0].attribute].index("mode")].s = b"linear"

@@ -30,18 +30,16 @@ def _relu(imp, ctx, ins):
 
 @converter("Softmax")
 def _softmax(imp, ctx, ins):
+    from .convert_reduce import softmax_axes, trailing_layout
+
     x = ctx.act(ins[0])
-    rank = len(x.shape) + 1
-    default = -1 if imp.opset.get("", 13) >= 13 else 1
-    axis = int(ctx.attrs.get("axis", default))
-    axis = axis + rank if axis < 0 else axis
-    if axis != rank - 1 or rank != 2:
-        raise ctx.error(f"axis={ctx.attrs.get('axis', default)} on a rank-{rank} input is not supported "
-                        "(supported: the feature axis of an (N, features) input)")
-    if x.shape[0] > MAX_SOFTMAX:
-        raise ctx.error(f"Softmax over {x.shape[0]} values is not supported (supported: up to {MAX_SOFTMAX}: "
+    axes = softmax_axes(imp, ctx, x)   # opset < 13: every axis from `axis` on, jointly
+    n = math.prod(x.shape[a] for a in axes)
+    if n > MAX_SOFTMAX:
+        raise ctx.error(f"Softmax over {n} values is not supported (supported: up to {MAX_SOFTMAX}: "
                         "the kernel normalizes all of them in parallel)")
-    return imp.emit(ctx, Softmax(), x, x.shape)
+    a, perm, _ = trailing_layout(imp, ctx, x, axes)  # one stream item per kept position (e.g. per pixel)
+    return imp.emit(ctx, Softmax(), a, x.shape, perm=perm)
 
 
 MAX_SOFTMAX = 4096  # lanes of one parallel softmax (the HLS unroll limit)
@@ -97,7 +95,18 @@ def _prelu(imp, ctx, ins):
     slope = np.asarray(ctx.const(ins[1], "slope").value, dtype=np.float64)
     if not np.all(np.isfinite(slope)):
         raise ctx.error("the slope contains NaN or infinity", ModelError)
-    s = ctx.channels(x, slope, "the slope")
+    from .convert_arith import position_constant
+
+    # before opset 7 PRelu had no broadcasting: PyTorch exported a per-channel slope as (C,),
+    # as onnx.reference reads it; from opset 7 the slope broadcasts from the trailing axes
+    legacy = imp.opset.get("", 13) < 7 and slope.ndim == 1 and slope.size > 1 and len(x.shape) > 1
+    if legacy and slope.size == x.shape[0]:
+        slope = slope.reshape((-1,) + (1,) * (len(x.shape) - 1))
+    positional = position_constant(imp, ctx, x, slope, "the slope")
+    if positional is not None:
+        x, s = positional
+        return imp.emit(ctx, PRelu(slope=s), x, x.shape)
+    x, s = imp.per_channel(ctx, x, ctx.channels(x, slope, "the slope", check_layout=False))
     if np.all(s == s[0]):
         s = s[:1]
     return imp.emit(ctx, PRelu(slope=s), x, x.shape)

@@ -1,14 +1,22 @@
-"""Per-channel arithmetic with constants and BatchNormalization -> Affine; the sum or
-difference of two activations (residual shortcuts) -> Add."""
+"""Arithmetic with constants and BatchNormalization -> Affine (per-channel or scalar
+constants) or PositionAffine (constants that vary along other axes); two activations: Add/Sub
+of equal shapes -> Add, with broadcasting -> AddBroadcast, Mul -> Mul (x * Sigmoid(x) ->
+Swish), Max/Min (variadic: a chain) -> MinMax."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, UnsupportedError
 from ..ops.add import Add
+from ..ops.add_broadcast import AddBroadcast
 from ..ops.affine import Affine
+from ..ops.clip import Clip
+from ..ops.minmax import MinMax
+from ..ops.mul import Mul
+from ..ops.position_affine import PositionAffine
+from ..ops.softsign import Softsign
 from ..ops.swish import Swish
-from .values import Act, Const, canonical_perm, converter
+from .values import Act, Const, canonical_perm, converter, make_act
 
 
 def _affine(imp, ctx, x: Act, scale, shift, channels_last_input: bool = False) -> Act:
@@ -27,27 +35,105 @@ def _affine(imp, ctx, x: Act, scale, shift, channels_last_input: bool = False) -
     return imp.emit(ctx, Affine(scale=scale, shift=shift), x, x.shape)
 
 
-def _two_activations(imp, ctx, a: Act, b: Act) -> Act:
-    op = ctx.node.op_type
+def _shape_text(shape) -> str:
+    return "(N" + "".join(f", {d}" for d in shape) + ")"
+
+
+def _leading_ones(x: Act, rank: int) -> Act:
+    """x with size-1 axes in front up to `rank` (its IR data unchanged)."""
+    extra = rank - len(x.shape)
+    if extra <= 0:
+        return x
+    return make_act(x.tensor, (1,) * extra + tuple(x.shape), np.asarray(x.order()))
+
+
+def _two_activations(imp, ctx, a: Act, b: Act, op: str | None = None) -> Act:
+    """op (Add, Sub, Mul, Max, Min; default: the node's own) of two computed tensors; one may
+    broadcast to the other (ONNX multidirectional broadcasting at equal rank: size-1 axes).
+    The full-shape operand is the stream the kernel walks (the first input of the IR op), the
+    other is read once per item of its own."""
+    op = op or ctx.node.op_type
     if op == "Mul":
         swish = _swish_of(imp, a, b) or _swish_of(imp, b, a)
         if swish is not None:
             return imp.emit(ctx, Swish(), swish, swish.shape)
-    if op not in ("Add", "Sub"):
-        raise ctx.error(f"{op} of two computed tensors is not supported (supported: Add, Sub; x * Sigmoid(x) as "
-                        "Swish; or one constant)")
-    if a.shape != b.shape:
-        raise ctx.error(f"inputs of shapes (N, {', '.join(map(str, a.shape))}) and (N, {', '.join(map(str, b.shape))}) "
-                        "need broadcasting, which is not supported (supported: equal shapes)")
-    if a.tensor == b.tensor and a.order().tobytes() == b.order().tobytes():  # x + x, x - x
+    if op == "Div":
+        from .convert_unary import softsign_of   # PyTorch's Softsign export: x / (1 + |x|)
+
+        x = softsign_of(imp, a, b)
+        if x is not None:
+            return imp.emit(ctx, Softsign(), x, x.shape)
+        raise ctx.error("Div of two computed tensors is not supported (no divider stage; supported: a constant "
+                        "divisor, and Add, Sub, Mul, Max, Min of two tensors)")
+    if imp.whole and len(a.shape) != len(b.shape):
+        # no batch axis (frontend/whole_tensor.py): ONNX aligns the trailing axes, so the shorter
+        # operand has leading axes of size 1 (the same values, relabelled)
+        a, b = _leading_ones(a, len(b.shape)), _leading_ones(b, len(a.shape))
+    if len(a.shape) != len(b.shape) or any(d not in (1, e) and e != 1 for d, e in zip(a.shape, b.shape)):
+        raise ctx.error(f"inputs of shapes {_shape_text(a.shape)} and {_shape_text(b.shape)} do not broadcast "
+                        "(supported: equal ranks, axes equal or 1)",
+                        ModelError if len(a.shape) == len(b.shape) else UnsupportedError)
+    out_shape = tuple(max(d, e) for d, e in zip(a.shape, b.shape))
+    swapped = a.shape != out_shape
+    if swapped and b.shape != out_shape:
+        raise ctx.error(f"inputs of shapes {_shape_text(a.shape)} and {_shape_text(b.shape)} both broadcast "
+                        "(supported: one operand of the output's shape)")
+    if swapped:
+        a, b = b, a
+    if a.tensor == b.tensor and a.order().tobytes() == b.order().tobytes():  # x op x
+        if op in ("Max", "Min"):
+            return a
+        if op == "Mul":
+            return imp.emit(ctx, Mul(), a, a.shape)
         return _affine(imp, ctx, a, 2.0 if op == "Add" else 0.0, 0.0)
-    # both in one layout: the first input's (free for it) where a transpose describes it
+    # both in one layout: the full operand's (free for it) where a transpose describes it
     if a.flat_order is None:
         perm = a.perm if a.perm is not None else tuple(range(len(a.shape)))
     else:
         perm = canonical_perm(len(a.shape))
     a, b = imp.to_layout(ctx, a, perm), imp.to_layout(ctx, b, perm)
-    return imp.emit(ctx, Add(subtract=op == "Sub"), [a, b], a.shape)
+    if op in ("Add", "Sub"):
+        ir = Add(subtract=op == "Sub") if a.shape == b.shape else \
+            AddBroadcast(subtract=op == "Sub", reverse=op == "Sub" and swapped)
+    elif op == "Mul":
+        ir = Mul()
+    elif op in ("Max", "Min"):
+        ir = MinMax(minimum=op == "Min")
+    else:
+        raise ctx.error(f"{op} of two computed tensors is not supported (supported: Add, Sub, Mul, Max, Min)")
+    return imp.emit(ctx, ir, [a, b], a.shape)
+
+
+def position_constant(imp, ctx, x: Act, value, what: str):
+    """A constant broadcast against `x` the ONNX way (trailing axes aligned) that varies along
+    an axis other than the channels: (x in channels-last order, the constant as an IR-shaped
+    array with size-1 axes where it is broadcast). None when it is per-channel or scalar
+    (ctx.channels gives those). A constant that varies along the batch axis is refused."""
+    full = (1,) + tuple(x.shape)
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim > len(full):
+        raise ctx.error(f"{what} of shape {v.shape} does not broadcast to the input {_shape_text(x.shape)}",
+                        ModelError)
+    v = v.reshape((1,) * (len(full) - v.ndim) + v.shape)
+    for axis, (n, d) in enumerate(zip(v.shape, full)):
+        if axis == 0 and n != 1:
+            raise ctx.error(f"{what} of shape {np.shape(value)} varies along axis 0, the batch (supported: "
+                            "constants that broadcast over the batch)")
+        if axis and n not in (1, d):
+            raise ctx.error(f"{what} of shape {np.shape(value)} does not broadcast to the input "
+                            f"{_shape_text(x.shape)} (ONNX aligns trailing axes)", ModelError)
+    if all(n == 1 for axis, n in enumerate(v.shape) if axis != 1):
+        return None
+    perm = canonical_perm(len(x.shape))
+    return imp.channels_last(ctx, x), v[0].transpose(perm)
+
+
+def _position_affine(imp, ctx, x: Act, scale, shift) -> Act:
+    rank = len(imp.graph.tensors[x.tensor].shape)
+    one = (1,) * rank
+    scale = np.full(one, float(scale)) if np.ndim(scale) == 0 else np.asarray(scale, dtype=np.float64)
+    shift = np.full(one, float(shift)) if np.ndim(shift) == 0 else np.asarray(shift, dtype=np.float64)
+    return imp.emit(ctx, PositionAffine(scale=scale, shift=shift), x, x.shape)
 
 
 @converter("Add", "Sub", "Mul", "Div")
@@ -59,6 +145,9 @@ def _arith(imp, ctx, ins):
     if isinstance(a, Act) and isinstance(b, Act):
         return _two_activations(imp, ctx, a, b)
     x, k, const_first = (a, b, False) if isinstance(a, Act) else (b, a, True)
+    positional = position_constant(imp, ctx, x, k.value, "the constant operand")
+    if positional is not None:
+        return _arith_positions(ctx, op, imp, *positional, const_first)
     v = ctx.channels(x, k.value, "the constant operand", check_layout=False)
     if op == "Add":
         return _affine(imp, ctx, x, 1.0, v)
@@ -71,6 +160,45 @@ def _arith(imp, ctx, ins):
     if np.any(v == 0):
         raise ctx.error("division by zero", ModelError)
     return _affine(imp, ctx, x, 1.0 / v, 0.0)
+
+
+def _arith_positions(ctx, op, imp, x: Act, v: np.ndarray, const_first: bool) -> Act:
+    """x op v with a constant v that varies along the positions (PositionAffine)."""
+    if op == "Add":
+        return _position_affine(imp, ctx, x, 1.0, v)
+    if op == "Mul":
+        return _position_affine(imp, ctx, x, v, 0.0)
+    if op == "Sub":
+        return _position_affine(imp, ctx, x, -1.0, v) if const_first else _position_affine(imp, ctx, x, 1.0, -v)
+    if const_first:
+        raise ctx.error("dividing a constant by a tensor is not supported")
+    if np.any(v == 0):
+        raise ctx.error("division by zero", ModelError)
+    return _position_affine(imp, ctx, x, 1.0 / v, 0.0)
+
+
+@converter("Max", "Min")
+def _max_min(imp, ctx, ins):
+    """Variadic Max/Min: a chain of two-input stages; the constants fold into one, applied as a
+    clamp (a scalar: Clip) at the end."""
+    op = ctx.node.op_type
+    present = [v for v in ins if v is not None]
+    acts = [v for v in present if isinstance(v, Act)]
+    consts = [np.asarray(v.value, dtype=np.float64) for v in present if isinstance(v, Const)]
+    pick = np.maximum if op == "Max" else np.minimum
+    if not acts:
+        return Const(pick.reduce(np.broadcast_arrays(*consts)) if len(consts) > 1 else consts[0])
+    y = acts[0]
+    for other in acts[1:]:
+        y = _two_activations(imp, ctx, y, other)
+    if consts:
+        c = pick.reduce(np.broadcast_arrays(*consts)) if len(consts) > 1 else consts[0]
+        if np.size(c) != 1 or len(np.shape(c)) > len(y.shape) + 1:
+            raise ctx.error(f"{op} with a constant operand of shape {np.shape(c)} is not supported (supported: a "
+                            "scalar constant)")
+        c = float(np.asarray(c).reshape(-1)[0])
+        y = imp.emit(ctx, Clip(lo=c) if op == "Max" else Clip(hi=c), y, y.shape, suffix="clip" if len(acts) > 1 else "")
+    return y
 
 
 def _swish_of(imp, x: Act, s: Act) -> Act | None:

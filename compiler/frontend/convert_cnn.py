@@ -197,8 +197,8 @@ def _own_layout(imp, ctx, x: Act) -> tuple[Act, tuple[int, ...]]:
 def _pad(imp, ctx, ins):
     x = ctx.act(ins[0])
     mode = str(ctx.attrs.get("mode", "constant")).lower()
-    if mode != "constant":
-        raise ctx.error(f"mode={mode} is not supported (supported: constant)")
+    if mode not in ("constant", "edge", "reflect"):
+        raise ctx.error(f"mode={mode} is not supported (supported: constant, edge, reflect)")
     rank = len(x.shape) + 1
     if imp.opset.get("", 13) < 11:
         pads, value = [int(p) for p in ctx.attrs.get("pads", [])], float(ctx.attrs.get("value", 0.0))
@@ -222,11 +222,18 @@ def _pad(imp, ctx, ins):
         raise ctx.error(f"negative pads {pads} (cropping) are not supported")
     if not any(pads):
         return x
+    if mode == "reflect":
+        for a, d in enumerate(x.shape, start=1):
+            if max(pads[a], pads[rank + a]) >= d:
+                raise ctx.error(f"reflect pads {pads[a]}, {pads[rank + a]} on axis {a} of size {d} (supported: "
+                                "smaller than the axis)")
+    if mode != "constant":
+        value = 0.0
     x, perm = _own_layout(imp, ctx, x)
     begins, ends = pads[1:rank], pads[rank + 1:]
     ir_pads = tuple(begins[p] for p in perm) + tuple(ends[p] for p in perm)
     shape = tuple(d + b + e for d, b, e in zip(x.shape, begins, ends))
-    return imp.emit(ctx, Pad(pads=ir_pads, value=value), x, shape, perm=perm)
+    return imp.emit(ctx, Pad(pads=ir_pads, value=value, mode=mode), x, shape, perm=perm)
 
 
 @converter("Concat")

@@ -110,4 +110,4 @@ def _gemm_of_streams(imp, ctx, a: Act, b: Act, c) -> Act:
         return _affine(imp, ctx, y, 1.0, v, channels_last_input=True)  # per column: the last axis
     if beta != 1.0:
         raise ctx.error("Gemm with a computed C and beta != 1 is not supported (supported: beta = 1)")
-    return _two_activations(imp, ctx, y, c)
+    return _two_activations(imp, ctx, y, c, op="Add")

@@ -27,16 +27,5 @@ def _sum(imp, ctx, ins):
     return y
 
 
-class _AddCtx:
-    """The node's context seen as an Add (the two-input sum's converter reads the op type)."""
-
-    def __init__(self, ctx):
-        self._ctx = ctx
-        self.node = type("AddNode", (), {"op_type": "Add", "output": ctx.node.output, "input": ctx.node.input})()
-
-    def __getattr__(self, name):
-        return getattr(self._ctx, name)
-
-
 def _sum_pair(imp, ctx, a: Act, b: Act) -> Act:
-    return _two_activations(imp, _AddCtx(ctx), a, b)
+    return _two_activations(imp, ctx, a, b, op="Add")

@@ -129,6 +129,8 @@ def converter(*names: str, domains: tuple[str, ...] = STANDARD_DOMAINS, constant
     def deco(fn):
         for n in names:
             for d in domains:
+                if CONVERTERS.get(op_key(d, n), fn) is not fn:   # one owner per op: no silent override
+                    raise ValueError(f"two converters for {op_key(d, n)}")
                 CONVERTERS[op_key(d, n)] = fn
                 if constants:
                     CONSTANT_AWARE.add(op_key(d, n))

@@ -14,11 +14,13 @@ Indexing (identical in the simulator and in qc::lut_activation, templates/kernel
 so an entry stands for a contiguous run of input codes (every code exactly when R + F <= n,
 e.g. for narrow quantized inputs), and inputs beyond the span clamp to the last entry. Each
 entry holds the minimax constant of the function over the real inputs that reach it,
-(g(first) + g(last)) / 2 (all functions here are monotone on each side of zero), rounded once
+(g(first) + g(last)) / 2 (the functions are monotone on each side of zero, or declare the
+points where they turn: then an entry holding one takes (max + min) / 2 over its run including
+the extremum, and the error is also measured either side of it), rounded once
 with the output's own rounding mode; beyond the table the function is within its
 asymptote's tolerance. The value is then finished per op ("mode"):
 
-    plain       y = t                          (full tables; the function itself)
+    plain       y = t                          (full tables; magnitude tables of even functions, |x|**p)
     complement  y = x < 0 ? 1 - t : t          (sigmoid(-x) = 1 - sigmoid(x), magnitude table)
     odd         y = x < 0 ? -t : t             (tanh(-x) = -tanh(x))
     softplus    y = max(x, 0) + t              (softplus(x) = max(x, 0) + log(1 + exp(-|x|)))
@@ -29,7 +31,8 @@ Mirroring keeps a single rounding only when rounding commutes with the mirror (r
 nearest modes, no ties): the design checks that on every entry and otherwise, where the op
 allows, falls back to a full table.
 
-Table design: for each candidate span r (|x| < 2**r, up to 2**MAX_RANGE_BITS) and shape,
+Table design: for each candidate span r (|x| < 2**r, up to 2**MAX_RANGE_BITS, or the whole
+input type for unbounded functions: max_range_bits) and shape (full_only: Exp),
 with n = min(MAX_INDEX_BITS, R + F) index bits, the error is measured at every table
 interval's ends (where a constant approximation of a monotone function peaks); the
 smallest table whose error is within 1% + lsb(y)/8 of the best is kept. The stated
@@ -38,6 +41,7 @@ the interval ends, clamp edges and sweeps: see _activation.probe_codes).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -61,6 +65,7 @@ class LutPlan:
     range_bits: int     # r
     index_bits: int     # n
     x_frac: int         # F
+    base: int | None = None   # full tables of functions negligible below some x (Exp): the lowest code covered
 
     @property
     def span(self) -> int:          # bits of u
@@ -72,6 +77,8 @@ class LutPlan:
 
     @property
     def offset(self) -> int:
+        if self.full and self.base is not None:
+            return -self.base                 # covers codes base .. base + 2**span - 1
         return (1 << (self.range_bits + self.x_frac)) if self.full else 0
 
     @property
@@ -158,12 +165,15 @@ class LutActivation(LaneOp):
 
     mode: ClassVar[str] = "plain"        # how a magnitude table is finished (see the module docstring)
     full_fallback: ClassVar[bool] = False  # may use a full table when mirroring is not exact
+    full_only: ClassVar[bool] = False      # a full table always (no symmetry to use: Exp)
+    max_range_bits: ClassVar[int] = MAX_RANGE_BITS  # widest span; unbounded functions (Exp, Pow) cover the input type
 
     max_error: float | None = None       # measured when typed (report: max_abs_error)
     table_entries: int | None = None
     lut_full: bool | None = None
     lut_range_bits: int | None = None
     lut_index_bits: int | None = None
+    lut_base: int | None = None          # a full table's lowest code (table_floor), else symmetric
 
     # ---- what a concrete op defines -------------------------------------------------
     def f(self, x: np.ndarray) -> np.ndarray:
@@ -195,6 +205,30 @@ class LutActivation(LaneOp):
     def function_name(self) -> str:
         return self.kind
 
+    def table_floor(self, y_type: FixedType) -> float | None:
+        """For full tables: an x below which the function stays within lsb(y)/4 of its value
+        there (Exp: exp(x) < lsb/4 rounds to 0), so the table starts there and spends every
+        entry above it; inputs below clamp into the first entry. None: symmetric span."""
+        return None
+
+    def turning_points(self, full: bool) -> tuple[float, ...]:
+        """Table arguments (x for a full table, |x| for a magnitude one) where the tabulated
+        function (f, or g) changes direction; between them it is monotone. An entry holding
+        one gets the minimax constant over its run including the extremum, and the error is
+        measured on the input codes either side of it (Gelu's minimum)."""
+        return ()
+
+    def probe_points(self, plan: LutPlan, x_type: FixedType) -> np.ndarray:
+        """Input codes where a table design's error peaks: every entry's ends, the clamp
+        edges and the codes either side of each turning point."""
+        codes = [plan.endpoint_codes(x_type)]
+        for p in self.turning_points(plan.full):
+            k = np.array([np.floor(p * 2.0 ** x_type.frac_bits), np.ceil(p * 2.0 ** x_type.frac_bits)])
+            k = np.clip(k, -2.0 ** 62, 2.0 ** 62).astype(np.int64)
+            codes.append(k if plan.full else np.concatenate([k, -k]))
+        x = np.unique(np.concatenate(codes))
+        return x[(x >= x_type.min_code) & (x <= x_type.max_code)]
+
     # ---- float semantics ---------------------------------------------------------------
     def reference(self, xs):
         with np.errstate(over="ignore", under="ignore"):
@@ -209,11 +243,14 @@ class LutActivation(LaneOp):
             return f"{self.function_name()} (LUT)"
         r = self.lut_range_bits
         span = f"-2^{r}<=x<2^{r}" if self.lut_full else f"|x|<2^{r}"
+        if self.lut_full and self.lut_base is not None:
+            span = f"from code {self.lut_base}, 2^{r + 1} wide"
         return f"{self.function_name()} (LUT {self.table_entries}, {span})"
 
     # ---- table design ------------------------------------------------------------------
     def plan(self, x_type: FixedType) -> LutPlan:
-        return LutPlan(bool(self.lut_full), int(self.lut_range_bits), int(self.lut_index_bits), x_type.frac_bits)
+        return LutPlan(bool(self.lut_full), int(self.lut_range_bits), int(self.lut_index_bits), x_type.frac_bits,
+                       None if self.lut_base is None else int(self.lut_base))
 
     def parts(self, plan: LutPlan, x_type: FixedType, y_type: FixedType) -> LutParts | None:
         """The table and types of one design; None when the design is not exact (mirror)."""
@@ -221,7 +258,14 @@ class LutActivation(LaneOp):
         a, b = plan.entry_ranges(x_type)
         fn = self.f if plan.full else self.g
         with np.errstate(over="ignore", under="ignore"):
-            m = (fn(plan.argument(a)) + fn(plan.argument(b))) / 2
+            ga, gb = fn(plan.argument(a)), fn(plan.argument(b))
+            top, bottom = np.maximum(ga, gb), np.minimum(ga, gb)
+            for p in self.turning_points(plan.full):   # an extremum inside an entry's run
+                at = np.array([p], dtype=np.float64)
+                inside = (plan.argument(a) <= p) & (p <= plan.argument(b))
+                gp = fn(at)[0]
+                top, bottom = np.where(inside, np.maximum(top, gp), top), np.where(inside, np.minimum(bottom, gp), bottom)
+            m = (top + bottom) / 2
         ft, rounding = self.table_grid(x_type, y_type)
         if ft > MAX_WIDTH - 2 or not np.all(np.isfinite(m)):
             return None
@@ -257,13 +301,25 @@ class LutActivation(LaneOp):
         v_type = exact_type(min(lo, 0), max(hi, 0), fv)
         return LutParts(plan, mode, t, table_type, v_type, sq, s_type, scaled)
 
-    def _candidates(self, x_type: FixedType):
+    def _base(self, x_type: FixedType, y_type: FixedType) -> int | None:
+        """The lowest code a full table covers (table_floor), when above the input type's."""
+        x0 = self.table_floor(y_type)
+        if x0 is None or not np.isfinite(x0):
+            return None
+        base = int(np.floor(x0 * 2.0 ** x_type.frac_bits))
+        return base if base > x_type.min_code else None
+
+    def _candidates(self, x_type: FixedType, y_type: FixedType):
         fx = x_type.frac_bits
         maxc = max(-x_type.min_code, x_type.max_code, 1)
+        base = self._base(x_type, y_type)
+        if base is not None:   # the span from the base to the top, as a symmetric one would be
+            maxc = max((x_type.max_code - base + 1) // 2, 1)
         r_x = maxc.bit_length() - fx                   # 2**r_x > max |x|
         r_lo = min(r_x, max(-fx, -4))
-        r_hi = max(min(r_x, MAX_RANGE_BITS), r_lo)
-        for full in ([False, True] if self.full_fallback else [False]):
+        r_hi = max(min(r_x, self.max_range_bits), r_lo)
+        shapes = [True] if self.full_only else ([False, True] if self.full_fallback else [False])
+        for full in shapes:
             for r in range(r_lo, r_hi + 1):
                 span = r + int(full) + fx
                 if span < 0 or r + fx < 0:
@@ -279,11 +335,11 @@ class LutActivation(LaneOp):
             if parts is None:
                 return None, None
             return max_abs_error(parts.run(x_type, y_type), ref, x_type, y_type,
-                                 plan.endpoint_codes(x_type)), parts
+                                 self.probe_points(plan, x_type)), parts
 
         first = []
-        for full, r, n in self._candidates(x_type):
-            plan = LutPlan(full, r, n, x_type.frac_bits)
+        for full, r, n in self._candidates(x_type, y_type):
+            plan = LutPlan(full, r, n, x_type.frac_bits, self._base(x_type, y_type) if full else None)
             err, parts = error(plan)
             if err is not None:
                 first.append((plan, err, parts))
@@ -296,7 +352,7 @@ class LutActivation(LaneOp):
             if err > tol:
                 continue
             while plan.index_bits > 0:   # fewer entries while the error stays within tolerance
-                smaller = LutPlan(plan.full, plan.range_bits, plan.index_bits - 1, plan.x_frac)
+                smaller = dataclasses.replace(plan, index_bits=plan.index_bits - 1)
                 e2, p2 = error(smaller)
                 if e2 is None or e2 > tol:
                     break
@@ -314,8 +370,9 @@ class LutActivation(LaneOp):
         self.prepare(ctx, x_type, out.type)
         plan, parts = self.design(x_type, out.type)
         self.lut_full, self.lut_range_bits, self.lut_index_bits = plan.full, plan.range_bits, plan.index_bits
+        self.lut_base = plan.base
         self.table_entries = plan.entries
-        codes, _ = probe_codes(x_type, plan.endpoint_codes(x_type))
+        codes, _ = probe_codes(x_type, self.probe_points(plan, x_type))
         self.max_error = max_abs_error(parts.run(x_type, out.type), self.reference, x_type, out.type, codes)
 
     def simulator(self, in_types, out_types):

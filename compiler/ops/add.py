@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..numerics import FixedType, exact_type
-from ..numerics.fixed import FLOAT_EXACT
+from ..numerics.fixed import FLOAT_EXACT, MAX_WIDTH
 from . import register
 from ..cost.hardware import fifo
 from ._lanes import LaneOp, lane_context, lane_cost
@@ -27,7 +27,16 @@ def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:
              for t, s in zip(types, scales))
     hi = sum(max(s * (t.min_code << (frac - t.frac_bits)), s * (t.max_code << (frac - t.frac_bits)))
              for t, s in zip(types, scales))
+    width = exact_width(min(lo, 0), max(hi, 0))
+    if width > MAX_WIDTH:
+        raise ValueError(f"the exact sum of {' and '.join(map(str, types))} needs {width} bits (supported: up to "
+                         f"{MAX_WIDTH}: their binary points are too far apart)")
     return exact_type(min(lo, 0), max(hi, 0), frac)
+
+
+def exact_width(lo: int, hi: int) -> int:
+    """Bits of the narrowest signed or unsigned integer holding [lo, hi] (lo <= 0 <= hi)."""
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1 if lo < 0 else max(hi.bit_length(), 1)
 
 
 @register

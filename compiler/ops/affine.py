@@ -14,9 +14,48 @@ from ._lanes import LaneOp, lane_context, lane_cost
 from .base import Bounds, CostContext, HlsContext, TypingContext, collapse_scale, is_unit
 
 
+class ScaleShift:
+    """y = x * s + t with constants s, t broadcast against the input (one per channel, or per
+    position): their quantization, the exact accumulator and the simulator, shared by Affine
+    and PositionAffine (the ops define the fields scale, shift, scale_type, shift_type and
+    accum_type)."""
+
+    def assign_types(self, ctx: TypingContext) -> None:
+        x_type = ctx.inputs[0].type
+        if self.scale_type is None:
+            self.scale_type = ctx.policy.weight_type(self.scale)
+        sq = self.scale_type.quantize(self.scale)
+        self.scale = self.scale_type.to_float(sq)
+        frac = x_type.frac_bits + self.scale_type.frac_bits
+        tq = grid_codes(self.shift, frac)
+        self.shift = np.ldexp(tq.astype(np.float64), -frac)
+        self.shift_type = exact_type(min(int(tq.min()), 0), max(int(tq.max()), 0), frac)
+        s_b, t_b = np.broadcast_arrays(sq, tq)
+        lo = np.minimum(s_b * x_type.min_code, s_b * x_type.max_code) + t_b
+        hi = np.maximum(s_b * x_type.min_code, s_b * x_type.max_code) + t_b
+        self.accum_type = exact_type(min(int(lo.min()), 0), max(int(hi.max()), 0), frac)
+        out = ctx.outputs[0]
+        if out.type is None:
+            out.type = ctx.narrowed()
+
+    def simulator(self, in_types, out_types):
+        (y_type,) = out_types
+        sq = self.scale_type.quantize(self.scale)
+        tq = self.shift_type.quantize(self.shift)
+        acc_type = self.accum_type
+        if acc_type.width <= 53:  # every value of the accumulator is exact in float64
+            sq, tq = sq.astype(np.float64), tq.astype(np.float64)
+
+        def run(ins):
+            x = ins[0] if sq.dtype == np.float64 else ins[0].astype(np.int64)
+            return [y_type.cast(x * sq + tq, acc_type).astype(np.float64, copy=False)]
+
+        return run
+
+
 @register
 @dataclass
-class Affine(LaneOp):
+class Affine(ScaleShift, LaneOp):
     kind = "Affine"
     template = "affine"
 
@@ -61,36 +100,6 @@ class Affine(LaneOp):
         if not is_unit(s_x):
             self.scale = self.scale * s_x
         return [1.0]
-
-    def assign_types(self, ctx: TypingContext) -> None:
-        x_type = ctx.inputs[0].type
-        if self.scale_type is None:
-            self.scale_type = ctx.policy.weight_type(self.scale)
-        sq = self.scale_type.quantize(self.scale)
-        self.scale = self.scale_type.to_float(sq)
-        frac = x_type.frac_bits + self.scale_type.frac_bits
-        tq = grid_codes(self.shift, frac)
-        self.shift = np.ldexp(tq.astype(np.float64), -frac)
-        self.shift_type = exact_type(min(tq.min(), 0), max(tq.max(), 0), frac)
-        cands = np.stack([sq * x_type.min_code, sq * x_type.max_code])
-        self.accum_type = exact_type(min((cands.min(0) + tq).min(), 0), max((cands.max(0) + tq).max(), 0), frac)
-        out = ctx.outputs[0]
-        if out.type is None:
-            out.type = ctx.narrowed()
-
-    def simulator(self, in_types, out_types):
-        (y_type,) = out_types
-        sq = self.scale_type.quantize(self.scale)
-        tq = self.shift_type.quantize(self.shift)
-        acc_type = self.accum_type
-        if acc_type.width <= 53:  # every value of the accumulator is exact in float64
-            sq, tq = sq.astype(np.float64), tq.astype(np.float64)
-
-        def run(ins):
-            x = ins[0] if sq.dtype == np.float64 else ins[0].astype(np.int64)
-            return [y_type.cast(x * sq + tq, acc_type).astype(np.float64, copy=False)]
-
-        return run
 
     def cost(self, ctx: CostContext):
         """Per lane: x * s (a multiplier) and the + t adder; the parameters one beat a word."""

@@ -1,5 +1,8 @@
-"""PRelu and LeakyRelu: y = x < 0 ? x * slope : x, one slope per channel (last axis) or one
-for all (LeakyRelu's alpha).
+"""PRelu and LeakyRelu: y = x < 0 ? x * slope : x, one slope per channel (last axis), one
+for all (LeakyRelu's alpha), or slopes that vary along the positions (an IR-shaped array
+with size-1 axes where broadcast: ONNX PRelu's slope of any unidirectionally broadcast
+shape); those are a ROM addressed by the item counters (qc::prelu_positions in
+templates/kernels/qc_binary.h, the walk of ops/_broadcast.py).
 
 Exact integer arithmetic: the slope is a fixed-point constant (exact when it sits on a
 grid no finer than needed, e.g. QONNX's 13/128; otherwise quantized so that
@@ -21,6 +24,7 @@ from . import register
 from ._activation import (constant_type, describe_constant, max_abs_error, monotone_pieces_bounds,
                           probe_codes, pwl_cost, saturating_type, widened)
 from ..numerics.fixed import FLOAT_EXACT
+from ._broadcast import geometry, position_table, positions_context, varies_by_position
 from ._lanes import LaneOp, lane_context
 from .base import CostContext, HlsContext, TypingContext
 
@@ -33,13 +37,19 @@ class PRelu(LaneOp):
     kind = "PRelu"
     template = "prelu"
 
-    slope: np.ndarray                       # (C,) per channel, or (1,) for all channels
+    slope: np.ndarray                       # (C,) per channel, (1,) for all, or IR-shaped per position
     slope_type: FixedType | None = None
     accum_type: FixedType | None = None     # holds x * slope_q and x exactly
     max_error: float | None = None          # measured when typed
 
+    @property
+    def positional(self) -> bool:
+        return varies_by_position(self.slope)
+
     def describe(self) -> str:
         s = np.asarray(self.slope, dtype=np.float64)
+        if self.positional:
+            return f"PRelu {'x'.join(map(str, s.shape))} per position"
         if s.size == 1:
             text = f"LeakyRelu alpha={float(s[0]):.6g}"
             if self.slope_type is not None:
@@ -100,8 +110,25 @@ class PRelu(LaneOp):
 
         return run
 
+    def infer_shapes(self, shapes):
+        if self.positional:
+            geometry(shapes[0], np.shape(self.slope))   # ValueError when the slopes do not broadcast
+        return [tuple(shapes[0])]
+
     def cost(self, ctx: CostContext):
         per_channel = int(np.asarray(self.slope).size) > 1
+        if self.positional:  # the ROM of slopes, one beat's (or one position's) a word
+            from ..cost.hardware import memory
+
+            p = positions_context(geometry(ctx.inputs[0].shape, np.shape(self.slope)), ctx.fold, rom=True)
+            cost = pwl_cost(ctx, compare_bits=self.accum_type.width,
+                            mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
+                            detail={"function": "prelu", "slope_type": self.slope_type.cpp(),
+                                    "slopes": int(np.asarray(self.slope).size), "rom_words": p["b_words"]})
+            bram, lut, _ = memory(ctx.target, p["b_fold"] * self.slope_type.width, p["b_words"])
+            cost.bram_18k += bram
+            cost.lut += lut
+            return cost
         return pwl_cost(ctx, compare_bits=self.accum_type.width,
                         mults=[(ctx.inputs[0].type.width, self.slope_type.width)],
                         param_bits=self.slope_type.width if per_channel else 0,
@@ -110,8 +137,14 @@ class PRelu(LaneOp):
 
     def hls(self, ctx: HlsContext) -> dict:
         sq = np.atleast_1d(self.slope_type.quantize(np.asarray(self.slope, dtype=np.float64)))
+        if self.positional:
+            geom = geometry(ctx.inputs[0].shape, sq.shape)
+            p = positions_context(geom, ctx.fold, rom=True)
+            slope = ctx.constant("slope", self.slope_type, position_table(sq, geom, ctx.fold), word=p["b_fold"])
+            return dict(lane_context(ctx), **p, positional=True, per_channel=True, slope_type=self.slope_type,
+                        accum_type=self.accum_type, slope=slope)
         per_channel = sq.size > 1
         slope = ctx.lane_constant("slope", self.slope_type, sq) if per_channel else \
             ctx.constant("slope", self.slope_type, sq)
-        return dict(lane_context(ctx), per_channel=per_channel, slope_type=self.slope_type,
+        return dict(lane_context(ctx), positional=False, per_channel=per_channel, slope_type=self.slope_type,
                     accum_type=self.accum_type, slope=slope)

@@ -11,7 +11,10 @@ each join input needs follows from data dependencies alone, counted in items:
     with n graph-input items delivered, input i has produced P_i(n) = #{j : N_i(j) <= n}
     items and the join has consumed C(n) = #{k : D(k) <= n}; the difference waits in the
     FIFO, which must hold it or the input stalls: depth_i = max over n < total of
-    (P_i(n) - C(n)) + 2 (the usual slack).
+    (P_i(n) - C(n)) + 2 (the usual slack). An input whose items do not pair one to one with
+    the join's (a broadcast operand read once per item of its own, ops/_binary.py) counts in
+    its own items: the join's item k needs K_i(k) of them (the op's items_needed), so
+    D(k) = max_i N_i(K_i(k)) and its FIFO holds P_i(n) - K_i(C(n)).
 Timing does not enter, so the depths hold for every reuse factor.
 """
 from __future__ import annotations
@@ -56,8 +59,6 @@ def size_fifos(graph: Graph, options: CompileOptions | None = None) -> Graph:
         for node in graph.nodes():
             ins = [need.get(t) for t in node.inputs]
             out_shape = graph.tensors[node.outputs[0]].shape
-            if node.name in depths:
-                _size_join(node, ins, depths[node.name])
             if all(a is None for a in ins):
                 for t in node.outputs:
                     need[t] = None
@@ -66,6 +67,8 @@ def size_fifos(graph: Graph, options: CompileOptions | None = None) -> Graph:
             native, _ = node.op.stream_folds(in_shapes, [graph.tensors[t].shape for t in node.outputs],
                                              [graph.tensors[t].fold for t in node.inputs])
             per_input = _needed(node.op, in_shapes, out_shape, native)
+            if node.name in depths:
+                _size_join(ins, per_input, depths[node.name])
             n_out = np.zeros(_items(out_shape), dtype=np.int64)
             for a, k in zip(ins, per_input):
                 if a is not None:
@@ -77,14 +80,15 @@ def size_fifos(graph: Graph, options: CompileOptions | None = None) -> Graph:
     return graph
 
 
-def _size_join(node, ins, depth) -> None:
-    live = [(i, a) for i, a in enumerate(ins) if a is not None]
+def _size_join(ins, per_input, depth) -> None:
+    live = [(i, a, np.clip(k, 1, len(a))) for i, (a, k) in enumerate(zip(ins, per_input)) if a is not None]
     if len(live) < 2:
         return
-    d = np.max(np.stack([a for _, a in live]), axis=0)          # D(k), non-decreasing
-    total = int(max(a.max() for _, a in live))
+    d = np.max(np.stack([a[k - 1] for _, a, k in live]), axis=0)  # D(k), non-decreasing
+    total = int(max(a.max() for _, a, _ in live))
     n = np.arange(total)                                        # input items delivered so far
     taken = np.searchsorted(d, n, side="right")                 # items the join has consumed
-    for i, a in live:
+    for i, a, k in live:
         produced = np.searchsorted(a, n, side="right")          # P_i(n); a is non-decreasing
-        depth[i] = max(depth[i], int((produced - taken).max(initial=0)) + DEFAULT_DEPTH)
+        consumed = np.where(taken > 0, k[np.maximum(taken, 1) - 1], 0)   # K_i(C(n))
+        depth[i] = max(depth[i], int((produced - consumed).max(initial=0)) + DEFAULT_DEPTH)

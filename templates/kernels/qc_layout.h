@@ -1,5 +1,5 @@
 // qcompile: data movement between stream layouts: regrouping items (repack, at any fold), reordering
-// through a frame buffer (transpose), constant padding, nearest-neighbour resizing and
+// through a frame buffer (transpose), constant, edge and reflect padding, nearest-neighbour resizing and
 // depth-to-space. Values are only moved; an assignment to the output type is the cast of a
 // model quantizer fused onto the output (if any).
 #ifndef QC_LAYOUT_H
@@ -61,6 +61,49 @@ Rows:
             for (unsigned c = 0; c < CFG::out_c; c++) {
                 const bool real = inside && c >= CFG::pc && c < CFG::pc + CFG::in_c;
                 y.data[c] = real ? typename CFG::y_t(x.data[real ? c - CFG::pc : 0]) : value;
+            }
+            out.write(y);
+        }
+    }
+}
+
+// Edge (MODE 1) or reflect (MODE 2) padding: the input index output index i - pad reads.
+template <int MODE>
+int pad_source(int i, int n) {
+#pragma HLS INLINE
+    if (i < 0) return MODE == 2 ? -i : 0;
+    if (i >= n) return MODE == 2 ? 2 * (n - 1) - i : n - 1;
+    return i;
+}
+
+// Edge or reflect padding of an (H, W, C) image on every side and in the channels. A line
+// buffer keeps the last CFG::rows input rows (1 for edge, max(top, bottom) + 1 for reflect);
+// each output row first reads the input rows up to the last one it or an earlier row reads,
+// then writes its pixels (one per cycle), each a copy of its source pixel's source channels.
+template <class CFG, class IN_V, class OUT_V>
+void pad_mirror(hls::stream<IN_V> &in, hls::stream<OUT_V> &out) {
+    static IN_V line[CFG::rows][CFG::in_w];  // static: C simulation stack
+    unsigned have = 0;  // input rows read so far
+    const int first = pad_source<CFG::mode>(-int(CFG::pt), CFG::in_h);
+Rows:
+    for (unsigned h = 0; h < CFG::out_h; h++) {
+        const int src = pad_source<CFG::mode>(int(h) - int(CFG::pt), CFG::in_h);
+        const int want = src > first ? src : first;
+    Fetch:
+        while (int(have) <= want) {
+            for (unsigned w = 0; w < CFG::in_w; w++) {
+#pragma HLS PIPELINE II=1
+                line[have % CFG::rows][w] = in.read();
+            }
+            have++;
+        }
+    Cols:
+        for (unsigned w = 0; w < CFG::out_w; w++) {
+#pragma HLS PIPELINE II=1
+            const IN_V x = line[unsigned(src) % CFG::rows][pad_source<CFG::mode>(int(w) - int(CFG::pl), CFG::in_w)];
+            OUT_V y;
+            for (unsigned c = 0; c < CFG::out_c; c++) {
+                y.data[c] = x.data[pad_source<CFG::mode>(int(c) - int(CFG::pc), CFG::in_c)];
             }
             out.write(y);
         }
