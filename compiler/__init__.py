@@ -123,6 +123,8 @@ def simulate(design, x) -> np.ndarray | list[np.ndarray]:
     g = design.graph
     xs = check_data(g, g.inputs_to_ir(x, "input data"), "input data")
     outs = [g.output_to_onnx(y, k) for k, y in enumerate(design.simulator().run(xs))]
+    outs = [y.astype(np.int64) if g.producer(name) is not None and g.producer(name).op.integer_output else y
+            for y, name in zip(outs, g.outputs)]
     if g.one_sample(x):  # a whole-tensor model given one sample in its own shapes
         outs = [y[0] for y in outs]
     return outs[0] if len(outs) == 1 else outs

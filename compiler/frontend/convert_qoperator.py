@@ -3,8 +3,9 @@ ConvInteger, QGemm, and the Cast that turns an integer result back into float.
 
 An integer ONNX tensor q with scale s and zero point z is, in the IR, the tensor holding
 codes q - z with scale s (what a QuantizeLinear produces), so these ops reuse Dense and
-Quant: the input must come from a quantizer with the same scale and zero point, weights
-become codes with their scales, the output quantizer is a Quant.
+Quant: the input must come from a quantizer with the same scale and zero point, or be an
+integer graph input (q - zero point is computed in front, its scale moves into the weights);
+weights become codes with their scales, the output quantizer is a Quant.
 """
 from __future__ import annotations
 
@@ -22,19 +23,73 @@ from .convert_quant import QDQ_RANGES, _Spec
 from .values import Const, converter
 
 
-def _int_input(imp, ctx, x, scale, zero, what):
-    """Check that activation x is the integer tensor (scale, zero) a quantizer produced."""
+def _int_input(imp, ctx, x, scale, zero, what, dense: bool = False):
+    """The IR tensor of integer activation x with its (scale, zero): the codes q - zero of
+    the quantizer that produced it (checked to have that scale and zero point), or an
+    integer graph input (see _graph_input_codes). Returns (act, factor, zero_left): the
+    real value is (act's real value - zero_left) * factor; factor (a graph input's scale)
+    goes into the caller's weights, so no multiplier is spent on it, and zero_left (a
+    graph input's zero point, left for a `dense` caller) into its bias."""
     x = ctx.act(x, what)
     prod = imp.graph.producer(x.tensor)
+    if prod is None and x.tensor in imp.graph.inputs and imp.graph.tensors[x.tensor].type is not None:
+        return _graph_input_codes(imp, ctx, x, scale, zero, what, subtract=not dense)
     op = prod.op if prod is not None else None
     if not isinstance(op, Quant) or op.bipolar or op.scale is None:
-        raise ctx.error(f"{what} must come from a QuantizeLinear (integer model inputs are not supported yet)")
+        raise ctx.error(f"{what} must come from a QuantizeLinear or be an integer graph input")
     s = ctx.const(scale, f"{what} scale").value
     z = ctx.const(zero, f"{what} zero point").value if zero is not None else 0
     if not (_same(op.scale, s) and _same(op.zero_point, z)):
         raise ctx.error(f"{what}'s scale or zero point differs from the quantizer that produced it; "
                         "mixing these formats is not supported")
-    return x
+    return x, 1.0, 0
+
+
+def _graph_input_codes(imp, ctx, x, scale, zero, what, subtract: bool = True):
+    """An integer graph input q (uint8 images straight into the op), checked to have its
+    zero point's integer type. With `subtract`, q - zero as exact integers in front (one
+    subtraction per element, which a padded convolution needs: its borders are q = zero);
+    else q itself and the zero point is returned (a Dense folds -zero * sum(W) into its
+    bias, exactly). Returns (act, scale, zero point left)."""
+    t = imp.graph.tensors[x.tensor]
+    s = np.ones(1) if scale is None else np.asarray(ctx.const(scale, f"{what} scale").value,
+                                                    dtype=np.float64).reshape(-1)
+    if s.size != 1 or not np.isfinite(s[0]) or s[0] <= 0:
+        raise ctx.error(f"{what} scale must be one positive number (supported: per-tensor)")
+    zc = ctx.const(zero, f"{what} zero point") if zero is not None else None
+    z = np.asarray(zc.value if zc is not None else 0, dtype=np.float64).reshape(-1)
+    dtype = str(zc.value.dtype) if zc is not None else str(t.type.min_code < 0 and "int8" or "uint8")
+    if z.size != 1:
+        raise ctx.error(f"{what} zero point must be one number (supported: per-tensor)")
+    lo, hi = QDQ_RANGES.get(dtype, (None, None))
+    if t.type.frac_bits != 0 or (t.type.min_code, t.type.max_code) != (lo, hi):
+        raise ctx.error(f"integer graph input {x.tensor!r} of type {t.type} does not match its zero point's "
+                        f"type {dtype} (supported: the same integer type)")
+    zero_point = int(z[0])
+    if not subtract or zero_point == 0:
+        return x, float(s[0]), zero_point
+    channels = t.shape[-1] if t.shape else 1
+    codes = imp.emit(ctx, Affine(scale=np.ones(channels), shift=np.full(channels, -float(zero_point))), x, x.shape,
+                     suffix="zero")
+    out = imp.graph.tensors[codes.tensor]
+    out.type, out.model_typed = exact_type(lo - zero_point, hi - zero_point, 0), True  # exactly q - zero
+    return codes, float(s[0]), 0
+
+
+def _scaled(w: Const, factor: float) -> Const:
+    """Weights that also carry their input's scale (see _int_input)."""
+    if factor == 1.0:
+        return w
+    return Const.quantized(w.fixed, w.qtype, np.asarray(w.scale, dtype=np.float64) * factor)
+
+
+def _zero_bias(op, zero_left: int):
+    """The real bias that subtracts a graph input's zero point: -zero * sum over the inputs
+    of the real weights (x - z) @ W = x @ W - z * sum(W) (exact integers at the accumulator's
+    precision)."""
+    if not zero_left:
+        return 0.0
+    return -zero_left * op.weight.sum(axis=0) * np.asarray(op.weight_scale, dtype=np.float64)
 
 
 def _same(a, b) -> bool:
@@ -73,10 +128,12 @@ def _output_quant(imp, ctx, y, y_scale, y_zero):
 @converter("QLinearMatMul")
 def _qlinear_matmul(imp, ctx, ins):
     a, a_s, a_z, b, b_s, b_z, y_s, y_z = (list(ins) + [None] * 8)[:8]
-    x = _int_input(imp, ctx, a, a_s, a_z, "input A")
+    x, factor, zero_left = _int_input(imp, ctx, a, a_s, a_z, "input A", dense=True)
     if len(x.shape) != 1:
         raise ctx.error("input A must be (N, features)")
-    op = _dense(ctx, _int_weights(ctx, b, b_s, b_z), x.shape[0])
+    op = _dense(ctx, _scaled(_int_weights(ctx, b, b_s, b_z), factor), x.shape[0])
+    if zero_left:
+        op.bias = _zero_bias(op, zero_left)
     acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
     return _output_quant(imp, ctx, acc, y_s, y_z)
 
@@ -86,20 +143,33 @@ def _qgemm(imp, ctx, ins):
     a, a_s, a_z, b, b_s, b_z, c, y_s, y_z = (list(ins) + [None] * 9)[:9]
     if ctx.attrs.get("transA", 0):
         raise ctx.error("transA=1 is not supported (supported: 0)")
-    x = _int_input(imp, ctx, a, a_s, a_z, "input A")
+    x, factor, zero_left = _int_input(imp, ctx, a, a_s, a_z, "input A", dense=True)
     w = _int_weights(ctx, b, b_s, b_z)
     if ctx.attrs.get("transB", 0):
         w = Const.quantized(w.fixed.T, w.qtype, np.asarray(w.scale).T)
+    b_scale = np.asarray(w.scale)[0]
+    w = _scaled(w, factor)
     alpha = float(ctx.attrs.get("alpha", 1.0))
     op = _dense(ctx, w, x.shape[0], alpha=alpha)
     if c is not None:  # int32 bias with scale a_scale * b_scale
         cq = np.asarray(ctx.const(c, "bias C").value, dtype=np.float64).reshape(-1)
         a_scale = float(np.asarray(ctx.const(a_s, "input A scale").value).reshape(-1)[0])
-        op.bias = np.broadcast_to(cq, (op.n_out,)) * a_scale * np.asarray(w.scale)[0]
+        op.bias = np.broadcast_to(cq, (op.n_out,)) * a_scale * b_scale
+    if zero_left:
+        op.bias = _zero_bias(op, zero_left) + (0.0 if op.bias is None else op.bias)
     if y_s is None:  # float output
         return imp.emit(ctx, op, x, (op.n_out,))
     acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
     return _output_quant(imp, ctx, acc, y_s, y_z)
+
+
+def _integer_operand(imp, ctx, x, zero, name: str):
+    """(act holding x - zero, the real scale of its codes) for MatMulInteger/ConvInteger:
+    after a per-tensor QuantizeLinear, or an integer graph input (scale 1: its codes are q)."""
+    if imp.graph.producer(x.tensor) is None and x.tensor in imp.graph.inputs \
+            and imp.graph.tensors[x.tensor].type is not None:
+        return _graph_input_codes(imp, ctx, x, None, zero, f"input {name}")[0], 1.0  # q - zero, scale 1
+    return x, float(_input_quantizer(imp, ctx, x, zero, name).scale)
 
 
 def _input_quantizer(imp, ctx, x, zero, name: str) -> Quant:
@@ -121,11 +191,10 @@ def _matmul_integer(imp, ctx, ins):
     an Affine with 1 / (A's scale) relabels it as the plain integer ONNX computes (a
     following Cast and Mul by the scales fold back into the tensor's scale)."""
     a, b, a_z, b_z = (list(ins) + [None] * 4)[:4]
-    x = ctx.act(a, "input A")
-    q = _input_quantizer(imp, ctx, x, a_z, "A")
+    x, q_scale = _integer_operand(imp, ctx, ctx.act(a, "input A"), a_z, "A")
     op = _dense(ctx, _int_weights(ctx, b, None, b_z), x.shape[0])
     acc = imp.emit(ctx, op, x, (op.n_out,), suffix="acc")
-    scale = 1.0 / float(q.scale)
+    scale = 1.0 / q_scale
     return imp.emit(ctx, Affine(scale=np.full(op.n_out, scale), shift=np.zeros(op.n_out)), acc, acc.shape)
 
 
@@ -169,7 +238,7 @@ def _renamed(ctx, suffix):
 @converter("QLinearConv")
 def _qlinear_conv(imp, ctx, ins):
     x, x_s, x_z, w, w_s, w_z, y_s, y_z, b = (list(ins) + [None] * 9)[:9]
-    a = _int_input(imp, ctx, x, x_s, x_z, "input x")
+    a, factor, _ = _int_input(imp, ctx, x, x_s, x_z, "input x")
     wc = _conv_weights(ctx, w, w_s, w_z)
     bias = None
     if b is not None:  # int32 with scale x_scale * w_scale
@@ -177,7 +246,7 @@ def _qlinear_conv(imp, ctx, ins):
         x_scale = float(np.asarray(ctx.const(x_s, "input x scale").value).reshape(-1)[0])
         w_scale = np.broadcast_to(np.asarray(wc.scale), wc.value.shape).reshape(wc.value.shape[0], -1)[:, 0]
         bias = Const(bq * x_scale * w_scale)
-    acc = _conv(imp, _renamed(ctx, "acc"), [a, wc, bias])
+    acc = _conv(imp, _renamed(ctx, "acc"), [a, _scaled(wc, factor), bias])
     return _output_quant(imp, ctx, acc, y_s, y_z)
 
 
@@ -185,9 +254,8 @@ def _qlinear_conv(imp, ctx, ins):
 def _conv_integer(imp, ctx, ins):
     """int32 = conv(x - x_zero, w - w_zero), relabelled as the plain integer (see MatMulInteger)."""
     x, w, x_z, w_z = (list(ins) + [None] * 4)[:4]
-    a = ctx.act(x, "input x")
-    q = _input_quantizer(imp, ctx, a, x_z, "x")
+    a, q_scale = _integer_operand(imp, ctx, ctx.act(x, "input x"), x_z, "x")
     acc = _conv(imp, _renamed(ctx, "acc"), [a, _conv_weights(ctx, w, None, w_z), None])
     c_out = np.asarray(ctx.const(w, "weight W").value).shape[0]
-    scale = np.full(c_out, 1.0 / float(q.scale))
+    scale = np.full(c_out, 1.0 / q_scale)
     return imp.emit(ctx, Affine(scale=scale, shift=np.zeros(c_out)), acc, acc.shape, perm=acc.perm)

@@ -18,7 +18,9 @@ from ..numerics.requant import QONNX_ROUNDING, round_real
 from ..ops.quant import Quant
 from .values import Act, Const, converter
 
-QUANT_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "finn", "")
+# "qonnx": what qonnx's own QKeras converter writes (its cleanup_model renames it to the general domain)
+QUANT_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "finn", "qonnx", "")
+MAX_ZERO_POINT = 2.0 ** 32   # quantizers take at most 32 bits: larger zero points only push codes off the range
 # QuantizeLinear output integer types: (qmin, qmax)
 ONNX_INT_TYPES = {2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 21: "uint4", 22: "int4"}
 QDQ_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535),
@@ -50,6 +52,10 @@ class _Spec:
             raise ctx.error("scales must be positive and finite", ModelError)
         if np.any(self.zero != np.round(self.zero)):
             raise ctx.error("non-integer zero points are not supported (supported: integers)")
+        if self.zero.size and float(np.abs(self.zero).max()) > MAX_ZERO_POINT:
+            worst = self.zero.reshape(-1)[int(np.argmax(np.abs(self.zero).reshape(-1)))]
+            raise ctx.error(f"zero point {worst:.0f} is not supported (supported: integers with |zero point| <= 2**32; "
+                            "the requantizer adds it in 62-bit integer arithmetic)")
         return self
 
     def on_const(self, x: Const) -> Const:
@@ -218,10 +224,12 @@ def _dequantize_linear(imp, ctx, ins):
         return Const.quantized(fixed, exact_type(min(lo, 0), max(hi, 0), 0), full)
     x = ctx.act(x)
     prod = imp.graph.producer(x.tensor)
+    if prod is None and x.tensor in imp.graph.inputs and imp.graph.tensors[x.tensor].type is not None:
+        return _dequantize_input(imp, ctx, x, spec)
     op = prod.op if prod is not None else None
     if not isinstance(op, Quant) or op.bipolar or op.scale is None:
-        raise ctx.error("DequantizeLinear of a tensor that no QuantizeLinear produced is not supported "
-                        "(integer model inputs are not supported yet)")
+        raise ctx.error("DequantizeLinear of a computed tensor that no QuantizeLinear produced is not supported "
+                        "(supported: after a QuantizeLinear, or on an integer graph input)")
     want_s = spec.scale.reshape(-1) if spec.scale.size > 1 else spec.scale.reshape(-1)[:1]
     want_z = spec.zero.reshape(-1) if spec.zero.size > 1 else spec.zero.reshape(-1)[:1]
     if not (np.allclose(np.asarray(op.scale).reshape(-1), want_s, rtol=0, atol=0)
@@ -229,3 +237,23 @@ def _dequantize_linear(imp, ctx, ins):
         raise ctx.error("DequantizeLinear with a scale or zero point different from its QuantizeLinear's "
                         "is not supported")
     return x  # the IR tensor already holds (q - zero_point) with this scale
+
+
+def _dequantize_input(imp, ctx, x: Act, spec: _Spec) -> Act:
+    """DequantizeLinear of an integer graph input q: (q - zero) * scale, as the exact codes
+    q - zero with the tensor scale `scale` (an Affine whose scale the scale pass makes free;
+    it vanishes for a zero point of 0)."""
+    from ..ops.affine import Affine
+
+    t = imp.graph.tensors[x.tensor]
+    if spec.scale.size != 1 or spec.zero.size != 1:
+        raise ctx.error("per-axis DequantizeLinear of an integer graph input is not supported (supported: per-tensor)")
+    if t.type.frac_bits != 0 or (t.type.min_code, t.type.max_code) != (spec.qmin, spec.qmax):
+        raise ctx.error(f"integer graph input {x.tensor!r} of type {t.type} does not match the zero point's type "
+                        f"[{spec.qmin}, {spec.qmax}] (supported: the same integer type)")
+    s, z = float(spec.scale.reshape(-1)[0]), int(spec.zero.reshape(-1)[0])
+    channels = t.shape[-1] if t.shape else 1
+    out = imp.emit(ctx, Affine(scale=np.full(channels, s), shift=np.full(channels, -z * s)), x, x.shape)
+    tensor = imp.graph.tensors[out.tensor]
+    tensor.type, tensor.model_typed = exact_type(spec.qmin - z, spec.qmax - z, 0), True  # exactly q - zero
+    return out

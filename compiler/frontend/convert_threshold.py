@@ -1,4 +1,4 @@
-"""FINN-ONNX MultiThreshold (domains finn, finn.custom_op.general, qonnx.custom_op.general):
+"""FINN-ONNX MultiThreshold (domains finn, finn.custom_op.general, qonnx.custom_op.general, onnx.brevitas):
 y = out_bias + out_scale * #{ j : x >= T[c][j] }, onto the Threshold op.
 
 The channel axis is qonnx's: `data_layout` names it (its "C"); without one, a rank-2 input
@@ -16,7 +16,8 @@ from ..errors import ModelError
 from ..ops.threshold import MAX_STEP, Threshold, output_grid
 from .values import converter
 
-THRESHOLD_DOMAINS = ("finn", "finn.custom_op.general", "qonnx.custom_op.general")
+# FINN's old and new domains; "onnx.brevitas" is an alias qonnx's registry resolves to the general ops
+THRESHOLD_DOMAINS = ("finn", "finn.custom_op.general", "qonnx.custom_op.general", "onnx.brevitas")
 DEFAULT_LAYOUTS = {2: "NC", 3: "NWC", 4: "NCHW"}   # qonnx's guess from the rank
 
 

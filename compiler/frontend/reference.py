@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import CompileError, ModelError
 
 CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "finn",
-                  "qonnx.custom_op.channels_last")
+                  "qonnx.custom_op.channels_last", "qonnx")
 
 
 def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = None,
@@ -111,6 +111,9 @@ def _run_qonnx(model, x):
 
     from qonnx.transformation.infer_shapes import InferShapes
 
+    for node in model.graph.node:  # qonnx's QKeras converter writes "qonnx"; its executor knows the general domain
+        if node.domain == "qonnx":
+            node.domain = "qonnx.custom_op.general"
     names = _feed_names(model)
     x32 = [np.asarray(v, dtype=np.float32) for v in _as_list(x, len(names))]
     with warnings.catch_warnings():

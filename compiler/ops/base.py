@@ -96,6 +96,7 @@ class Op:
     template: ClassVar[str] = ""    # templates/layers/<template>.j2
     n_inputs: ClassVar[int] = 1
     rounds_input: ClassVar[bool] = False  # a quantizer: it does its own rounding of what it reads
+    integer_output: ClassVar[bool] = False  # its output is an index (TopK): compiler.simulate returns integers
 
     # ---- shapes and float semantics ---------------------------------------------
     def infer_shapes(self, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -94,6 +94,7 @@ class Conv(MacOp, Op):
     # a window is a Dense layer's input vector: the same exact typing
     assign_types = Dense.assign_types
     _accum_code_bounds = Dense._accum_code_bounds
+    _accum_bits, _too_wide = Dense._accum_bits, Dense._too_wide
 
     def choose_kernel(self, input_bipolar: bool) -> str:
         """Dense's choice; XNOR only without padding (a zero pad is not a +-1 input)."""

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType, exact_type, grid_codes
+from ..errors import UnsupportedError, at_node
+from ..numerics import MAX_WIDTH, FixedType, exact_type, grid_codes
+from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from ..cost.model import LayerCost, cost_fields, with_output_bits
 from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, mac_array_context
@@ -113,12 +115,19 @@ class Dense(MacOp, Op):
         out = ctx.outputs[0]
         keep_all = out.type is None and ((ctx.inputs[0].model_typed and self.weights_from_model)
                                          or ctx.output_is_requantized)
+        base_frac = frac
         if self.bias is not None and np.any(self.bias) and keep_all:
             # The whole accumulator goes on (to the model's arithmetic, or to a quantizer that
             # may amplify it, e.g. a folded BatchNormalization): give a float bias 24
             # significant bits, at most 16 more fraction bits than the products have.
             want = 24 - math.frexp(float(np.abs(self.bias).max()))[1]
             frac = max(frac, min(want, frac + 16))
+        # The extra bias precision is a choice: give up what would not fit the 62-bit codes.
+        frac = max(base_frac, min(frac, base_frac + MAX_WIDTH - self._accum_bits(x_type, wq, base_frac)))
+        while frac > base_frac and self._accum_bits(x_type, wq, frac) > MAX_WIDTH:
+            frac -= 1
+        if self._accum_bits(x_type, wq, frac) > MAX_WIDTH:
+            raise at_node(ctx.node.name, ctx.node.label, self._too_wide(x_type, frac), UnsupportedError)
         if self.bias is not None:
             bq = grid_codes(self.bias, frac)
             self.bias = np.ldexp(bq.astype(np.float64), -frac)
@@ -128,9 +137,35 @@ class Dense(MacOp, Op):
         if out.type is None:
             if keep_all:  # the model's own fixed-point arithmetic, or a quantizer rounds next: keep every bit
                 out.type = exact_type(0 if self.activation == "relu" else lo, hi, frac)
+                if out.type.width > FLOAT_EXACT:
+                    # every bit would not fit a float64 code: keep the integer bits (one more, so the
+                    # rounding cannot overflow) and the 53-bit type's fraction bits (2**-52 of the range)
+                    out.type = FixedType(FLOAT_EXACT, out.type.int_bits + 1, out.type.signed, "AP_RND_CONV")
                 out.model_typed = True
             else:
                 out.type = ctx.narrowed(signed=self.activation != "relu")
+
+    def _accum_bits(self, x_type: FixedType, wq: np.ndarray, frac: int) -> int:
+        """Bits of the exact accumulator at `frac` fraction bits, in Python integers (the
+        int64 of _accum_code_bounds would wrap beyond 63 bits, hiding what does not fit)."""
+        up = frac - x_type.frac_bits - self.weight_type.frac_bits
+        pos = np.maximum(wq, 0).sum(axis=0).astype(object)
+        neg = np.minimum(wq, 0).sum(axis=0).astype(object)
+        xl, xh = int(x_type.min_code), int(x_type.max_code)
+        hi, lo = (xh * pos + xl * neg) * (1 << up), (xl * pos + xh * neg) * (1 << up)
+        if self.bias is not None:
+            if not np.all(np.isfinite(self.bias)):
+                raise ValueError("the bias holds NaN or infinity, which fixed point cannot hold")
+            b = np.array([int(v) for v in np.rint(np.ldexp(np.asarray(self.bias, dtype=np.float64), frac))], dtype=object)
+            hi, lo = hi + b, lo + b
+        lo, hi = min(min(lo.tolist(), default=0), 0), max(max(hi.tolist(), default=0), 0)
+        return max((-lo - 1).bit_length(), hi.bit_length()) + 1 if lo < 0 else max(hi.bit_length(), 1)
+
+    def _too_wide(self, x_type: FixedType, frac: int) -> str:
+        return (f"the exact accumulator needs {self._accum_bits(x_type, self.weight_type.quantize(self.weight), frac)} "
+                f"bits ({x_type} inputs times {self.weight_type.width}-bit weights, {self.n_in} products per output); "
+                f"supported: accumulators up to {MAX_WIDTH} bits (quantize this layer's input or weights to fewer bits, "
+                "e.g. with a Quant/QuantizeLinear in front)")
 
     def _accum_code_bounds(self, x_type: FixedType, wq: np.ndarray, frac: int) -> tuple[int, int]:
         """Exact integer bounds of the accumulator (at `frac` fraction bits) over every input

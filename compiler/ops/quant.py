@@ -240,6 +240,12 @@ class Quant(LaneOp):
         if not np.any(z):
             return
         sh = np.broadcast_to(np.asarray(self.shift, dtype=np.int64), shape)
+        # z * 2**shift must stay inside the 62-bit integer arithmetic (int64 would wrap silently)
+        worst = max((abs(int(a)) << max(int(b), 0) for a, b in zip(z.reshape(-1), sh.reshape(-1))), default=0)
+        if worst >= 1 << 62:
+            raise ValueError(f"zero point {int(np.abs(z).max())} at the requantizer's precision (2**{int(sh.max())}) "
+                             "needs more than 62 bits (supported: |zero point| * 2**shift < 2**62; use a smaller "
+                             "zero point or a scale nearer the input's)")
         add = np.where(sh > 0, z << np.clip(sh, 0, 62), 0)
         self.offset = add if self.offset is None else self.offset + add
 
