@@ -2,7 +2,7 @@
 constant table, against onnxruntime, refusals, and C simulation."""
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 import compiler
 from compiler.backend.csim import compare

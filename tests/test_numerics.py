@@ -5,6 +5,7 @@ import math
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from compiler.numerics.fixed import MAX_FRACTION_BITS
 from compiler.numerics import OVERFLOW_MODES, ROUNDING_MODES, FixedType, exact_type, shift_round
 
 types = st.builds(FixedType, width=st.integers(1, 40), int_bits=st.integers(-8, 44), signed=st.booleans(),
@@ -91,8 +92,16 @@ def test_for_range_is_tight_and_holds(a, b, width):
     assert t.min_value <= lo and hi + t.lsb <= t.max_value + 1e-300
     if lo == hi == 0:
         return  # any integer width holds zero
+    if t.frac_bits == MAX_FRACTION_BITS:
+        return  # the finest binary point taken: smaller values flush to zero
     smaller = FixedType(width, t.int_bits - 1, t.signed, "AP_RND")
     assert not (smaller.min_value <= lo and hi + smaller.lsb <= smaller.max_value)
+
+
+def test_tiny_ranges_take_the_finest_binary_point():
+    """Denormal-sized data (seen in onnx's own test inputs, 1e-310) gets 2**-MAX_FRACTION_BITS steps."""
+    t = FixedType.for_range(0.0, 1e-310, 16)
+    assert t.frac_bits == MAX_FRACTION_BITS and t.quantize(np.array([1e-310]))[0] == 0
 
 
 def test_cpp_spelling_round_trips():

@@ -188,6 +188,10 @@ class _Importer:
             self.origin[inp.name] = inp.name
         if not self.graph.inputs:
             raise ModelError("the model has no (non-constant) input")
+        firsts = {self._first_dim(inp) for inp in g.input if inp.name in self.graph.inputs}
+        if not self.whole and len(firsts) > 1 and None not in firsts:
+            raise UnsupportedError(f"the graph inputs' first dimensions differ ({', '.join(map(str, sorted(firsts)))}), "
+                                   "so it is not a batch (supported: one batch dimension shared by every input)")
         for node in self._sorted_nodes():
             self._convert(node)
         for out in g.output:
@@ -241,6 +245,11 @@ class _Importer:
                                    "(supported: float types, int8/uint8/int16/uint16/int32/uint32, int64/uint64 taken at 32 bits)")
         bits, signed = INT_INPUTS[dt]
         return FixedType(bits, bits, signed, "AP_RND_CONV", "AP_SAT")
+
+    @staticmethod
+    def _first_dim(inp) -> int | None:
+        dims = inp.type.tensor_type.shape.dim
+        return int(dims[0].dim_value) if len(dims) and dims[0].HasField("dim_value") else None
 
     def _input_shape(self, inp) -> tuple[int, ...]:
         tt = inp.type.tensor_type
@@ -424,7 +433,7 @@ class _Importer:
         from ..ops.transpose import Transpose
 
         perm = tuple(perm)
-        want_shape = tuple(act.shape[p] for p in perm)
+        want_shape = tuple(act.shape[p] for p in perm) or (1,)   # one value per sample: one channel
         want = perm_order(act.shape, perm)
         have = act.order()
         t = self.graph.tensors[act.tensor]

@@ -230,13 +230,18 @@ class FixedType:
         mag = max(abs(lo), abs(hi))
         if mag == 0:
             return cls(width, 1 if signed else 0, signed, rounding, overflow)
-        int_bits = math.frexp(mag)[1] + (1 if signed else 0) - 2  # start below the answer
+        # at most MAX_FRACTION_BITS fraction bits: values below 2**-MAX_FRACTION_BITS (denormal
+        # noise) flush to zero, as they would in float32
+        int_bits = max(math.frexp(mag)[1] + (1 if signed else 0) - 2, width - MAX_FRACTION_BITS)
         while True:
             t = cls(width, int_bits, signed, rounding, overflow)
             slack = 0.0 if rounding in ("AP_TRN", "AP_TRN_ZERO") else t.lsb
             if hi + slack <= t.max_value and lo >= t.min_value:
                 return t
             int_bits += 1
+
+
+MAX_FRACTION_BITS = 128   # the finest binary point a chosen type takes (see FixedType.for_range)
 
 
 @dataclass(frozen=True)
