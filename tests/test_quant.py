@@ -14,6 +14,7 @@ from compiler.errors import CompileError
 from compiler.frontend.reference import reference_executor, run_reference
 from compiler.resources import data_dir
 
+from . import onnx_builders as B
 from . import onnx_builders_quant as Q
 from .conftest import model_path
 
@@ -334,3 +335,53 @@ def test_float_binary_weights_are_lowered(tmp_path, rng):
     x = rng.normal(size=(500, 16))
     err = np.abs(compiler.simulate(design, x) - run_reference(path, x)[0]).max()
     assert err < 0.01, err
+
+
+def test_weights_quantized_in_the_graph_qcdq(tmp_path, rng):
+    """Brevitas' QCDQ export quantizes float weights in the graph (QuantizeLinear, Clip,
+    DequantizeLinear): the QuantizeLinear of a constant gives its integer codes, which the
+    Clip and the DequantizeLinear then read (a real value read as codes was a wrong design)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = rng.normal(scale=0.3, size=(4, 6)).astype(np.float32)
+    s = np.float32(np.abs(w).max() / 127)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array(s), "s"),
+             numpy_helper.from_array(np.array(0, dtype=np.int8), "z"),
+             numpy_helper.from_array(np.array(-127, dtype=np.int8), "lo"),
+             numpy_helper.from_array(np.array(127, dtype=np.int8), "hi")]
+    nodes = [helper.make_node("QuantizeLinear", ["w", "s", "z"], ["wq"], name="wq"),
+             helper.make_node("Clip", ["wq", "lo", "hi"], ["wc"], name="wc"),
+             helper.make_node("DequantizeLinear", ["wc", "s", "z"], ["wd"], name="wd"),
+             helper.make_node("Gemm", ["x", "wd"], ["y"], name="fc", transB=1)]
+    g = helper.make_graph(nodes, "qcdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "qcdq.onnx"
+    onnx.save(m, str(path))
+    x = rng.normal(size=(300, 6))
+    design = compiler.compile_model(path, "zcu104", calib=x)
+    fc = next(n.op for n in design.graph.nodes() if n.kind == "Dense")
+    codes = np.clip(np.round(w / s), -127, 127).T
+    assert np.array_equal(np.asarray(fc.weight) * np.asarray(fc.weight_scale) / s, codes)
+    want = run_reference(path, x)[0]
+    assert np.abs(compiler.simulate(design, x) - want).max() <= 1e-3 * np.abs(want).max()
+
+
+def test_calibration_sees_the_input_quantizers_codes(tmp_path, rng):
+    """With a model quantizer on the input (applied on the host, scale 0.03), calibration runs
+    the float semantics on that quantizer's codes: the formats it picks then hold the data
+    (they were sized for values 1/0.03 too small, and saturated)."""
+    from onnx import helper
+
+    q, qi = B.quant_node("qin", "x", "xq", 0.0331, 8)
+    w = rng.normal(size=(6, 4))
+    m = B.make_model([q, helper.make_node("MatMul", ["xq", "W"], ["y"], name="fc")], [("x", [6])], [("y", [4])],
+                     qi + [("W", w)], qonnx=True)
+    path = B.save(m, tmp_path / "m.onnx")
+    x = rng.normal(size=(300, 6))
+    uncal = compiler.compile_model(path, "zcu104")
+    cal = compiler.compile_model(path, "zcu104", calib=x)
+    want = run_reference(path, x)[0]
+    for design in (uncal, cal):
+        assert np.abs(compiler.simulate(design, x) - want).max() <= 1e-3 * np.abs(want).max()

@@ -205,7 +205,17 @@ def _qdq_spec(ctx, ins, x):
 
 @converter("QuantizeLinear", constants=True)
 def _quantize_linear(imp, ctx, ins):
-    return _qdq_spec(ctx, ins, ins[0]).apply(imp, ctx, ins[0])
+    spec = _qdq_spec(ctx, ins, ins[0])
+    if isinstance(ins[0], Const):
+        # a weight quantized in the graph (Brevitas' QCDQ export: QuantizeLinear, Clip,
+        # DequantizeLinear): what the node outputs is the integer codes, in the zero point's
+        # type, as ONNX defines it; the Clip folds on them and DequantizeLinear reads them
+        v = np.asarray(ins[0].value, dtype=np.float64)
+        q = np.clip(round_real(v / spec.scale + spec.zero, spec.rounding), spec.qmin, spec.qmax)
+        zero = ins[2] if len(ins) > 2 and ins[2] is not None else None
+        dtype = np.asarray(zero.value).dtype if isinstance(zero, Const) else np.uint8
+        return Const(q.astype(dtype))
+    return spec.apply(imp, ctx, ins[0])
 
 
 @converter("DequantizeLinear", constants=True)

@@ -33,7 +33,7 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
     observed = None
     if options.calib is not None:
         calib = check_data(graph, options.calib, "calibration data")
-        observed = observed_bounds(graph, dict(zip(graph.inputs, calib)))
+        observed = observed_bounds(graph, {name: _fixed_values(graph, name, x) for name, x in zip(graph.inputs, calib)})
     for name in graph.inputs:
         t = graph.tensors[name]
         if t.type is not None:
@@ -66,6 +66,17 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
             bounds[t.name] = Bounds(np.clip(b.lo, t.type.min_value, t.type.max_value),
                                     np.clip(b.hi, t.type.min_value, t.type.max_value))
     return graph
+
+
+def _fixed_values(graph: Graph, name: str, x: np.ndarray) -> np.ndarray:
+    """Real calibration inputs as the fixed-point values the graph input holds (the ops'
+    float semantics are in those units): the codes of the model's input quantizer, applied
+    on the host, or the real values over the input's scale."""
+    q = graph.input_quantizers.get(name)
+    t = graph.tensors[name]
+    if q is not None and t.type is not None:
+        return t.type.to_float(q.host_codes(x))
+    return x / np.asarray(t.scale, dtype=np.float64)
 
 
 def _layer_policies(graph: Graph, options: CompileOptions, policy: FormatPolicy) -> dict[str, FormatPolicy]:
