@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup setup-test setup-peers demo test test-slow bench bench-peers clean
+.PHONY: setup setup-test setup-peers demo test test-slow bench bench-peers corpus clean
 
 # core install (what the demo needs)
 $(VENV)/.core: pyproject.toml
@@ -52,6 +52,16 @@ bench-peers: setup-peers
 	$(BIN)/python benchmarks/bench_spine.py
 	$(BIN)/python benchmarks/bench_estimate.py
 	$(BIN)/python benchmarks/bench_fit.py
+
+# the model corpus (benchmarks/corpus): ~120 exported models compiled and checked; reports the
+# compile rate, refusals, crashes and wrong designs (~20 minutes)
+$(VENV)/.corpus: $(VENV)/.test
+	$(BIN)/pip install --quiet -e '.[corpus]'
+	touch $@
+
+corpus: $(VENV)/.corpus
+	$(BIN)/python benchmarks/corpus/collect.py
+	$(BIN)/python benchmarks/corpus/run.py --jobs 2
 
 clean:
 	rm -rf build .pytest_cache
