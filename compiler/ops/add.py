@@ -17,7 +17,7 @@ from ..numerics.fixed import FLOAT_EXACT, MAX_WIDTH
 from . import register
 from ..cost.hardware import fifo
 from ._lanes import LaneOp, lane_context, lane_cost
-from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, is_unit, same_scale
+from .base import Bounds, CostContext, HlsContext, TypingContext, common_scale
 
 
 def aligned_type(types: list[FixedType], scales: list[int]) -> FixedType:
@@ -69,10 +69,7 @@ class Add(LaneOp):
         return [Bounds(a.lo + b.lo, a.hi + b.hi)]
 
     def rescale(self, in_scales):
-        a, b = in_scales
-        if same_scale(a, b):
-            return [a]
-        raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
+        return common_scale(in_scales)
 
     def assign_types(self, ctx: TypingContext) -> None:
         ta, tb = (t.type for t in ctx.inputs)

@@ -17,7 +17,7 @@ from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from ._binary import BinaryOp
 from .add import aligned_type
-from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, is_unit, same_scale
+from .base import Bounds, CostContext, HlsContext, TypingContext, common_scale
 
 
 @register
@@ -54,10 +54,7 @@ class AddBroadcast(BinaryOp):
         return [Bounds(lo, hi)]
 
     def rescale(self, in_scales):
-        a, b = in_scales
-        if same_scale(a, b):
-            return [a]
-        raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
+        return common_scale(in_scales)
 
     def assign_types(self, ctx: TypingContext) -> None:
         self.sum_type = aligned_type([t.type for t in ctx.inputs], list(self.signs))

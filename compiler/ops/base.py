@@ -190,6 +190,15 @@ def collapse_scale(scale):
     return arr
 
 
+def common_scale(in_scales) -> list:
+    """The output scale of an op joining two inputs value for value (a sum, a max): their common
+    scale; when they differ, the inputs that are not at unit scale are requantized first."""
+    a, b = in_scales
+    if same_scale(a, b):
+        return [a]
+    raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
+
+
 def same_scale(a, b) -> bool:
     return np.shape(a) == np.shape(b) and bool(np.all(np.asarray(a) == np.asarray(b)))
 

@@ -15,7 +15,7 @@ from ..numerics import FixedType, exact_type
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from ._binary import BinaryOp
-from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, TypingContext, is_unit, same_scale
+from .base import Bounds, CostContext, HlsContext, TypingContext, common_scale
 
 
 def union_type(types: list[FixedType]) -> FixedType:
@@ -49,10 +49,7 @@ class MinMax(BinaryOp):
         return [Bounds(self._f(a.lo, b.lo), self._f(a.hi, b.hi))]  # monotone in both arguments
 
     def rescale(self, in_scales):
-        a, b = in_scales
-        if same_scale(a, b):
-            return [a]
-        raise NeedsUnitScale([i for i, s in enumerate(in_scales) if not is_unit(s)])
+        return common_scale(in_scales)
 
     def assign_types(self, ctx: TypingContext) -> None:
         self.value_type = union_type([t.type for t in ctx.inputs])
