@@ -206,3 +206,27 @@ def test_grouped_convolution_skips_the_blocks_off_its_diagonal(tmp_path, rng):
     shape = design.graph.tensors[design.graph.inputs[0]].shape
     r = compare(design, out, rng.normal(size=(40,) + shape))
     assert r.samples == 40 and r.mismatches == 0
+
+
+def test_fold_search_sees_the_widths_streams_will_have(rng, tmp_path):
+    """While folding (before the stream widths are assigned), a Dense fed by a Flatten of a
+    conv's output arrives at the conv's beat width, as it will in the design: the search
+    found no fitting plan when it costed the Dense as fed by one 1568-wide beat."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w1 = numpy_helper.from_array(rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.normal(size=(8, 8, 3, 3)).astype(np.float32), "w2")
+    fc = numpy_helper.from_array(rng.normal(size=(3, 8 * 14 * 14)).astype(np.float32), "fc")
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["c1", "w2"], ["c2"]),
+             helper.make_node("Elu", ["c2"], ["e"]),
+             helper.make_node("Flatten", ["e"], ["f"]),
+             helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w1, w2, fc])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "m.onnx"
+    onnx.save(m, str(path))
+    cost = compiler.estimate(compiler.compile_model(path, "zcu104"))
+    assert cost.fits and cost.totals["dsp"] < 0.8 * cost.available["dsp"]

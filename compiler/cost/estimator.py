@@ -70,14 +70,20 @@ class Estimator:
         self.choice_sets = [frozenset(c) if c else None for c in self.choices]
         self.shape_sets = [frozenset(n.op.mac_shapes(target)) if hasattr(n.op, "mac_shapes") else None
                            for n in self.nodes]
-        self.arriving = [[t.beat for t in ts] for ts in self.ins]
         self.in_bits = [c[0].type.width if c else 0 for c in self.ins]
         self.out_bits = [c[0].type.width if c else 0 for c in self.outs]
-        self.native, self.out_folds = [], []
+        # a tensor arrives at the width its producer writes (the ops' stream rules, as
+        # passes/assign_streams.py assigns them: the same before that pass runs, e.g. while
+        # folding); a graph input at its recorded width
+        self.arriving, self.native, self.out_folds = [], [], []
+        written: dict = {}
         for i, n in enumerate(self.nodes):
-            native, out = n.op.stream_folds(self.in_shapes[i], self.out_shapes[i], self.arriving[i])
+            arriving = [written.get(t.name, t.beat) for t in self.ins[i]]
+            native, out = n.op.stream_folds(self.in_shapes[i], self.out_shapes[i], arriving)
+            self.arriving.append(arriving)
             self.native.append(native)
             self.out_folds.append(out)
+            written.update((t.name, f) for t, f in zip(self.outs[i], out))
         self.what_if = [n.op.what_if(self._ctx(i, self.ins[i], self.outs[i], self.native[i], self.out_folds[i]))
                         for i, n in enumerate(self.nodes)]
         assert all(len(self.ins[i]) == len(self.outs[i]) == 1 for i, f in enumerate(self.what_if) if f is not None)
