@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CompileError, UnsupportedError
+from .errors import CompileError
 
 __all__ = ["load_onnx", "compile_model", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
            "__version__"]

@@ -146,35 +146,26 @@ def _arith(imp, ctx, ins):
         return _two_activations(imp, ctx, a, b)
     x, k, const_first = (a, b, False) if isinstance(a, Act) else (b, a, True)
     positional = position_constant(imp, ctx, x, k.value, "the constant operand")
-    if positional is not None:
-        return _arith_positions(ctx, op, imp, *positional, const_first)
+    if positional is not None:  # a constant that varies along the positions (PositionAffine)
+        x, v = positional
+        return _position_affine(imp, ctx, x, *_scale_shift(ctx, op, v, const_first))
     v = ctx.channels(x, k.value, "the constant operand", check_layout=False)
+    return _affine(imp, ctx, x, *_scale_shift(ctx, op, v, const_first))
+
+
+def _scale_shift(ctx, op: str, v: np.ndarray, const_first: bool) -> tuple:
+    """(scale, shift) of x op v (or v op x) as the affine stage x * scale + shift."""
     if op == "Add":
-        return _affine(imp, ctx, x, 1.0, v)
+        return 1.0, v
     if op == "Mul":
-        return _affine(imp, ctx, x, v, 0.0)
+        return v, 0.0
     if op == "Sub":
-        return _affine(imp, ctx, x, -1.0, v) if const_first else _affine(imp, ctx, x, 1.0, -v)
+        return (-1.0, v) if const_first else (1.0, -v)
     if const_first:
         raise ctx.error("dividing a constant by a tensor is not supported")
     if np.any(v == 0):
         raise ctx.error("division by zero", ModelError)
-    return _affine(imp, ctx, x, 1.0 / v, 0.0)
-
-
-def _arith_positions(ctx, op, imp, x: Act, v: np.ndarray, const_first: bool) -> Act:
-    """x op v with a constant v that varies along the positions (PositionAffine)."""
-    if op == "Add":
-        return _position_affine(imp, ctx, x, 1.0, v)
-    if op == "Mul":
-        return _position_affine(imp, ctx, x, v, 0.0)
-    if op == "Sub":
-        return _position_affine(imp, ctx, x, -1.0, v) if const_first else _position_affine(imp, ctx, x, 1.0, -v)
-    if const_first:
-        raise ctx.error("dividing a constant by a tensor is not supported")
-    if np.any(v == 0):
-        raise ctx.error("division by zero", ModelError)
-    return _position_affine(imp, ctx, x, 1.0 / v, 0.0)
+    return 1.0 / v, 0.0
 
 
 @converter("Max", "Min")

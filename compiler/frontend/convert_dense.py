@@ -6,6 +6,7 @@ import numpy as np
 from ..errors import ModelError
 from ..ops.dense import Dense
 from ..ops.matmul import MatMul
+from .convert_arith import _affine, _two_activations
 from .values import Act, Const, converter
 
 
@@ -91,8 +92,6 @@ def _two_streams(imp, ctx, a: Act, b: Act) -> Act:
 def _gemm_of_streams(imp, ctx, a: Act, b: Act, c) -> Act:
     """Gemm of two computed matrices in a model without a batch axis (frontend/whole_tensor.py):
     the matrices are whole samples, so Gemm is their MatMul, plus beta * C."""
-    from .convert_arith import _affine, _two_activations
-
     at = ctx.attrs
     if at.get("transA", 0) or at.get("transB", 0) or float(at.get("alpha", 1.0)) != 1.0:
         raise ctx.error("Gemm of two computed matrices with transA, transB or alpha != 1 is not supported "

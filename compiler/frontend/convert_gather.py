@@ -20,10 +20,8 @@ def _gather(imp, ctx, ins):
     if not imp.integer_valued(ctx.node.input[1]):
         raise ctx.error("the indices must be an integer tensor (an integer graph input or an integer op's output)")
     x = imp.to_layout(ctx, indices, tuple(range(len(indices.shape))))
-    op = Gather(table=table, table_type=data.qtype, table_scale=1.0 if data.qtype is None else 1.0)
-    if data.qtype is not None:  # a quantized table: its codes on the quantizer's grid, times its scale
-        scale = np.asarray(data.scale, dtype=np.float64)
-        if scale.size != 1:
-            raise ctx.error("a table quantized with a scale per element or row is not supported (supported: one scale)")
-        op.table_scale = float(scale.reshape(-1)[0])
+    scale = np.asarray(data.scale, dtype=np.float64)   # a quantized table: its codes times one scale
+    if scale.size != 1:
+        raise ctx.error("a table quantized with a scale per element or row is not supported (supported: one scale)")
+    op = Gather(table=table, table_type=data.qtype, table_scale=float(scale.reshape(-1)[0]))
     return imp.emit(ctx, op, x, tuple(indices.shape) + (table.shape[1],), perm=tuple(range(len(indices.shape) + 1)))

@@ -96,13 +96,8 @@ def _im2col(imp, ctx, x: Act, kernel, pad_with: str) -> tuple[Act, tuple[int, ..
         inside = np.ones_like(inside)
     order = voxel[:, :, None] * c + np.arange(c)[None, None, :]
     order = np.where(inside[:, :, None], order, -1).reshape(-1)
-    out_name = imp._tensor_name(f"{ctx.node.output[0]}__windows")
-    from ..ir import Node, Tensor
-
-    imp.graph.add_tensor(Tensor(out_name, (p, k, c)))
-    imp.graph.add_node(Node(imp.unique(f"{ctx.name}_im2col"), Transpose(out_shape=(p, k, c), order=order),
-                            [x.tensor], [out_name], source=f"{ctx.node.op_type} {ctx.name} (3-D windows)"))
-    return Act(out_name, (c, p, k), perm=(1, 2, 0)), out
+    planes = imp.emit(ctx, Transpose(out_shape=(p, k, c), order=order), x, (c, p, k), suffix="windows", perm=(1, 2, 0))
+    return planes, out
 
 
 def _planar_ctx(ctx, k: int, group=None):

@@ -58,7 +58,7 @@ def rewrite(op: str, opset: int, attrs: dict, ins: list, rank: int, fail) -> tup
         fail(f"{op} in a model without a batch axis is not supported (this model's tensors are whole samples; "
              f"supported there: element-wise ops, MatMul, Softmax, Concat, Split, Slice, Transpose, Reshape, "
              f"Squeeze/Unsqueeze, Reduce*, Pad, Tile)")
-    if op in AXIS and (op not in ("Gather",) or isinstance(ins[0], Act)):
+    if op in AXIS and (op != "Gather" or isinstance(ins[0], Act)):   # a Gather from a constant table: its axis is the table's
         default = next((d for first, d in reversed(AXIS[op]) if opset >= first), None)
         if "axis" in attrs or default is not None:
             attrs["axis"] = _up([attrs.get("axis", default)])[0]

@@ -49,6 +49,16 @@ def exp_sum(x: np.ndarray, x_type: FixedType, exp_hi: np.ndarray, exp_lo: np.nda
     return d, e, s, p, idx
 
 
+def probe_codes(x_type: FixedType, n: int) -> np.ndarray:
+    """Input codes on which a softmax-like op measures its stated accuracy: random logits over
+    the input type's range (at most 32 wide), plus near-ties."""
+    rng = np.random.default_rng(0)
+    spread = min(x_type.max_value - x_type.min_value, 32.0)
+    lo = max(x_type.min_value, -spread / 2)
+    x = np.concatenate([rng.uniform(lo, lo + spread, (4000, n)), rng.normal(0, 1, (4000, n))])
+    return x_type.quantize(np.clip(x, x_type.min_value, x_type.max_value))
+
+
 @register
 @dataclass
 class Softmax(Op):
@@ -88,13 +98,7 @@ class Softmax(Op):
         if out.type is None:
             out.type = FixedType(ctx.policy.width, 1, False, "AP_RND", "AP_SAT")
         x_type = ctx.inputs[0].type
-        n = ctx.inputs[0].shape[-1]
-        rng = np.random.default_rng(0)
-        # Random logits over the input type's range, plus near-ties, measure the accuracy.
-        spread = min(x_type.max_value - x_type.min_value, 32.0)
-        lo = max(x_type.min_value, -spread / 2)
-        x = np.concatenate([rng.uniform(lo, lo + spread, (4000, n)), rng.normal(0, 1, (4000, n))])
-        codes = x_type.quantize(np.clip(x, x_type.min_value, x_type.max_value))
+        codes = probe_codes(x_type, ctx.inputs[0].shape[-1])
         got = out.type.to_float(self.simulator([x_type], [out.type])([codes])[0])
         want = self.reference([x_type.to_float(codes)])[0]
         self.max_error = float(np.abs(got - want).max())
