@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup setup-test setup-peers demo test test-slow bench bench-peers corpus clean
+.PHONY: setup setup-test setup-peers demo test test-slow bench bench-peers corpus fuzz clean
 
 # core install (what the demo needs)
 $(VENV)/.core: pyproject.toml
@@ -62,6 +62,12 @@ $(VENV)/.corpus: $(VENV)/.test
 corpus: $(VENV)/.corpus
 	$(BIN)/python benchmarks/corpus/collect.py
 	$(BIN)/python benchmarks/corpus/run.py --jobs 2
+
+# the mutation fuzz (compiler/validation/fuzz.py): 5,000 seeded mutations of the dev models through
+# compile, write, reload, simulate and the reference executor; fails on any crash, hang or wrong
+# design (~25 minutes on 2 cores; make test runs 40 cases)
+fuzz: setup-test
+	$(BIN)/python benchmarks/fuzz.py --count 5000 --jobs 2 --seed 0
 
 clean:
 	rm -rf build .pytest_cache

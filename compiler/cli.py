@@ -10,11 +10,11 @@ User errors print one line and exit 2; anything else is a bug and keeps its trac
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from .errors import CompileError, DataError
+from .errors import CompileError, DataError, ModelWarning
+from .resources import read_json
 
 SUBCOMMANDS = ("compile", "verify", "csim", "targets")
 
@@ -58,10 +58,7 @@ def _layer_config(path: str | None) -> dict:
     p = Path(path)
     if not p.is_file():
         raise CompileError(f"config {path}: no such file")
-    try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise CompileError(f"config {path}: not valid JSON ({e})") from None
+    doc = read_json(p, "config", CompileError)
     usage = f'config {path}: expected {{"layers": {{"layer": {{"reuse_factor": N, "weight_bits": N, "act_bits": N}}}}}}' \
         ' or {"reuse_factor": {"layer": N}}'
     if not isinstance(doc, dict) or not set(doc) <= {"layers", "reuse_factor"}:
@@ -246,7 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "compile")
     args = build_parser().parse_args(argv)
     import signal
+    import warnings
 
+    default_show = warnings.showwarning
+
+    def one_line(message, category, *rest, **kw):
+        if issubclass(category, ModelWarning):
+            print(f"qcompile: warning: {message}", file=sys.stderr)
+        else:
+            default_show(message, category, *rest, **kw)
+    warnings.showwarning = one_line
+    warnings.simplefilter("default", ModelWarning)
     # SIGTERM (timeouts, schedulers) unwinds like Ctrl-C, so no partial output folder is left
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from .cost.target import Target
-from .errors import OutputError
+from .errors import CompileError, OutputError
 from .ir import Graph, Node, Tensor
 from .ir.graph import Layout
 from .numerics import FixedType
 from .ops import REGISTRY
+from .resources import read_json
 
 FORMAT_VERSION = 1
 
@@ -91,13 +92,26 @@ class Design:
         path = folder / "design.json"
         if not path.is_file():
             raise OutputError(f"{folder}: not a qcompile output folder (no design.json)")
+        doc = read_json(path, "design file", OutputError)
         try:
-            doc = json.loads(path.read_text())
             arrays = dict(np.load(folder / "constants.npz"))
         except (OSError, ValueError) as e:
             raise OutputError(f"{folder}: design files are unreadable ({e})") from None
-        if doc.get("format") != FORMAT_VERSION:
-            raise OutputError(f"{folder}: design format {doc.get('format')} is not {FORMAT_VERSION}; recompile")
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT_VERSION:
+            found = doc.get("format") if isinstance(doc, dict) else None
+            raise OutputError(f"{folder}: design format {found} is not {FORMAT_VERSION}; recompile")
+        try:
+            design = cls._from_doc(doc, arrays)
+            design.simulator()   # every op rebuilt, every tensor it reads typed: the design is whole
+        except CompileError:
+            raise
+        except Exception as e:   # a hand-edited or damaged design.json
+            raise OutputError(f"{folder}: design files are inconsistent ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}); recompile the model") from None
+        return design
+
+    @classmethod
+    def _from_doc(cls, doc: dict, arrays: dict) -> "Design":
         g = Graph(name=doc["name"])
         for t in doc["tensors"]:
             g.add_tensor(Tensor(t["name"], tuple(t["shape"]), FixedType.parse(t["type"]) if t["type"] else None,

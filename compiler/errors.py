@@ -38,6 +38,11 @@ class InfeasibleError(CompileError):
     """A performance or resource request cannot be met; the message names the wall."""
 
 
+class ModelWarning(UserWarning):
+    """Something about the model worth a line on stderr that does not stop the compile
+    (the CLI prints it as `qcompile: warning: ...`)."""
+
+
 def at_node(name: str, op: str, message: str, kind: type[CompileError] = UnsupportedError) -> CompileError:
     """An error about one node, in the house format."""
     return kind(f"node {name!r} ({op}): {message}")

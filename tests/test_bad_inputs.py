@@ -132,6 +132,70 @@ def _no_shape():
     return m
 
 
+def per_axis_weight(axis=0, n_scales=3):
+    """A Gemm whose weight is DequantizeLinear'd per axis (scales along `axis`)."""
+    w = helper.make_tensor("Wq", TensorProto.INT8, [3, 4], [1] * 12)
+    d = helper.make_node("DequantizeLinear", ["Wq", "ws", "wz"], ["W"], name="dqw", axis=axis)
+    g = helper.make_node("Gemm", ["x", "W"], ["y"], name="fc", transB=1)
+    return graph_model([d, g], [vi("x", ["N", 4])], [vi("y", ["N", 3])],
+                       [w, init("ws", np.full(n_scales, 0.5)), helper.make_tensor("wz", TensorProto.INT8, [n_scales],
+                                                                                   [0] * n_scales)], opset=13)
+
+
+def with_model(build, **fields):
+    """A model from `build` with top-level fields (ir_version, ...) set."""
+    m = build()
+    for k, v in fields.items():
+        setattr(m, k, v)
+    return m
+
+
+def _weight_of_type(data_type, values):
+    m = gemm()
+    m.graph.initializer[0].CopyFrom(helper.make_tensor("W", data_type, [4, 3], values))
+    return m
+
+
+def _renamed(name):
+    m = gemm()
+    m.graph.node[0].name = name
+    return m
+
+
+def _negative_dims():
+    m = gemm()
+    m.graph.initializer[0].dims[0] = -4
+    return m
+
+
+def _duplicate(field):
+    m = gemm()
+    getattr(m.graph, field).append(getattr(m.graph, field)[0])
+    return m
+
+
+def _constant_external(location):
+    """A Constant node whose value lives in an external file."""
+    t = onnx.TensorProto(name="v", data_type=TensorProto.FLOAT, dims=[3], data_location=TensorProto.EXTERNAL)
+    e = t.external_data.add()
+    e.key, e.value = "location", location
+    return graph_model([helper.make_node("Constant", [], ["c"], name="cst", value=t),
+                        helper.make_node("Gemm", ["x", "W", "c"], ["y"], name="fc")],
+                       [vi("x", ["N", 4])], [vi("y", ["N", 3])], [init("W", np.ones((4, 3)))])
+
+
+def _huge_constant_of_shape():
+    return graph_model([helper.make_node("ConstantOfShape", ["s"], ["big"], name="cos"),
+                        helper.make_node("Add", ["x", "big"], ["y"], name="add")],
+                       [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", [30000, 30000], np.int64)])
+
+
+def gemm_opset(version):
+    m = gemm()
+    m.opset_import[0].version = version
+    return m
+
+
 def _output_initializer():
     m = gemm()
     m.graph.output.append(vi("W", [4, 3]))
@@ -355,6 +419,46 @@ FIXED_CASES = [
                                         [vi("x", ["N", 3, 4, 4])], [vi("y", ["N", 3, 40000, 40000])],
                                         [init("s", [1, 1, 1e4, 1e4])]), ["node 'rs' (Resize)", "larger than"]),
     ("softmax_huge", lambda: unary("Softmax", shape=(100000,), axis=-1), ["node 'n' (Softmax)", "up to 4096"]),
+
+    # issue #9, the mutation fuzz: each was a traceback, a silent acceptance or a corrupt design
+    ("qdq_axis_out_of_range", lambda: per_axis_weight(axis=7), ["node 'dqw' (DequantizeLinear)", "axis 7 is outside"]),
+    ("qdq_axis_missing_per_axis", lambda: graph_model(
+        [N("DequantizeLinear", ["Wq", "ws"], ["W"], name="dqw"), N("Gemm", ["x", "W"], ["y"], name="fc")],
+        [vi("x", ["N", 4])], [vi("y", ["N", 3])],
+        [helper.make_tensor("Wq", TensorProto.INT8, [4, 3], [1] * 12), init("ws", np.full(4, 0.5))], opset=13),
+     ["node 'dqw' (DequantizeLinear)", "per-axis scale of shape (4,) does not match axis 1 of size 3"]),
+    ("qdq_scale_length", lambda: per_axis_weight(axis=0, n_scales=2),
+     ["node 'dqw' (DequantizeLinear)", "per-axis scale of shape (2,) does not match axis 0 of size 3"]),
+    ("squeeze_axis_out_of_range", lambda: graph_model(
+        [N("Unsqueeze", ["x"], ["u"], name="u", axes=[2]), N("Squeeze", ["u"], ["y"], name="sq", axes=[5])],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4])], opset=11), ["node 'sq' (Squeeze)", "axes value 5 is outside"]),
+    ("unsqueeze_without_axes", lambda: graph_model(
+        [N("Unsqueeze", ["x"], ["u"], name="u"), N("Relu", ["u"], ["y"], name="r")],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4, 1])], opset=11), ["node 'u' (Unsqueeze)", "axes are missing"]),
+    ("conv_zero_stride_same", lambda: conv(strides=[0, 1], auto_pad="SAME_UPPER"),
+     ["onnx.checker rejects the model", "strides must only contain positive values"]),
+    ("string_weight", lambda: _weight_of_type(TensorProto.STRING, [b"a"] * 12),
+     ["initializer 'W'", "element type STRING"]),
+    ("complex_weight", lambda: _weight_of_type(TensorProto.COMPLEX64, [complex(1, 2)] * 12),
+     ["initializer 'W'", "element type COMPLEX64"]),
+    ("external_data_nul", lambda: external_weight("a\0b"), ["initializer 'W'", "external data path 'a\\x00b'"]),
+    ("constant_node_external_parent", lambda: _constant_external("../secret.bin"),
+     ["node 'cst' (Constant) attribute 'value'", "leaves the model's folder"]),
+    ("constant_node_external_absolute", lambda: _constant_external("/etc/hostname"),
+     ["node 'cst' (Constant) attribute 'value'", "leaves the model's folder"]),
+    ("node_name_nul", lambda: _renamed("fc\0x"), ["node name 'fc\\x00x' (Gemm) contains control characters"]),
+    ("node_name_newline", lambda: _renamed("fc\nfrom Gemm"), ["node name 'fc\\nfrom Gemm' (Gemm) contains control"]),
+    ("opset_zero", lambda: gemm_opset(0), ["opset import 'ai.onnx' has version 0"]),
+    ("opset_negative", lambda: gemm_opset(-1), ["opset import 'ai.onnx' has version -1"]),
+    ("ir_version_zero", lambda: with_model(gemm, ir_version=0), ["onnx.checker rejects the model", "ir_version"]),
+    ("ir_version_99", lambda: with_model(gemm, ir_version=99), ["onnx.checker rejects the model", "ir_version 99"]),
+    ("negative_initializer_dims", _negative_dims, ["onnx.checker rejects the model", "Negative dimension"]),
+    ("duplicate_graph_inputs", lambda: _duplicate("input"), ["onnx.checker rejects the model", "'x' has been used as "
+                                                                                                 "graph input names"]),
+    ("duplicate_initializers", lambda: _duplicate("initializer"), ["onnx.checker rejects the model",
+                                                                   "initializer name is not unique"]),
+    ("constant_of_shape_huge", _huge_constant_of_shape,
+     ["node 'cos' (ConstantOfShape)", "9e+08 elements, more than this compiler accepts"]),
 ]
 MODEL_CASES += [(case, build, CompileError, fragments) for case, build, fragments in FIXED_CASES]
 
@@ -550,7 +654,7 @@ def test_load_design_errors(tmp_path):
         compiler.load_design(tmp_path / "missing")
     (tmp_path / "fake" / "design").mkdir(parents=True)
     (tmp_path / "fake" / "design" / "design.json").write_text("{not json")
-    with pytest.raises(OutputError, match="unreadable"):
+    with pytest.raises(OutputError, match="not valid JSON"):
         compiler.load_design(tmp_path / "fake")
 
 
@@ -630,13 +734,79 @@ def test_force_never_replaces_a_foreign_folder(tmp_path):
     assert compiler.write_project(design, out, force=True) == out  # an earlier output is replaced
 
 
+def test_force_keeps_files_qcompile_did_not_write(tmp_path):
+    """--force replaces an earlier output only when every file in it is one qcompile wrote
+    (its .qcompile marker lists them), and never a folder without the marker."""
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+    out = compiler.write_project(design, tmp_path / "out")
+    assert (out / ".qcompile").is_file()
+    (out / "firmware" / "my_notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"holds files qcompile did not write \(firmware/my_notes.txt\)"):
+        compiler.write_project(design, out, force=True)
+    assert (out / "firmware" / "my_notes.txt").read_text() == "mine"
+    (out / "firmware" / "my_notes.txt").unlink()
+    (out / ".qcompile").unlink()   # an output folder without the marker: not ours to replace
+    with pytest.raises(OutputError, match="no .qcompile marker"):
+        compiler.write_project(design, out, force=True)
+
+
+def test_a_new_output_folder_is_claimed_once(tmp_path, monkeypatch):
+    """Two compiles into the same new folder: the second finds it claimed (create-or-fail)
+    and fails, instead of replacing the first one's output."""
+    import compiler.backend.emit as emit
+
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), "zcu104")
+    out = tmp_path / "out"
+    render = emit.render_project
+
+    def render_while_another_compile_claims(*args):
+        files = render(*args)
+        out.mkdir()                  # the other compile got there first
+        (out / "theirs.txt").write_text("first")
+        return files
+    monkeypatch.setattr(emit, "render_project", render_while_another_compile_claims)
+    with pytest.raises(OutputError, match="already exists"):
+        compiler.write_project(design, out)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]   # no temporary folder left behind
+
+
+def test_board_file_strings_cannot_inject_code(tmp_path):
+    """A board's name and part reach C++ comments and Tcl: the part must be a part name,
+    and names are made inert (one comment line, one quoted Tcl word)."""
+    from compiler.backend.emit import tcl_word
+    from compiler.resources import data_dir
+
+    text = (data_dir("hw_models") / "pynq-z2.toml").read_text()
+    board = tmp_path / "board.toml"
+    board.write_text(text.replace('part = "xc7z020clg400-1"', 'part = "xc7z020clg400-1}; exec rm -rf ~; #"'))
+    with pytest.raises(TargetError, match="key 'part' must be a device part name"):
+        compiler.compile_model(model_path("D01_jet_mlp_float"), str(board))
+    board.write_text(text.replace('name = "pynq-z2"', 'name = "pynq\\n#include <evil.h>"'))
+    with pytest.raises(TargetError, match="key 'name' must be a one-line string"):
+        compiler.compile_model(model_path("D01_jet_mlp_float"), str(board))
+    board.write_text(text.replace('name = "pynq-z2"', 'name = "pynq [exec evil] \\\\"'))
+    design = compiler.compile_model(model_path("D01_jet_mlp_float"), str(board))
+    out = compiler.write_project(design, tmp_path / "out")
+    tcl = (out / "build.tcl").read_text().splitlines()
+    assert tcl[0].startswith("# Generated by qcompile") and not tcl[0].endswith("\\")
+    assert tcl_word("a [b] $c {d} \\ \"e\"\n") == '"a \\[b\\] \\$c \\{d\\} \\\\ \\"e\\"\\u000a"'
+
+
 def test_node_names_cannot_inject_cpp(tmp_path):
+    """Names with control characters are refused up front (validate.check_structure); any
+    other text reaches C++ only through cpp_identifier or the comment filter."""
     model = gemm(w=np.ones((4, 3)))
     model.graph.node[0].name = "fc\n#error INJECTED \\"
+    with pytest.raises(ModelError, match=r"node name 'fc\\n#error INJECTED .*' \(Gemm\) contains control characters"):
+        compiler.compile_model(_save(model, tmp_path), "zcu104")
+    model.graph.node[0].name = 'fc */ #error INJECTED "\\'
     design = compiler.compile_model(_save(model, tmp_path), "zcu104")
     out = compiler.write_project(design, tmp_path / "out")
     for f in (out / "firmware").glob("*"):
-        assert "\n#error" not in f.read_text(), f
+        for line in f.read_text().splitlines():
+            assert not line.lstrip().startswith("#error"), f
+            assert not (line.rstrip().endswith("\\") and "//" in line), f   # a comment continued
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

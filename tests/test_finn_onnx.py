@@ -58,7 +58,8 @@ def _topk_node(k, outputs=("values", "indices"), opset=13, **attrs):
 def topk_values_indices(rng=None, n=10, k=3, largest=1, opset=13):
     """Both outputs of a TopK over a vector."""
     inits = [("K", np.array([k], np.int64))] if opset >= 10 else []
-    return _model([_topk_node(k, opset=opset, largest=largest)], [("x", [n], TensorProto.FLOAT)],
+    attrs = {"largest": largest} if opset >= 11 else {}   # an attribute since opset 11
+    return _model([_topk_node(k, opset=opset, **attrs)], [("x", [n], TensorProto.FLOAT)],
                   [("values", [k], TensorProto.FLOAT), ("indices", [k], TensorProto.INT64)], inits,
                   (("", opset),))
 

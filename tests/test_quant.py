@@ -361,9 +361,11 @@ def test_weights_quantized_in_the_graph_qcdq(tmp_path, rng):
     onnx.save(m, str(path))
     x = rng.normal(size=(300, 6))
     design = compiler.compile_model(path, "zcu104", calib=x)
-    fc = next(n.op for n in design.graph.nodes() if n.kind == "Dense")
+    node = next(n for n in design.graph.nodes() if n.kind == "Dense")
     codes = np.clip(np.round(w / s), -127, 127).T
-    assert np.array_equal(np.asarray(fc.weight) * np.asarray(fc.weight_scale) / s, codes)
+    assert np.array_equal(node.op.weight, codes)   # the codes, on their grid
+    t_in, t_out = (design.graph.tensors[node.inputs[0]], design.graph.tensors[node.outputs[0]])
+    assert np.allclose(np.asarray(t_out.scale) / np.asarray(t_in.scale), s)   # s rides in the output's scale
     want = run_reference(path, x)[0]
     assert np.abs(compiler.simulate(design, x) - want).max() <= 1e-3 * np.abs(want).max()
 

@@ -6,6 +6,7 @@ Folder layout:
     build.tcl   Vitis HLS script for the target's part and clock
     report.json cost estimate and design summary
     design/     the compiled design, for the simulator and `qcompile csim`
+    .qcompile   the marker: the files qcompile wrote (what --force may replace)
 The folder is written to a temporary sibling and renamed into place, so a failure never
 leaves a partial folder, and an existing folder is only replaced with force=True.
 """
@@ -82,6 +83,7 @@ def _env():
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=False, lstrip_blocks=False, bytecode_cache=_bytecode_cache())
     env.filters["comment"] = comment_text
+    env.filters["tcl"] = tcl_word
     return env
 
 
@@ -90,6 +92,20 @@ def comment_text(value) -> str:
     characters (a newline would end the comment, so a name could inject code) and no
     backslashes (one at the end would continue the comment onto the next line)."""
     return re.sub(r"[\x00-\x1f\x7f\\]", "?", str(value))
+
+
+def tcl_word(value) -> str:
+    """Any text as one literal Tcl word: a double-quoted string in which nothing substitutes
+    (backslash, $, [ ], quotes and braces escaped; control characters as \\u escapes)."""
+    out = []
+    for ch in str(value):
+        if ch in '\\$[]"{};':
+            out.append("\\" + ch)
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _bytecode_cache():
@@ -295,20 +311,32 @@ def _literal(v: float) -> str:
     return r[:-2] if r.endswith(".0") else r
 
 
+MARKER = ".qcompile"   # in every output folder: the files qcompile wrote there (see _owned_files)
+CSIM_SCRATCH = ("tb/csim_input.txt", "tb/csim_output.txt")   # and tb/<top>_csim: written by `qcompile csim`
+
+
 def write_project(design, out: Path, report: dict, force: bool = False, tb_inputs: np.ndarray | None = None) -> Path:
+    """Write the project into `out`. A new folder is claimed atomically (create-or-fail, so
+    two compiles into one new folder cannot both succeed); the files are written to a
+    temporary sibling and renamed into place, so a failure never leaves a partial folder.
+    An existing folder is replaced only with force=True, only when it carries qcompile's
+    marker, and only when every file in it is one qcompile wrote."""
     out = Path(out)
-    if out.exists() and not force:
-        raise OutputError(f"{out} already exists (use --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not ((out / "report.json").is_file() and (out / "design").is_dir()):
-        # --force replaces an earlier output, never a folder of anything else (e.g. -o ~)
-        raise OutputError(f"{out} exists and is not a qcompile output folder (no report.json and design/); "
-                          "not replacing it, even with --force")
+    replacing = out.exists() or out.is_symlink()
+    if replacing:
+        if not force:
+            raise OutputError(f"{out} already exists (use --force to replace it)")
+        _check_replaceable(out)
     files = render_project(design, report)
+    claimed = False
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        if not replacing:
+            os.mkdir(out)   # the claim: exactly one of several concurrent compiles gets it
+            claimed = True
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except FileExistsError:
+        raise OutputError(f"{out} already exists (another compile created it just now)") from None
     except OSError as e:
         raise OutputError(f"cannot write to {out.parent}: {e.strerror or e}") from None
     mask = os.umask(0)
@@ -322,14 +350,57 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
         lines = "" if tb_inputs is None else "\n".join(" ".join(_literal(v) for v in row) for row in tb_inputs) + "\n"
         (tmp / "tb" / "tb_input.txt").write_text(lines)
         design.save(tmp / "design")
-        if out.exists():
+        written = sorted(str(f.relative_to(tmp)) for f in tmp.rglob("*") if f.is_file())
+        (tmp / MARKER).write_text(json.dumps({"written_by": "qcompile", "files": written}, indent=1))
+        if claimed:
+            os.rename(tmp, out)   # onto our own empty claim; fails if anything appeared in it
+        else:
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             out.rename(old / "x")
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if claimed:
+            try:
+                os.rmdir(out)   # only while it is still our empty claim
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {out}: {e.strerror or e}") from None
         raise
     return out
+
+
+def _owned_files(folder: Path) -> set[str] | None:
+    """The files qcompile wrote into `folder` (relative paths), from its marker; None when
+    the folder carries no readable marker."""
+    try:
+        doc = json.loads((folder / MARKER).read_text())
+        files = set(doc["files"]) if doc.get("written_by") == "qcompile" else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if files is None or not all(isinstance(f, str) for f in files):
+        return None
+    top = next((f[len("tb/"):-len("_tb.cpp")] for f in files if f.startswith("tb/") and f.endswith("_tb.cpp")), None)
+    scratch = set(CSIM_SCRATCH) | ({f"tb/{top}_csim"} if top else set())
+    return files | scratch | {MARKER}
+
+
+def _check_replaceable(out: Path) -> None:
+    """--force replaces an earlier output, never a folder of anything else (-o ~), and
+    never a file the user put into an earlier output."""
+    if out.is_symlink() or not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    owned = _owned_files(out)
+    if owned is None:
+        if not any(out.iterdir()):
+            return   # an empty folder: nothing to lose
+        raise OutputError(f"{out} exists and is not a qcompile output folder (no {MARKER} marker); "
+                          "not replacing it, even with --force")
+    foreign = sorted(str(f.relative_to(out)) for f in out.rglob("*")
+                     if (f.is_file() or f.is_symlink()) and str(f.relative_to(out)) not in owned)
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise OutputError(f"{out} holds files qcompile did not write ({', '.join(foreign[:3])}{more}); "
+                          "not replacing it, even with --force (move them out first)")

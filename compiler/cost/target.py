@@ -1,6 +1,7 @@
 """Targets: one TOML file per board in hw_models/, or a user's own file via --target PATH."""
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from ..resources import data_dir
 
 RESOURCE_KEYS = ("lut", "ff", "dsp", "bram_18k", "uram")
 REQUIRED = ("name", "part", "fabric", "dsp_type", "clock_mhz")
+PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")   # e.g. xc7z020clg400-1, xcu250-figd2104-2L-e
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ def _parse(path: Path) -> Target:
     clock = data["clock_mhz"]
     if not valid_clock(clock):
         raise TargetError(f"{where}: key 'clock_mhz' must be a number in (0, {MAX_CLOCK_MHZ}], got {clock!r}")
+    for key in ("name", "part", "board"):
+        value = data.get(key, "")
+        if not isinstance(value, str) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise TargetError(f"{where}: key {key!r} must be a one-line string, got {value!r}")
+    if not PART_NAME.fullmatch(data["part"]):
+        raise TargetError(f"{where}: key 'part' must be a device part name (letters, digits, '-', '_', '.'), "
+                          f"got {data['part']!r}")
     coeff = _coefficients(str(data["fabric"]), where)
     ddr = data.get("ddr_gbps")
     if ddr is not None and (not isinstance(ddr, (int, float)) or not 0 < ddr < float("inf")):

@@ -244,10 +244,7 @@ def _concat(imp, ctx, ins):
     rank = len(xs[0].shape) + 1
     if "axis" not in ctx.attrs:
         raise ctx.error("attribute axis is missing", ModelError)
-    axis = int(ctx.attrs["axis"])
-    if not -rank <= axis < rank:
-        raise ctx.error(f"axis {axis} is outside the inputs' {rank} dimensions", ModelError)
-    axis = axis + rank if axis < 0 else axis
+    axis = ctx.axis(ctx.attrs["axis"], rank)
     if axis == 0:
         raise ctx.error("concatenating along the batch dimension is not supported")
     a = axis - 1

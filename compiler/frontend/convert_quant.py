@@ -190,8 +190,12 @@ def _qdq_spec(ctx, ins, x):
     zero = np.zeros(1) if zp_const is None else np.asarray(zp_const.value, dtype=np.float64)
     rank = (len(x.shape) + 1) if isinstance(x, Act) else np.ndim(x.value)
     if scale.size > 1 or zero.size > 1:
-        axis = int(ctx.attrs.get("axis", 1))
-        axis = axis + rank if axis < 0 else axis
+        axis = ctx.axis(ctx.attrs.get("axis", 1), rank)
+        size = ((1,) + tuple(x.shape) if isinstance(x, Act) else np.shape(x.value))[axis]
+        for what, v in (("scale", scale), ("zero point", zero)):
+            if v.size > 1 and (v.ndim != 1 or v.size != size):
+                raise ctx.error(f"per-axis {what} of shape {v.shape} does not match axis {axis} of size {size}",
+                                ModelError)
         shape = [1] * rank
         shape[axis] = -1
         scale = scale.reshape(shape)

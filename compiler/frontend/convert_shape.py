@@ -25,8 +25,7 @@ def _squeeze(imp, ctx, ins):
     if axes is None and len(ins) > 1 and ins[1] is not None:
         axes = ctx.const(ins[1], "axes").value.tolist()
     full = (1,) + x.shape
-    axes = [a + len(full) if a < 0 else a for a in (axes if axes is not None else
-                                                    [i for i, d in enumerate(full) if d == 1 and i > 0])]
+    axes = ctx.axes(axes, len(full)) if axes is not None else [i for i, d in enumerate(full) if d == 1 and i > 0]
     if 0 in axes:
         raise ctx.error("squeezing the batch dimension is not supported")
     if any(full[a] != 1 for a in axes):
@@ -39,9 +38,12 @@ def _unsqueeze(imp, ctx, ins):
     x = ctx.act(ins[0])
     axes = ctx.attrs.get("axes")
     if axes is None:
+        if len(ins) < 2 or ins[1] is None:
+            raise ctx.error("the axes are missing (an attribute before opset 13, the second input since)",
+                            ModelError)
         axes = ctx.const(ins[1], "axes").value.tolist()
-    rank = len(x.shape) + 1 + len(axes)
-    axes = sorted(a + rank if a < 0 else a for a in axes)
+    rank = len(x.shape) + 1 + np.size(axes)
+    axes = sorted(ctx.axes(axes, rank))
     if 0 in axes:
         raise ctx.error("unsqueezing before the batch dimension is not supported")
     full = list((1,) + x.shape)
@@ -54,7 +56,8 @@ def _unsqueeze(imp, ctx, ins):
 def _flatten(imp, ctx, ins):
     x = ctx.act(ins[0])
     axis = int(ctx.attrs.get("axis", 1))
-    axis = axis + len(x.shape) + 1 if axis < 0 else axis
+    if axis != len(x.shape) + 1:   # axis == rank is allowed: (N * everything, 1)
+        axis = ctx.axis(axis, len(x.shape) + 1)
     if axis > 1 and math.prod(x.shape[:axis - 1]) != 1:
         raise ctx.error(f"axis={ctx.attrs.get('axis')} merges dimensions into the batch; not supported "
                         "(supported: 1, or any axis with only size-1 dimensions before it; 0 with batch 1)")

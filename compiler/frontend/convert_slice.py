@@ -50,12 +50,6 @@ def _own_layout(imp, ctx, x: Act) -> tuple[Act, tuple[int, ...]]:
     return imp.to_layout(ctx, x, perm), perm
 
 
-def _axis(ctx, axis: int, rank: int, what: str = "axis") -> int:
-    if not -rank <= axis < rank:
-        raise ctx.error(f"{what} {axis} is outside the input's {rank} dimensions", ModelError)
-    return axis + rank if axis < 0 else axis
-
-
 @dataclass
 class _OneOutput:
     """A node seen as writing only one of its outputs (emit names the IR tensor after it)."""
@@ -118,7 +112,7 @@ def _slice_args(imp, ctx, ins, rank: int):
     steps = [1] * len(starts) if steps is None else steps
     if not len(starts) == len(ends) == len(axes) == len(steps):
         raise ctx.error(f"starts {starts}, ends {ends}, axes {axes} and steps {steps} differ in length", ModelError)
-    axes = [_axis(ctx, a, rank, "axes value") for a in axes]
+    axes = ctx.axes(axes, rank)
     if len(set(axes)) != len(axes):
         raise ctx.error(f"axes {axes} repeat an axis", ModelError)
     if 0 in steps:
@@ -153,7 +147,7 @@ def _split(imp, ctx, ins):
     x = ctx.act(ins[0])
     rank = len(x.shape) + 1
     opset = imp.opset.get("", 13)
-    axis = _axis(ctx, int(ctx.attrs.get("axis", 0)), rank)
+    axis = ctx.axis(ctx.attrs.get("axis", 0), rank)
     if axis == 0:
         raise ctx.error("splitting the batch dimension is not supported (supported: the other axes)")
     dim = x.shape[axis - 1]

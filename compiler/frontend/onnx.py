@@ -8,6 +8,7 @@ the IR's channels-last order) become aliases; everything else maps to one IR op.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -20,7 +21,7 @@ from ..errors import CompileError, ModelError, UnsupportedError, at_node
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import Layout
 from ..numerics import FixedType
-from . import whole_tensor
+from . import validate, whole_tensor
 from .values import (CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
                      op_key, perm_order, supported_ops)
 
@@ -43,14 +44,26 @@ def load_onnx(source, name: str | None = None) -> Graph:
     model = _read(source)
     name = name or _model_name(source)
     try:
-        return _import(model, name, whole=False)
-    except UnsupportedError as batched:
-        if not _fixed_size(model):
-            raise
-        try:  # a fixed-size model whose first axis may not be a batch (frontend/whole_tensor.py)
-            return _import(model, name, whole=True)
-        except CompileError:
-            raise batched from None
+        try:
+            graph = _import(model, name, whole=False)
+        except UnsupportedError as batched:
+            if not _fixed_size(model):
+                raise
+            try:  # a fixed-size model whose first axis may not be a batch (frontend/whole_tensor.py)
+                graph = _import(model, name, whole=True)
+            except CompileError:
+                raise batched from None
+    except CompileError:
+        raise
+    except Exception:
+        # A converter tripped over something: if the model is invalid, that is the user's
+        # answer (onnx.checker says what, in one line); for a valid model it is our bug.
+        validate.check_model(model, strict=True)
+        raise
+    batch = [] if graph.whole_tensor else ["N"]
+    validate.check_model(model, {o.name: batch + list(lay.onnx_shape)
+                                 for o, lay in zip(model.graph.output, graph.output_layouts)})
+    return graph
 
 
 def _import(model, name: str, whole: bool) -> Graph:
@@ -74,6 +87,35 @@ def _fixed_size(model) -> bool:
     return True
 
 
+FOLD_SECONDS = 10.0   # a constant expression (a Loop with a huge trip count) may not run longer
+
+
+class _FoldTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise _FoldTimeout in the block after `seconds` (a SIGALRM timer: the main thread of
+    a POSIX process only; elsewhere the size check before folding is the only bound)."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _FoldTimeout()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class _InputLayout(Exception):
     """Raised by the importer: a graph input should have had this layout from the start."""
 
@@ -94,6 +136,10 @@ def _read(source):
     from google.protobuf.message import DecodeError
 
     if not isinstance(source, (str, os.PathLike)):
+        if not source.HasField("graph") or len(source.graph.node) == 0:
+            raise ModelError("not a valid ONNX model (no graph or no nodes)")
+        validate.load_external_data(source, None)
+        validate.check_structure(source)
         return source
     path = Path(source)
     if not path.exists():
@@ -108,28 +154,9 @@ def _read(source):
         raise ModelError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from None
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise ModelError(f"{path}: not a valid ONNX model (no graph or no nodes)")
-    _load_external_data(model, path.parent.resolve())
+    validate.load_external_data(model, path.parent.resolve())
+    validate.check_structure(model)
     return model
-
-
-def _load_external_data(model, base: Path) -> None:
-    """External tensor files must stay inside the model's folder."""
-    from onnx import TensorProto
-    from onnx.external_data_helper import load_external_data_for_model
-
-    external = False
-    for t in model.graph.initializer:
-        if t.data_location != TensorProto.EXTERNAL:
-            continue
-        external = True
-        loc = {e.key: e.value for e in t.external_data}.get("location", "")
-        target = (base / loc).resolve()
-        if not loc or os.path.isabs(loc) or base not in target.parents:
-            raise ModelError(f"initializer {t.name!r}: external data path {loc!r} leaves the model's folder")
-        if not target.is_file():
-            raise ModelError(f"initializer {t.name!r}: external data file {loc!r} not found")
-    if external:
-        load_external_data_for_model(model, str(base))
 
 
 # ---------------------------------------------------------------------------------------
@@ -354,6 +381,10 @@ class _Importer:
         from onnx.reference import ReferenceEvaluator
 
         feeds = {t: self.env[t].value for t in node.input if t}
+        size = validate.fold_size(node, feeds, self.opset.get("", 13), self.model.ir_version)
+        if size is not None and size > MAX_ELEMENTS:
+            raise at_node(name, node.op_type, f"this constant expression makes {size:.4g} elements, more than this "
+                          f"compiler accepts ({MAX_ELEMENTS})", ModelError)
         inputs = [helper.make_tensor_value_info(t, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
                   for t, v in feeds.items()]
         outputs = [helper.make_empty_tensor_value_info(t) for t in node.output if t]
@@ -362,7 +393,8 @@ class _Importer:
         m.ir_version = self.model.ir_version
         try:
             evaluator = ReferenceEvaluator(m)
-            values = evaluator.run(None, feeds)
+            with _time_limit(FOLD_SECONDS):
+                values = evaluator.run(None, feeds)
             first = self.env[node.input[0]] if node.input and node.input[0] else None
             if node.op_type in LAYOUT_OPS and isinstance(first, Const) and first.qtype is not None:
                 # moving quantized weights around keeps their codes and (per-element) scales
@@ -371,8 +403,14 @@ class _Importer:
                 fixed = moved(first.fixed)
                 scale = first.scale if np.ndim(first.scale) == 0 else moved(np.broadcast_to(first.scale, first.value.shape))
                 return [Const.quantized(fixed, first.qtype, scale)]
+        except _FoldTimeout:
+            raise at_node(name, node.op_type, f"this constant expression did not finish within {FOLD_SECONDS:g} s",
+                          ModelError) from None
         except Exception as e:
-            raise at_node(name, node.op_type, f"cannot evaluate this constant expression ({e})", ModelError) from None
+            raise at_node(name, node.op_type, f"cannot evaluate this constant expression ({validate.first_line(e)})",
+                          ModelError) from None
+        for v in values:
+            check_size(np.shape(v) or (1,), f"node {name!r} ({node.op_type}) constant output")
         return [Const(np.asarray(v)) for v in values]
 
     # ---- helpers for converters ------------------------------------------------------------
@@ -541,6 +579,23 @@ class _NodeCtx:
 
     def error(self, message: str, kind=UnsupportedError):
         return at_node(self.name, self.node.op_type, message, kind)
+
+    def axis(self, axis, rank: int, what: str = "axis") -> int:
+        """An ONNX axis (negative counts from the end) of a rank-`rank` tensor, in 0..rank-1."""
+        try:
+            a = int(axis)
+        except (TypeError, ValueError, OverflowError):
+            raise self.error(f"{what} {axis!r} is not an integer", ModelError) from None
+        if not -rank <= a < rank:
+            raise self.error(f"{what} {a} is outside the input's {rank} dimensions", ModelError)
+        return a + rank if a < 0 else a
+
+    def axes(self, axes, rank: int, what: str = "axes") -> list[int]:
+        """Distinct ONNX axes of a rank-`rank` tensor, each in 0..rank-1."""
+        out = [self.axis(a, rank, f"{what} value") for a in np.asarray(axes).reshape(-1).tolist()]
+        if len(set(out)) != len(out):
+            raise self.error(f"{what} {list(np.asarray(axes).reshape(-1))} repeat an axis", ModelError)
+        return out
 
     def act(self, v, what: str = "input") -> Act:
         if not isinstance(v, Act):

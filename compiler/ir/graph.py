@@ -179,7 +179,7 @@ class Graph:
         node = self.node(name)
         (src,), (dst,) = node.inputs, node.outputs
         prod = self.producer(src)
-        private = prod is not None and len(self.consumers(src)) == 1 and src not in self.outputs
+        private = prod is not None and self.private(src)
         self.remove_node(name)
         if not private:
             self.rename_tensor(dst, src)
@@ -235,6 +235,11 @@ class Graph:
             if tensor in data["node"].outputs:
                 return data["node"]
         return None  # a graph input (graphs are small; a scan is cheaper than an index to keep)
+
+    def private(self, tensor: str) -> bool:
+        """Exactly one node reads `tensor` and it is not a graph output: the precondition of
+        every rewrite that changes or removes it (fusing into its producer, folding away)."""
+        return tensor not in self.outputs and len(self.consumers(tensor)) == 1
 
     def consumers(self, tensor: str) -> list[Node]:
         return [d["node"] for _, d in self._dag.nodes(data=True) if tensor in d["node"].inputs]

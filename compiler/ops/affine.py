@@ -3,6 +3,7 @@ Add/Sub/Mul/Div become this op; the fold pass merges it into a preceding Dense w
 otherwise it is a streaming multiply-add kernel of its own."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,10 @@ from ._lanes import LaneOp, lane_context, lane_cost
 from .base import Bounds, CostContext, HlsContext, TypingContext, collapse_scale, is_unit
 
 
+SCALE_SIGNIFICANT_BITS = 10   # of the smallest per-channel scale (see ScaleShift._scale_type)
+SCALE_MAX_WIDTH = 24
+
+
 class ScaleShift:
     """y = x * s + t with constants s, t broadcast against the input (one per channel, or per
     position): their quantization, the exact accumulator and the simulator, shared by Affine
@@ -23,7 +28,7 @@ class ScaleShift:
     def assign_types(self, ctx: TypingContext) -> None:
         x_type = ctx.inputs[0].type
         if self.scale_type is None:
-            self.scale_type = ctx.policy.weight_type(self.scale)
+            self.scale_type = self._scale_type(ctx.policy.weight_type(self.scale))
         sq = self.scale_type.quantize(self.scale)
         self.scale = self.scale_type.to_float(sq)
         frac = x_type.frac_bits + self.scale_type.frac_bits
@@ -37,6 +42,19 @@ class ScaleShift:
         out = ctx.outputs[0]
         if out.type is None:
             out.type = ctx.narrowed()
+
+    def _scale_type(self, shared: FixedType) -> FixedType:
+        """The weight format widened (up to SCALE_MAX_WIDTH bits) until every nonzero scale
+        keeps SCALE_SIGNIFICANT_BITS: per-channel scales far apart (a BatchNormalization of a
+        near-constant channel beside ordinary ones) share one binary point, which would
+        otherwise flush the small ones to zero."""
+        mags = np.abs(np.asarray(self.scale, dtype=np.float64))
+        mags = mags[mags > 0]
+        if mags.size == 0:
+            return shared
+        want = SCALE_SIGNIFICANT_BITS - math.frexp(float(mags.min()))[1]   # fraction bits needed
+        width = min(max(shared.width, shared.int_bits + want), max(shared.width, SCALE_MAX_WIDTH))
+        return FixedType(width, shared.int_bits, shared.signed, shared.rounding, shared.overflow)
 
     def simulator(self, in_types, out_types):
         (y_type,) = out_types
@@ -58,6 +76,9 @@ class ScaleShift:
 class Affine(ScaleShift, LaneOp):
     kind = "Affine"
     template = "affine"
+    # the multiply-add is exact on any input width and rounds once, at its output: a
+    # narrowed input would round twice, its error multiplied by the scale
+    rounds_input = True
 
     scale: np.ndarray                  # (C,)
     shift: np.ndarray                  # (C,)

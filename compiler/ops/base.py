@@ -58,13 +58,27 @@ class FormatPolicy:
         """Fewest integer bits that hold the range. Proven (interval) ranges cannot overflow,
         so they wrap for free; observed (calibration) ranges saturate."""
         lo, hi = bounds.min, bounds.max
+        _check_magnitude(lo, hi, "values")
         return FixedType.for_range(lo, hi, self.width, signed=(lo < 0) if signed is None else signed,
                                    rounding=self.rounding, overflow="AP_WRAP" if proven else "AP_SAT")
 
     def weight_type(self, values: np.ndarray) -> FixedType:
         v = np.asarray(values, dtype=np.float64)
         lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
+        _check_magnitude(lo, hi, "constants")
         return FixedType.for_range(lo, hi, self.weight_width, signed=True, rounding="AP_RND_CONV")
+
+
+MAX_MAGNITUDE = 2.0 ** 47   # the largest |value| a dynamic-fixed-point format is chosen for
+
+
+def _check_magnitude(lo: float, hi: float, what: str) -> None:
+    """A float tensor reaching 1e20 (a weight scaled by mistake) would get a format whose step
+    is beyond 2**50: every ordinary value would round to zero. Such a design is refused."""
+    m = max(abs(lo), abs(hi))
+    if not m <= MAX_MAGNITUDE:
+        raise ValueError(f"{what} reach {m:.3g}, beyond the {MAX_MAGNITUDE:.3g} a fixed-point format is chosen for "
+                         "(supported: smaller magnitudes; check the model's constants or scale it)")
 
 
 @dataclass

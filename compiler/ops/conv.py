@@ -181,6 +181,7 @@ class Conv(MacOp, Op):
                 raise NeedsUnitScale([0])  # per-channel input scales would move weights off their grid
             out = float(s_x.reshape(-1)[0]) * np.asarray(self.weight_scale, dtype=np.float64)
         out = collapse_scale(out)
+        self.weight_scale = 1.0   # carried by the output's scale from here on: weight and bias are in its units
         if self.bias is not None and not is_unit(out):
             self.bias = self.bias / out
         return [out]

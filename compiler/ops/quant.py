@@ -194,6 +194,12 @@ class Quant(LaneOp):
             m_real = m_real * self.pre_scale
             o_real = np.asarray(self.pre_shift, dtype=np.float64) / scale
         m_real = np.atleast_1d(m_real)
+        # A multiplier so large that one input step already crosses the whole output range
+        # (a Gemm alpha of 1e20) saturates every nonzero input: capping it at twice that
+        # range gives the same codes and keeps x * m inside the 62-bit arithmetic.
+        z_abs = float(np.max(np.abs(np.asarray(self.zero_point, dtype=np.float64))))
+        cap = 2.0 * (float(max(abs(self.qmin), abs(self.qmax))) + z_abs + float(np.max(np.abs(o_real))) + 1.0)
+        m_real = np.where(np.abs(m_real) > cap, np.sign(m_real) * cap, m_real)
         k = _pow2_exponent(m_real)
         if k is not None and not np.any(o_real):  # a pure shift: exact
             self.mult, self.shift, self.mult_bits, self.deviation_lsb = np.ones(m_real.shape, np.int64), k, 1, 0.0

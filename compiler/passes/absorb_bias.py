@@ -29,7 +29,7 @@ def absorb_bias(graph: Graph, options: CompileOptions) -> Graph:
             continue
         out = node.outputs[0]
         readers = graph.consumers(out)
-        if out in graph.outputs or len(readers) != 1 or not isinstance(readers[0].op, Quant):
+        if not graph.private(out) or not isinstance(readers[0].op, Quant):
             continue
         q = readers[0].op
         if q.scale is None:

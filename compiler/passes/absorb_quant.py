@@ -20,7 +20,7 @@ def absorb_quant(graph: Graph, options: CompileOptions) -> Graph:
         if not isinstance(node.op, Quant):
             continue
         src = node.inputs[0]
-        if len(graph.consumers(src)) != 1 or src in graph.outputs:
+        if not graph.private(src):
             continue
         if graph.producer(src) is None and node.outputs[0] in graph.outputs:
             continue  # input straight to output: keep a stage, so there is something to build

@@ -55,8 +55,10 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
                             policy=layer_policy.get(node.name, policy), readers=readers)
         try:
             node.op.assign_types(ctx)
-        except ValueError as e:  # e.g. a width beyond what int64 codes can hold
-            raise at_node(node.name, node.label, f"cannot assign fixed-point formats: {e}", CompileError) from None
+        except (ValueError, OverflowError) as e:  # a width beyond int64 codes, a constant that is not finite
+            bad = _non_finite_fields(node.op)
+            why = f"its {', '.join(bad)} hold NaN or infinity (supported: finite constants)" if bad else str(e)
+            raise at_node(node.name, node.label, f"cannot assign fixed-point formats: {why}", CompileError) from None
         for t in outs:
             if t.type.width > FLOAT_EXACT:
                 raise at_node(node.name, node.label, f"output type {t.type} is wider than {FLOAT_EXACT} bits; "
@@ -146,4 +148,17 @@ def check_data(graph: Graph, data: list[np.ndarray], what: str) -> list[np.ndarr
         out.append(x)
     if len({len(x) for x in out}) > 1:
         raise DataError(f"{what}: the inputs have different batch sizes ({', '.join(str(len(x)) for x in out)})")
+    return out
+
+
+def _non_finite_fields(op) -> list[str]:
+    """The op's constant fields (weights, biases, scales, shifts) holding NaN or infinity.
+    Thresholds may be infinite by design (a level no input reaches)."""
+    out = []
+    for f in dataclasses.fields(op):
+        v = getattr(op, f.name)
+        if f.name == "threshold" or not isinstance(v, (np.ndarray, float)) or isinstance(v, bool):
+            continue
+        if not np.all(np.isfinite(np.asarray(v, dtype=np.float64))):
+            out.append(f.name)
     return out

@@ -31,7 +31,7 @@ def fold_affine(graph: Graph, options: CompileOptions) -> Graph:
                 changed = True
                 break
             prod = graph.producer(node.inputs[0])
-            if prod is None or len(graph.consumers(node.inputs[0])) != 1 or node.inputs[0] in graph.outputs:
+            if prod is None or not graph.private(node.inputs[0]):
                 continue
             a = node.op
             shift_only = bool(np.all(a.scale == 1.0))
@@ -67,13 +67,14 @@ def _fold_forward(graph: Graph, node) -> bool:
     (x + t) @ W == x @ W + t @ W. (A padded convolution could not take it: its borders
     see zeros, not shifted zeros.)"""
     a = node.op
-    if not np.all(a.scale == 1.0) or node.outputs[0] in graph.outputs:
+    if not np.all(a.scale == 1.0) or not graph.private(node.outputs[0]):
         return False
     readers = graph.consumers(node.outputs[0])
-    if len(readers) != 1 or not isinstance(readers[0].op, Dense):
+    if not isinstance(readers[0].op, Dense):
         return False
     d = readers[0].op
-    extra = np.broadcast_to(a.shift, (d.n_in,)) @ d.weight
+    # real weights: model-quantized ones are codes times their weight_scale (the bias is real)
+    extra = (np.broadcast_to(a.shift, (d.n_in,)) @ d.weight) * np.asarray(d.weight_scale, dtype=np.float64)
     d.bias = extra if d.bias is None else d.bias + extra
     d.bias_type = None
     readers[0].source = f"{node.source} + {readers[0].source}"

@@ -13,26 +13,29 @@ from ..ops.relu import Relu
 from ..options import CompileOptions
 
 
-def _private_producer(graph: Graph, tensor: str):
-    prod = graph.producer(tensor)
-    if prod is None or len(graph.consumers(tensor)) != 1 or tensor in graph.outputs:
-        return None
-    return prod
+def drop_unread(graph: Graph, nodes) -> None:
+    """Remove the nodes (in order) whose output nothing reads any more and is no graph
+    output: a quantizer that took over an op's arithmetic leaves it to its other readers."""
+    for n in nodes:
+        if not graph.consumers(n.outputs[0]) and n.outputs[0] not in graph.outputs:
+            graph.remove_node(n.name)
+            graph.tensors.pop(n.outputs[0], None)
 
 
 def fold_into_quant(graph: Graph, options: CompileOptions) -> Graph:
     """Pre: scales propagated. Post: no Affine (optionally followed by a ReLU) feeds a
-    model quantizer as its only reader; the quantizer quantizes x * pre_scale + pre_shift
-    of the Affine's input instead (real arithmetic unchanged)."""
+    model quantizer; the quantizer quantizes x * pre_scale + pre_shift of the Affine's
+    input instead (exact: no rounding of the Affine's output in between). An Affine or
+    ReLU that something else reads too (a graph output) stays, for that reader."""
     for node in graph.nodes():
         q = node.op
         if not isinstance(q, Quant) or q.bipolar or q.scale is None or q.pre_scale is not None:
             continue
-        prod = _private_producer(graph, node.inputs[0])
+        prod = graph.producer(node.inputs[0])
         relu = None
         floor_at_zero = bool(np.all(q.qmin >= np.asarray(q.zero_point)))
         if prod is not None and isinstance(prod.op, Relu) and floor_at_zero:
-            relu, prod = prod, _private_producer(graph, prod.inputs[0])
+            relu, prod = prod, graph.producer(prod.inputs[0])
         if prod is None or not isinstance(prod.op, Affine):
             continue
         a = prod.op
@@ -42,10 +45,8 @@ def fold_into_quant(graph: Graph, options: CompileOptions) -> Graph:
         q.pre_scale = np.asarray(a.scale * s_a / s_x, dtype=np.float64)
         q.pre_shift = np.asarray(a.shift * s_a, dtype=np.float64)
         q.in_scale = graph.tensors[prod.inputs[0]].scale
-        dropped = [n for n in (prod, relu) if n is not None]
-        node.source = " + ".join(n.source for n in dropped) + f" + {node.source}"
-        for n in dropped:
-            graph.remove_node(n.name)
-            graph.tensors.pop(n.outputs[0], None)
+        folded = [n for n in (relu, prod) if n is not None]
+        node.source = " + ".join(n.source for n in reversed(folded)) + f" + {node.source}"
         graph.set_inputs(node, [prod.inputs[0]])
+        drop_unread(graph, folded)
     return graph

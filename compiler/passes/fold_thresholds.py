@@ -9,17 +9,18 @@ from ..ir import Graph
 from ..ops.affine import Affine
 from ..ops.quant import Quant
 from ..options import CompileOptions
+from .fold_into_quant import drop_unread
 
 
 def fold_thresholds(graph: Graph, options: CompileOptions) -> Graph:
-    """Pre: scales propagated. Post: no Affine feeds (as its only reader) a bipolar Quant
-    without thresholds; the Quant compares the Affine's input with per-channel thresholds
-    instead. Outputs are unchanged (the comparison is exact)."""
+    """Pre: scales propagated. Post: no Affine feeds a bipolar Quant without thresholds; the
+    Quant compares the Affine's input with per-channel thresholds instead. Outputs are
+    unchanged (the comparison is exact). An Affine that something else reads too stays."""
     for node in graph.nodes():
         if not (isinstance(node.op, Quant) and node.op.bipolar and node.op.threshold is None):
             continue
         prod = graph.producer(node.inputs[0])
-        if prod is None or not isinstance(prod.op, Affine) or len(graph.consumers(node.inputs[0])) != 1:
+        if prod is None or not isinstance(prod.op, Affine):
             continue
         a, q = prod.op, node.op
         s, t = np.asarray(a.scale, dtype=np.float64), np.asarray(a.shift, dtype=np.float64)
@@ -31,7 +32,6 @@ def fold_thresholds(graph: Graph, options: CompileOptions) -> Graph:
         q.flip = s < 0
         q.in_scale = graph.tensors[prod.inputs[0]].scale
         node.source = f"{prod.source} + {node.source}"
-        graph.remove_node(prod.name)
-        graph.tensors.pop(prod.outputs[0], None)
         graph.set_inputs(node, [prod.inputs[0]])
+        drop_unread(graph, [prod])
     return graph

@@ -17,7 +17,7 @@ def fuse_activation(graph: Graph, options: CompileOptions) -> Graph:
         prod = graph.producer(node.inputs[0])
         if prod is None or not isinstance(prod.op, (Dense, Conv)) or prod.op.activation is not None:
             continue
-        if len(graph.consumers(node.inputs[0])) != 1 or node.inputs[0] in graph.outputs:
+        if not graph.private(node.inputs[0]):
             continue
         prod.op.activation = "relu"
         prod.source += f" + {node.source}"

@@ -1,0 +1,146 @@
+"""Issue #9: what the mutation fuzz found compiling silently wrong, now exact (or refused), and
+the bounds on constant folding. Each case mutates a dev model the way the fuzzer did and
+compares the design with the model's reference executor on the same (grid-exact) inputs."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler
+from compiler.errors import ModelError
+from compiler.frontend.reference import run_reference
+
+from .conftest import model_path
+
+
+def _set_attr(node, name, value):
+    for a in list(node.attribute):
+        if a.name == name:
+            node.attribute.remove(a)
+    node.attribute.append(helper.make_attribute(name, value))
+
+
+def _remove_node(model, name):
+    """Drop a one-input node and let its readers read its input."""
+    node = next(n for n in model.graph.node if n.name == name)
+    for other in model.graph.node:
+        other.input[:] = [node.input[0] if t == node.output[0] else t for t in other.input]
+    model.graph.node.remove(node)
+
+
+def _observe(model, tensor):
+    model.graph.output.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT, None))
+
+
+def _inputs(name, rng, n=64):
+    shape = {"D02": (16,), "D06": (1, 28, 28), "D07": (600,), "D09": (490,)}[name[:3]]
+    if name.startswith("D07"):
+        return rng.integers(0, 2, (n, *shape)).astype(np.float64)
+    if name.startswith("D06"):
+        return rng.random((n, *shape))
+    return rng.normal(size=(n, *shape))
+
+
+def _max_errors(model, name, tmp_path, rng):
+    """Per output: max |design - reference| / (5% of the reference's range + 4 output lsb)."""
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    x = _inputs(name, rng)
+    design = compiler.compile_model(path, "pynq-z2", calib=x)
+    t = design.graph.tensors[design.graph.inputs[0]]
+    if t.type is not None and np.all(np.asarray(t.scale) == 1.0):
+        x = t.type.to_float(t.type.quantize(x))   # both sides see the same numbers
+    got = compiler.simulate(design, x)
+    got = got if isinstance(got, list) else [got]
+    want = run_reference(path, x)
+    out = []
+    for k, (y, r) in enumerate(zip(got, want)):
+        r = np.asarray(r, dtype=np.float64).reshape(np.shape(y))
+        lsb = design.graph.tensors[design.graph.outputs[k]].type.lsb
+        out.append(float(np.abs(y - r).max() / (0.05 * np.abs(r).max() + 4 * lsb)))
+    return out
+
+
+D07 = "D07_unsw_mlp_w2a2_sparse"
+D07_BN = "/pretrained/pretrained.1/BatchNormalization_output_0"
+D07_RELU = "/pretrained/pretrained.3/act_quant/activation_impl/Relu_output_0"
+
+
+def _gemm_alpha(m):
+    for n in m.graph.node:
+        if n.op_type == "Gemm":
+            _set_attr(n, "alpha", 1e20)
+
+
+MUTATIONS = [
+    # a multiplier so large that every nonzero input saturates the QuantizeLinear after it
+    ("D09_kws_dscnn_qdq_int8", "gemm_alpha_1e20", _gemm_alpha),
+    # the input's Add folded into the first Gemm's bias used the weight codes, not their values
+    (D07, "input_div_removed", lambda m: _remove_node(m, "/Div")),
+    # an observed BatchNormalization of near-constant channels (variance 6e-45): per-channel
+    # scales 1e4 apart in one shared weight format, and a rounded input amplified 187 times
+    (D07, "batchnorm_observed", lambda m: _observe(m, D07_BN)),
+    (D07, "relu_observed", lambda m: _observe(m, D07_RELU)),
+    # an Affine folded into the bipolar quantizer after it, while a graph output reads it too
+    ("D06_tfc_binary_w1a1", "batchnorm_before_sign_observed", lambda m: _observe(m, "59")),
+    ("D06_tfc_binary_w1a1", "sub_before_sign_observed", lambda m: _observe(m, "35")),
+    ("D02_jet_mlp_bn_float", "folded_batchnorm_observed", lambda m: _observe(m, "31")),
+]
+
+
+@pytest.mark.parametrize("name, case, mutate", MUTATIONS, ids=[c for _, c, _ in MUTATIONS])
+def test_mutated_model_is_exact_or_refused(name, case, mutate, tmp_path, rng):
+    model = onnx.load(model_path(name))
+    mutate(model)
+    try:
+        errors = _max_errors(model, name, tmp_path, rng)
+    except compiler.CompileError as e:   # a clean refusal is acceptable; a wrong design is not
+        assert "\n" not in str(e)
+        pytest.skip(f"refused: {e}")
+    assert max(errors) <= 1.0, errors
+
+
+def test_constant_folding_has_a_time_limit(tmp_path, monkeypatch):
+    """A Loop with a constant trip count of 1e12 is folded by onnx's evaluator without end."""
+    import compiler.frontend.onnx as frontend
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.ones(1, np.float32))),
+         helper.make_node("Add", ["v_in", "one"], ["v_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1])])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["M", "cond", "v0"], ["v"], name="loop", body=body),
+         helper.make_node("Add", ["x", "v"], ["y"], name="add")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])],
+        [numpy_helper.from_array(np.array(10 ** 12, np.int64), "M"), numpy_helper.from_array(np.array(True), "cond"),
+         numpy_helper.from_array(np.zeros(1, np.float32), "v0")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "loop.onnx"
+    onnx.save(m, path)
+    monkeypatch.setattr(frontend, "FOLD_SECONDS", 1.0)
+    with pytest.raises(ModelError, match=r"node 'loop' \(Loop\): this constant expression did not finish within 1 s"):
+        compiler.compile_model(path, "zcu104")
+
+
+def test_shape_inference_disagreement_only_warns(tmp_path):
+    """A declared output shape that onnx's inference contradicts is a warning: the importer
+    computes every shape itself, and exporters get declarations wrong."""
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    with pytest.warns(compiler.errors.ModelWarning, match="onnx shape inference disagrees"):
+        design = compiler.compile_model(path, "zcu104")
+    assert compiler.simulate(design, np.array([[-1.0, 2.0, -3.0, 4.0]])).tolist() == [[0.0, 2.0, 0.0, 4.0]]
