@@ -144,3 +144,20 @@ def test_shape_inference_disagreement_only_warns(tmp_path):
     with pytest.warns(compiler.errors.ModelWarning, match="onnx shape inference disagrees"):
         design = compiler.compile_model(path, "zcu104")
     assert compiler.simulate(design, np.array([[-1.0, 2.0, -3.0, 4.0]])).tolist() == [[0.0, 2.0, 0.0, 4.0]]
+
+
+def test_cli_prints_a_model_warning_on_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "m.onnx")
+    r = subprocess.run([sys.executable, "-m", "compiler.cli", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = [s for s in r.stderr.splitlines() if "warning" in s]
+    assert len(lines) == 1 and lines[0].startswith("qcompile: warning: onnx shape inference disagrees"), r.stderr

@@ -47,58 +47,6 @@ LSB_TOLERANCE = 4
 
 # ---------------------------------------------------------------------------------------------
 # the worker: one model
-def draw(rng, kind: str, shape, n: int):
-    """n samples: "normal" N(0, 1), "uniform01" U[0, 1), "int:LO:HI" integers in [LO, HI]."""
-    import numpy as np
-
-    size = (n,) + tuple(int(d) for d in shape)
-    if kind.startswith("int:"):
-        lo, hi = (int(v) for v in kind.split(":")[1:3])
-        return rng.integers(lo, hi + 1, size=size).astype(np.float64)
-    x = rng.random(size) if kind == "uniform01" else rng.normal(size=size)
-    return x.astype(np.float32).astype(np.float64)
-
-
-def annotated_ranges(path: str) -> dict[str, str]:
-    """QONNX datatype annotations of graph inputs (e.g. UINT8): the input is integer data."""
-    import re
-
-    import onnx
-
-    m = onnx.load(path, load_external_data=False)
-    out = {}
-    for a in m.graph.quantization_annotation:
-        for p in a.quant_parameter_tensor_names:
-            if p.key != "finn_datatype":
-                continue
-            t = p.value.upper()
-            hit = re.fullmatch(r"(U?)INT(\d+)", t)
-            if hit:
-                bits = int(hit.group(2))
-                out[a.tensor_name] = f"int:0:{2 ** bits - 1}" if hit.group(1) else \
-                    f"int:{-2 ** (bits - 1)}:{2 ** (bits - 1) - 1}"
-            elif t == "BINARY":
-                out[a.tensor_name] = "int:0:1"
-    return out
-
-
-def snap(design, xs: list) -> list:
-    """Inputs made exactly representable in the design's input types, so that the reference
-    and the design see the same numbers (a value a hair from a low-bit quantizer's rounding
-    boundary would otherwise round differently in the two, and such flips compound)."""
-    import numpy as np
-
-    g = design.graph
-    out = []
-    for k, x in enumerate(xs):
-        t = g.tensors[g.inputs[k]]
-        if t.type is None or not np.all(np.asarray(t.scale) == 1.0):
-            out.append(x)
-            continue
-        out.append(t.type.to_float(t.type.quantize(x)))
-    return out
-
-
 def _ort_session(model):
     import onnxruntime as ort
 
@@ -190,9 +138,11 @@ def _first_line(e: BaseException) -> str:
 
 def run_one(path: str, entry: dict, target: str, samples: int, calib: int, seed: int) -> dict:
     import numpy as np
+    import onnx
 
     import compiler
     from compiler.errors import CompileError
+    from compiler.validation.inputs import draw, input_kinds, snap
 
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(seed)
@@ -203,8 +153,8 @@ def run_one(path: str, entry: dict, target: str, samples: int, calib: int, seed:
         g = compiler.load_onnx(path)
         shapes = [lay.onnx_shape for lay in g.input_layouts]
         whole = bool(g.whole_tensor)
-        annotated = annotated_ranges(path)
-        kinds = [annotated.get(name, entry.get("input_range", "normal")) for name in g.inputs]
+        kinds = input_kinds(onnx.load(path, load_external_data=False), list(g.inputs),
+                            entry.get("input_range", "normal"))
         xs = [draw(rng, kind, s, samples) for kind, s in zip(kinds, shapes)]
         # the test samples are part of the calibration set: saturation outside the
         # calibrated range is the user's choice of data, not what this run measures

@@ -84,9 +84,18 @@ class _Spec:
         return imp.emit(ctx, op, x, x.shape, suffix=suffix)
 
     def apply(self, imp, ctx, x):
+        shape = np.shape(x.value) if isinstance(x, Const) else (1,) + tuple(ctx.act(x).shape)
+        for what, v in (("scale", self.scale), ("zero point", self.zero)):
+            try:
+                fits = np.broadcast_shapes(v.shape, shape) == tuple(shape)
+            except ValueError:
+                fits = False
+            if not fits:   # onnx.checker knows no schema of the custom domains: the shapes are ours to check
+                raise ctx.error(f"{what} of shape {v.shape} does not broadcast to the input's shape {tuple(shape)}",
+                                ModelError)
         if isinstance(x, Const):
             return self.on_const(x)
-        return self.on_act(imp, ctx, ctx.act(x))
+        return self.on_act(imp, ctx, x)
 
 
 def _pow2(scale: np.ndarray) -> int | None:

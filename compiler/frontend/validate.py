@@ -103,9 +103,9 @@ def check_model(model, output_shapes: dict | None = None, strict: bool = False) 
     """onnx.checker on a copy where the harmless quirks of real exporters are repaired. It
     runs after the importer accepted the model, so that the importer's own messages (which
     name the node and say what is supported) come first, and the checker refuses what the
-    importer would otherwise have taken silently. Its structural verdict refuses the model;
-    a disagreement of onnx's shape inference with the declared shapes only warns (the
-    importer computed every shape itself). output_shapes: the full ONNX shapes the importer
+    importer would otherwise have taken silently. Its structural verdict refuses the model,
+    and so does a broken type constraint (TYPE_ERRORS); a disagreement of onnx's shape
+    inference with the declared shapes only warns (the importer computed every shape itself). output_shapes: the full ONNX shapes the importer
     found for graph outputs, for outputs the model declares without one. strict: a
     shape-inference error refuses the model too (after the importer tripped over it)."""
     import warnings
@@ -142,9 +142,11 @@ def with_quirks_repaired(model, output_shapes: dict):
         if o.type.HasField("tensor_type") and not o.type.tensor_type.HasField("shape") and o.name in output_shapes:
             o.type.tensor_type.shape.SetInParent()
             for d in output_shapes[o.name]:
-                o.type.tensor_type.shape.dim.add().dim_param = d if isinstance(d, str) else ""
-                if not isinstance(d, str):
-                    o.type.tensor_type.shape.dim[-1].dim_value = int(d)
+                dim = o.type.tensor_type.shape.dim.add()
+                if isinstance(d, str):
+                    dim.dim_param = d
+                else:
+                    dim.dim_value = int(d)
     if _unsorted(m.graph):   # the importer sorts the nodes itself, and so does onnxruntime
         order = _topological(m.graph)
         if order is not None:
