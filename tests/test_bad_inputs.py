@@ -458,6 +458,10 @@ FIXED_CASES = [
                                                                                                  "graph input names"]),
     ("duplicate_initializers", lambda: _duplicate("initializer"), ["onnx.checker rejects the model",
                                                                    "initializer name is not unique"]),
+    ("op_newer_than_the_opset", lambda: graph_model(   # folded before the checker ran: 8 GiB allocated
+        [N("ConstantOfShape", ["s"], ["c"], name="cos"), N("Add", ["x", "c"], ["y"], name="add")],
+        [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", [1, 2 ** 31], np.int64)], opset=8),
+     ["node 'cos' (ConstantOfShape)", "does not exist in opset 8"]),
     ("constant_of_shape_huge", _huge_constant_of_shape,
      ["node 'cos' (ConstantOfShape)", "9e+08 elements, more than this compiler accepts"]),
 ]

@@ -188,6 +188,7 @@ class _Importer:
         # IR tensors that are a graph input seen through element-wise stages only (same
         # layout, same positions): tensor -> graph input
         self.origin: dict[str, str] = {}
+        self._schemas: dict = {}   # standard op type -> its schema at the model's opset (None: none)
 
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Graph:
@@ -348,6 +349,8 @@ class _Importer:
         name = self._name(node)
         ins = [self.env.get(t) if t else None for t in node.input]
         key = op_key(domain, node.op_type)
+        if domain in ("", "ai.onnx"):
+            self._check_schema(node, name)
         present = [v for t, v in zip(node.input, ins) if t]
         if domain in ("", "ai.onnx") and present and all(isinstance(v, Const) for v in present) \
                 and node.op_type not in ("Constant",) and key not in CONSTANT_AWARE:
@@ -373,6 +376,24 @@ class _Importer:
         for t, v in zip(node.output, outs):
             if t:
                 self.env[t] = v
+
+    def _check_schema(self, node, name: str) -> None:
+        """A standard op must exist at the model's opset: converters and constant folding
+        read it by that version's definition (onnx.checker would refuse the model anyway,
+        but only after a fold of an op it does not know had run)."""
+        opset = self.opset.get("", 1)
+        if not self.onnx.defs.has(node.op_type, ""):
+            return   # no standard op at all: the converter lookup says what is supported
+        if node.op_type in self._schemas:
+            if self._schemas[node.op_type] is None:
+                raise at_node(name, node.op_type, f"op {node.op_type} does not exist in opset {opset} of the "
+                              "standard domain", ModelError)
+            return
+        try:
+            self._schemas[node.op_type] = self.onnx.defs.get_schema(node.op_type, opset, "")
+        except self.onnx.defs.SchemaError:
+            self._schemas[node.op_type] = None
+        self._check_schema(node, name)
 
     def _fold_constant(self, node, name: str) -> list[Const]:
         """Evaluate a standard op whose inputs are all constants (weight transposes, shape
