@@ -7,7 +7,15 @@ from __future__ import annotations
 
 
 class CompileError(Exception):
-    """A problem with the user's input; the CLI prints it without a traceback and exits 2."""
+    """A problem with the user's input; the CLI prints it without a traceback and exits 2.
+    The message is one line: text from the model (an attribute value, a name) that holds
+    characters that do not print shows them escaped, as \\n, \\x00 or \\u2028."""
+
+    def __init__(self, message: str = ""):
+        text = str(message)
+        if not text.isprintable():   # control characters, line and paragraph separators
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        super().__init__(text)
 
 
 class ModelError(CompileError):

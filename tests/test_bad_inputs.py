@@ -462,6 +462,10 @@ FIXED_CASES = [
         [N("ConstantOfShape", ["s"], ["c"], name="cos"), N("Add", ["x", "c"], ["y"], name="add")],
         [vi("x", ["N", 4])], [vi("y", ["N", 4])], [init("s", [1, 2 ** 31], np.int64)], opset=8),
      ["node 'cos' (ConstantOfShape)", "does not exist in opset 8"]),
+    ("quant_attribute_of_another_type", lambda: quant(signed=1.0),
+     ["node 'q' (Quant)", "attribute 'signed' is of type FLOAT; Quant takes INT"]),
+    ("control_character_in_an_attribute", lambda: quant(rounding_mode="\x00"),
+     ["node 'q' (Quant)", "rounding_mode=\\x00 is not supported"]),
     ("constant_of_shape_huge", _huge_constant_of_shape,
      ["node 'cos' (ConstantOfShape)", "9e+08 elements, more than this compiler accepts"]),
 ]

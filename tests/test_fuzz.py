@@ -36,12 +36,31 @@ def test_one_line_compile_error_is_a_refusal():
     assert "transB=2" in v.detail
 
 
+class _RawMessage(ModelError):
+    """A CompileError whose text skips the escaping CompileError does (a subclass that
+    overrides __str__): the classifier must still catch it."""
+
+    def __init__(self, text):
+        super().__init__("")
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+
 @pytest.mark.parametrize("message", ["node 'a\nb' (Relu): unsupported", "first line\r", "nul \x00 in it", "",
                                      "line\u2028separator"])
 def test_compile_error_that_is_not_one_clean_line_is_a_crash(message):
-    v = fuzz.classify(fuzz.Observation(error=ModelError(message), stage="compile"))
+    v = fuzz.classify(fuzz.Observation(error=_RawMessage(message), stage="compile"))
     assert (v.status, v.sub) == ("crash", "message")
     assert "\n" not in v.detail
+
+
+@pytest.mark.parametrize("message", ["node 'a\nb' (Relu): unsupported", "nul \x00 in it", "line\u2028separator"])
+def test_compile_errors_escape_what_does_not_print(message):
+    e = ModelError(message)
+    assert str(e).isprintable() and len(str(e).splitlines()) == 1
+    assert fuzz.classify(fuzz.Observation(error=e, stage="compile")).status == "refused"
 
 
 def test_other_exception_is_a_crash():

@@ -35,7 +35,7 @@ def _observe(model, tensor):
 
 
 def _inputs(name, rng, n=64):
-    shape = {"D02": (16,), "D06": (1, 28, 28), "D07": (600,), "D09": (490,)}[name[:3]]
+    shape = {"D02": (16,), "D06": (1, 28, 28), "D07": (600,), "D09": (490,), "D12": (16,)}[name[:3]]
     if name.startswith("D07"):
         return rng.integers(0, 2, (n, *shape)).astype(np.float64)
     if name.startswith("D06"):
@@ -68,15 +68,19 @@ D07_BN = "/pretrained/pretrained.1/BatchNormalization_output_0"
 D07_RELU = "/pretrained/pretrained.3/act_quant/activation_impl/Relu_output_0"
 
 
-def _gemm_alpha(m):
-    for n in m.graph.node:
-        if n.op_type == "Gemm":
-            _set_attr(n, "alpha", 1e20)
+def _gemm_attr(name, value):
+    def mutate(m):
+        for n in m.graph.node:
+            if n.op_type == "Gemm":
+                _set_attr(n, name, value)
+    return mutate
 
 
 MUTATIONS = [
     # a multiplier so large that every nonzero input saturates the QuantizeLinear after it
-    ("D09_kws_dscnn_qdq_int8", "gemm_alpha_1e20", _gemm_alpha),
+    ("D09_kws_dscnn_qdq_int8", "gemm_alpha_1e20", _gemm_attr("alpha", 1e20)),
+    # a bias so large that the QuantizeLinear after it saturates whatever the input
+    ("D12_jet_mlp_qdq_int8_generated", "gemm_beta_minus_1e20", _gemm_attr("beta", -1e20)),
     # the input's Add folded into the first Gemm's bias used the weight codes, not their values
     (D07, "input_div_removed", lambda m: _remove_node(m, "/Div")),
     # an observed BatchNormalization of near-constant channels (variance 6e-45): per-channel

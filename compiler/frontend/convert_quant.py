@@ -120,7 +120,8 @@ def _bits(ctx, v) -> int:
     return bits
 
 
-@converter("Quant", domains=QUANT_DOMAINS, constants=True)
+@converter("Quant", domains=QUANT_DOMAINS, constants=True,
+           attributes={"signed": "int", "narrow": "int", "rounding_mode": "string"})
 def _quant(imp, ctx, ins):
     if len(ins) != 4:
         raise ctx.error(f"expected 4 inputs (x, scale, zero point, bit width), got {len(ins)}", ModelError)
@@ -134,13 +135,14 @@ def _quant(imp, ctx, ins):
     return _Spec(scale, zero, qmin, qmax, _rounding(ctx)).check(ctx).apply(imp, ctx, ins[0])
 
 
-@converter("BipolarQuant", domains=QUANT_DOMAINS, constants=True)
+@converter("BipolarQuant", domains=QUANT_DOMAINS, constants=True, attributes={})
 def _bipolar(imp, ctx, ins):
     scale = ctx.const(ins[1], "scale").value
     return _Spec(scale, 0, -1, 1, "AP_TRN", bipolar=True).check(ctx).apply(imp, ctx, ins[0])
 
 
-@converter("Trunc", domains=QUANT_DOMAINS)
+@converter("Trunc", domains=QUANT_DOMAINS,
+           attributes={"signed": "int", "narrow": "int", "rounding_mode": "string"})
 def _trunc(imp, ctx, ins):
     """v1 (5 inputs): q = R(round(x/s + z) / 2**(in_bits - out_bits)), real (q - z) * s.
     v2 (6 inputs): the same with a power-of-two output scale and a clamp to out_bits."""

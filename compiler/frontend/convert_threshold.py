@@ -39,7 +39,8 @@ def _channel_axis(ctx, rank: int) -> int:
     return layout.index("C")
 
 
-@converter("MultiThreshold", domains=THRESHOLD_DOMAINS)
+@converter("MultiThreshold", domains=THRESHOLD_DOMAINS,
+           attributes={"out_dtype": "string", "out_scale": "float", "out_bias": "float", "data_layout": "string"})
 def _multithreshold(imp, ctx, ins):
     if len(ins) != 2 or ins[1] is None:
         raise ctx.error(f"expected 2 inputs (x, thresholds), got {len(ins)}", ModelError)

@@ -22,7 +22,7 @@ from ..ir import Graph, Node, Tensor
 from ..ir.graph import Layout
 from ..numerics import FixedType
 from . import validate, whole_tensor
-from .values import (CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
+from .values import (ATTRIBUTE_TYPES, CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
                      op_key, perm_order, supported_ops)
 
 
@@ -87,6 +87,7 @@ def _fixed_size(model) -> bool:
     return True
 
 
+ATTRIBUTE_KINDS = {1: "float", 2: "int", 3: "string", 6: "floats", 7: "ints", 8: "strings"}   # AttributeProto types
 FOLD_SECONDS = 10.0   # a constant expression (a Loop with a huge trip count) may not run longer
 
 
@@ -362,6 +363,7 @@ class _Importer:
         fn = CONVERTERS.get(key)
         if fn is None:
             raise at_node(name, node.op_type, f"op {key} is not supported (supported: {', '.join(supported_ops())})")
+        self._check_attribute_types(node, name, key)
         attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         ctx = _NodeCtx(self, node, name, attrs)
@@ -376,6 +378,21 @@ class _Importer:
         for t, v in zip(node.output, outs):
             if t:
                 self.env[t] = v
+
+    def _check_attribute_types(self, node, name: str, key: str) -> None:
+        """A custom-domain op's attributes must have the types its converter declares (qonnx
+        reads a FLOAT `signed` as 0, so taking it as 1.0 would build another design); ops
+        of custom domains that mirror a standard op (channels-last Conv) take its schema's."""
+        declared = ATTRIBUTE_TYPES.get(key)
+        if declared is None and node.domain not in ("", "ai.onnx") and self.onnx.defs.has(node.op_type, ""):
+            schema = self.onnx.defs.get_schema(node.op_type)
+            declared = {a: ATTRIBUTE_KINDS.get(int(v.type), "") for a, v in schema.attributes.items()}
+        for a in node.attribute if declared else ():
+            want = declared.get(a.name)
+            have = self.onnx.AttributeProto.AttributeType.Name(a.type).lower()
+            if want and have != want:
+                raise at_node(name, node.op_type, f"attribute {a.name!r} is of type {have.upper()}; {node.op_type} "
+                              f"takes {want.upper()}", ModelError)
 
     def _check_schema(self, node, name: str) -> None:
         """A standard op must exist at the model's opset: converters and constant folding

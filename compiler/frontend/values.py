@@ -120,12 +120,18 @@ STANDARD_DOMAINS = ("", "ai.onnx")
 
 
 CONSTANT_AWARE: set[str] = set()  # converters that handle all-constant inputs themselves
+# attribute types of custom-domain ops, which onnx.checker has no schema for: op key ->
+# {attribute: "int" | "float" | "string" | "ints" | "floats"}
+ATTRIBUTE_TYPES: dict[str, dict[str, str]] = {}
 
 
-def converter(*names: str, domains: tuple[str, ...] = STANDARD_DOMAINS, constants: bool = False):
+def converter(*names: str, domains: tuple[str, ...] = STANDARD_DOMAINS, constants: bool = False,
+              attributes: dict[str, str] | None = None):
     """Register fn(importer, ctx, inputs) -> value(s) for ONNX op types in the given domains.
     Standard ops whose inputs are all constants are evaluated by the importer instead,
-    unless the converter declares `constants=True` (quantizers keep codes and scales)."""
+    unless the converter declares `constants=True` (quantizers keep codes and scales).
+    `attributes`: the types of a custom-domain op's attributes (the importer refuses an
+    attribute of another type, as onnx.checker does for standard ops)."""
     def deco(fn):
         for n in names:
             for d in domains:
@@ -134,6 +140,8 @@ def converter(*names: str, domains: tuple[str, ...] = STANDARD_DOMAINS, constant
                 CONVERTERS[op_key(d, n)] = fn
                 if constants:
                     CONSTANT_AWARE.add(op_key(d, n))
+                if attributes and d not in STANDARD_DOMAINS:
+                    ATTRIBUTE_TYPES[op_key(d, n)] = dict(attributes)
         return fn
     return deco
 

@@ -194,11 +194,16 @@ class Quant(LaneOp):
             m_real = m_real * self.pre_scale
             o_real = np.asarray(self.pre_shift, dtype=np.float64) / scale
         m_real = np.atleast_1d(m_real)
-        # A multiplier so large that one input step already crosses the whole output range
-        # (a Gemm alpha of 1e20) saturates every nonzero input: capping it at twice that
-        # range gives the same codes and keeps x * m inside the 62-bit arithmetic.
+        # An offset beyond what any input can move (a Gemm beta of 1e20) saturates every output
+        # to its side, and a multiplier so large that one input step crosses the whole output
+        # range (an alpha of 1e20) saturates every nonzero input: capping either at that
+        # reach gives the same codes and keeps the arithmetic inside 62 bits.
         z_abs = float(np.max(np.abs(np.asarray(self.zero_point, dtype=np.float64))))
-        cap = 2.0 * (float(max(abs(self.qmin), abs(self.qmax))) + z_abs + float(np.max(np.abs(o_real))) + 1.0)
+        q_lim = float(max(abs(self.qmin), abs(self.qmax))) + z_abs + 1.0
+        x_max = float(max(-x_type.min_code, x_type.max_code))
+        o_cap = q_lim + np.abs(m_real) * x_max
+        o_real = np.where(np.abs(o_real) > o_cap, np.sign(o_real) * o_cap, o_real)
+        cap = 2.0 * (q_lim + float(np.max(np.abs(o_real))))
         m_real = np.where(np.abs(m_real) > cap, np.sign(m_real) * cap, m_real)
         k = _pow2_exponent(m_real)
         if k is not None and not np.any(o_real):  # a pure shift: exact
@@ -212,7 +217,6 @@ class Quant(LaneOp):
         # most |M| * 2**-bits, is at most (range + |offset|) * 2**-bits output steps:
         # DEVIATION_BITS more than that range keep the deviation below 2**-16 of a step (a
         # float32 model's own rounding of the same quantity is of that order).
-        x_max = float(max(-x_type.min_code, x_type.max_code))
         z = np.asarray(self.zero_point, dtype=np.float64)
         q_span = float(np.max(np.abs([self.qmin - z, self.qmax - z]))) + 1.0
         o_abs = np.abs(np.broadcast_to(o_real, m_real.shape))
@@ -238,6 +242,9 @@ class Quant(LaneOp):
             dev = dev + np.abs(self.offset * np.ldexp(1.0, -shift) - o_real)
         self.deviation_lsb = float(np.max(dev))
         self._zero_point_inside(m_real.shape)
+        if self.offset is not None and int(np.abs(self.offset).max()).bit_length() > 60:
+            raise ValueError("the requantizer's offset (the folded bias and shift) needs more than 62 bits next to its "
+                             "multiplier (supported: offsets within reach of the input's range)")
 
     def _zero_point_inside(self, shape) -> None:
         """Add the zero point to the offset, on the product's grid, where the rounding shifts
