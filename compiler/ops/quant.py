@@ -205,6 +205,10 @@ class Quant(LaneOp):
         o_real = np.where(np.abs(o_real) > o_cap, np.sign(o_real) * o_cap, o_real)
         cap = 2.0 * (q_lim + float(np.max(np.abs(o_real))))
         m_real = np.where(np.abs(m_real) > cap, np.sign(m_real) * cap, m_real)
+        # A channel whose whole input range moves the output by less than the deviation budget
+        # (a dead channel's scale of 2**-180) is its offset alone: a shift of 195 bits would
+        # put that offset far beyond 62 bits.
+        m_real = np.where(np.abs(m_real) * x_max < 2.0 ** -(DEVIATION_BITS + 4), 0.0, m_real)
         k = _pow2_exponent(m_real)
         if k is not None and not np.any(o_real):  # a pure shift: exact
             self.mult, self.shift, self.mult_bits, self.deviation_lsb = np.ones(m_real.shape, np.int64), k, 1, 0.0
