@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .cost.target import Target
-from .errors import CompileError, OutputError
+from .errors import CompileError, OutputError, first_line
 from .ir import Graph, Node, Tensor
 from .ir.graph import Layout
 from .numerics import FixedType
@@ -106,8 +106,8 @@ class Design:
         except CompileError:
             raise
         except Exception as e:   # a hand-edited or damaged design.json
-            raise OutputError(f"{folder}: design files are inconsistent ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}); recompile the model") from None
+            raise OutputError(f"{folder}: design files are inconsistent ({type(e).__name__}: {first_line(e)}); "
+                              "recompile the model") from None
         return design
 
     @classmethod

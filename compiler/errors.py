@@ -51,6 +51,13 @@ class ModelWarning(UserWarning):
     (the CLI prints it as `qcompile: warning: ...`)."""
 
 
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (a library's, for quoting in one
+    of ours), shortened; the exception's type when it has no message."""
+    text = next((s.strip() for s in str(e).splitlines() if s.strip()), type(e).__name__)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def at_node(name: str, op: str, message: str, kind: type[CompileError] = UnsupportedError) -> CompileError:
     """An error about one node, in the house format."""
     return kind(f"node {name!r} ({op}): {message}")

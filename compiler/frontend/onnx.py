@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CompileError, ModelError, UnsupportedError, at_node
+from ..errors import CompileError, ModelError, UnsupportedError, at_node, first_line
 from ..ir import Graph, Node, Tensor
 from ..ir.graph import Layout
 from ..numerics import FixedType
 from . import validate, whole_tensor
-from .values import (ATTRIBUTE_TYPES, CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, Act, Const, canonical_perm, check_size, inverse, ir_shape, make_act,
-                     op_key, perm_order, supported_ops)
+from .values import (ATTRIBUTE_TYPES, CONSTANT_AWARE, CONVERTERS, MAX_ELEMENTS, STANDARD_DOMAINS, Act, Const, canonical_perm,
+                     check_size, inverse, ir_shape, make_act, op_key, perm_order, supported_ops)
 
 
 LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity")
@@ -137,11 +137,7 @@ def _read(source):
     from google.protobuf.message import DecodeError
 
     if not isinstance(source, (str, os.PathLike)):
-        if not source.HasField("graph") or len(source.graph.node) == 0:
-            raise ModelError("not a valid ONNX model (no graph or no nodes)")
-        validate.load_external_data(source, None)
-        validate.check_structure(source)
-        return source
+        return _checked(source, None, "")
     path = Path(source)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
@@ -153,9 +149,15 @@ def _read(source):
         raise ModelError(f"{path}: not a valid ONNX model (protobuf parse failed: {e})") from None
     except Exception as e:  # onnx raises assorted errors on garbage input
         raise ModelError(f"{path}: not a valid ONNX model ({type(e).__name__}: {e})") from None
+    return _checked(model, path.parent.resolve(), f"{path}: ")
+
+
+def _checked(model, folder: Path | None, where: str):
+    """The model with its external data read in (from `folder`, the model file's), after the
+    checks the importer relies on."""
     if not model.HasField("graph") or len(model.graph.node) == 0:
-        raise ModelError(f"{path}: not a valid ONNX model (no graph or no nodes)")
-    validate.load_external_data(model, path.parent.resolve())
+        raise ModelError(f"{where}not a valid ONNX model (no graph or no nodes)")
+    validate.load_external_data(model, folder)
     validate.check_structure(model)
     return model
 
@@ -189,7 +191,7 @@ class _Importer:
         # IR tensors that are a graph input seen through element-wise stages only (same
         # layout, same positions): tensor -> graph input
         self.origin: dict[str, str] = {}
-        self._schemas: dict = {}   # standard op type -> its schema at the model's opset (None: none)
+        self._exists: dict[str, bool] = {}   # standard op type -> defined at the model's opset
 
     # ---- top level ----------------------------------------------------------------------
     def run(self) -> Graph:
@@ -350,7 +352,7 @@ class _Importer:
         name = self._name(node)
         ins = [self.env.get(t) if t else None for t in node.input]
         key = op_key(domain, node.op_type)
-        if domain in ("", "ai.onnx"):
+        if domain in STANDARD_DOMAINS:
             self._check_schema(node, name)
         present = [v for t, v in zip(node.input, ins) if t]
         if domain in ("", "ai.onnx") and present and all(isinstance(v, Const) for v in present) \
@@ -384,7 +386,7 @@ class _Importer:
         reads a FLOAT `signed` as 0, so taking it as 1.0 would build another design); ops
         of custom domains that mirror a standard op (channels-last Conv) take its schema's."""
         declared = ATTRIBUTE_TYPES.get(key)
-        if declared is None and node.domain not in ("", "ai.onnx") and self.onnx.defs.has(node.op_type, ""):
+        if declared is None and node.domain not in STANDARD_DOMAINS and self.onnx.defs.has(node.op_type, ""):
             schema = self.onnx.defs.get_schema(node.op_type)
             declared = {a: ATTRIBUTE_KINDS.get(int(v.type), "") for a, v in schema.attributes.items()}
         for a in node.attribute if declared else ():
@@ -401,16 +403,15 @@ class _Importer:
         opset = self.opset.get("", 1)
         if not self.onnx.defs.has(node.op_type, ""):
             return   # no standard op at all: the converter lookup says what is supported
-        if node.op_type in self._schemas:
-            if self._schemas[node.op_type] is None:
-                raise at_node(name, node.op_type, f"op {node.op_type} does not exist in opset {opset} of the "
-                              "standard domain", ModelError)
-            return
-        try:
-            self._schemas[node.op_type] = self.onnx.defs.get_schema(node.op_type, opset, "")
-        except self.onnx.defs.SchemaError:
-            self._schemas[node.op_type] = None
-        self._check_schema(node, name)
+        if node.op_type not in self._exists:
+            try:
+                self.onnx.defs.get_schema(node.op_type, opset, "")
+                self._exists[node.op_type] = True
+            except self.onnx.defs.SchemaError:
+                self._exists[node.op_type] = False
+        if not self._exists[node.op_type]:
+            raise at_node(name, node.op_type, f"op {node.op_type} does not exist in opset {opset} of the "
+                          "standard domain", ModelError)
 
     def _fold_constant(self, node, name: str) -> list[Const]:
         """Evaluate a standard op whose inputs are all constants (weight transposes, shape
@@ -445,7 +446,7 @@ class _Importer:
             raise at_node(name, node.op_type, f"this constant expression did not finish within {FOLD_SECONDS:g} s",
                           ModelError) from None
         except Exception as e:
-            raise at_node(name, node.op_type, f"cannot evaluate this constant expression ({validate.first_line(e)})",
+            raise at_node(name, node.op_type, f"cannot evaluate this constant expression ({first_line(e)})",
                           ModelError) from None
         for v in values:
             check_size(np.shape(v) or (1,), f"node {name!r} ({node.op_type}) constant output")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError, ModelWarning
+from ..errors import ModelError, ModelWarning, first_line
 
 # element types a tensor may have: the floats (float8 variants included), bool and the
 # integers (2- and 4-bit included); not strings, complex numbers or undefined
@@ -204,12 +204,6 @@ def _check_names(graph) -> None:
     for v in list(graph.input) + list(graph.output) + list(graph.initializer):
         if bad(v.name):
             raise ModelError(f"graph tensor name {v.name!r} contains control characters")
-
-
-def first_line(e: Exception) -> str:
-    """The first non-empty line of an exception's message, shortened."""
-    text = next((s.strip() for s in str(e).splitlines() if s.strip()), type(e).__name__)
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def fold_size(node, feeds: dict[str, np.ndarray], opset: int, ir_version: int) -> int | None:

@@ -236,6 +236,14 @@ class Graph:
                 return data["node"]
         return None  # a graph input (graphs are small; a scan is cheaper than an index to keep)
 
+    def drop_unread(self, nodes) -> None:
+        """Remove the nodes (in order) whose output nothing reads any more and is no graph
+        output: a rewrite that took over an op's arithmetic leaves it to its other readers."""
+        for n in nodes:
+            if not self.consumers(n.outputs[0]) and n.outputs[0] not in self.outputs:
+                self.remove_node(n.name)
+                self.tensors.pop(n.outputs[0], None)
+
     def private(self, tensor: str) -> bool:
         """Exactly one node reads `tensor` and it is not a graph output: the precondition of
         every rewrite that changes or removes it (fusing into its producer, folding away)."""

@@ -13,15 +13,6 @@ from ..ops.relu import Relu
 from ..options import CompileOptions
 
 
-def drop_unread(graph: Graph, nodes) -> None:
-    """Remove the nodes (in order) whose output nothing reads any more and is no graph
-    output: a quantizer that took over an op's arithmetic leaves it to its other readers."""
-    for n in nodes:
-        if not graph.consumers(n.outputs[0]) and n.outputs[0] not in graph.outputs:
-            graph.remove_node(n.name)
-            graph.tensors.pop(n.outputs[0], None)
-
-
 def fold_into_quant(graph: Graph, options: CompileOptions) -> Graph:
     """Pre: scales propagated. Post: no Affine (optionally followed by a ReLU) feeds a
     model quantizer; the quantizer quantizes x * pre_scale + pre_shift of the Affine's
@@ -48,5 +39,5 @@ def fold_into_quant(graph: Graph, options: CompileOptions) -> Graph:
         folded = [n for n in (relu, prod) if n is not None]
         node.source = " + ".join(n.source for n in reversed(folded)) + f" + {node.source}"
         graph.set_inputs(node, [prod.inputs[0]])
-        drop_unread(graph, folded)
+        graph.drop_unread(folded)
     return graph

@@ -9,7 +9,6 @@ from ..ir import Graph
 from ..ops.affine import Affine
 from ..ops.quant import Quant
 from ..options import CompileOptions
-from .fold_into_quant import drop_unread
 
 
 def fold_thresholds(graph: Graph, options: CompileOptions) -> Graph:
@@ -33,5 +32,5 @@ def fold_thresholds(graph: Graph, options: CompileOptions) -> Graph:
         q.in_scale = graph.tensors[prod.inputs[0]].scale
         node.source = f"{prod.source} + {node.source}"
         graph.set_inputs(node, [prod.inputs[0]])
-        drop_unread(graph, [prod])
+        graph.drop_unread([prod])
     return graph

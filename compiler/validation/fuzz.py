@@ -42,6 +42,7 @@ import tempfile
 import time
 import traceback
 import unicodedata
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +55,7 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
+from compiler.errors import ModelWarning
 from compiler.frontend.validate import with_quirks_repaired
 from compiler.validation.inputs import draw, input_kinds, snap
 
@@ -169,8 +171,6 @@ def _types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
         try:
             from qonnx.core.modelwrapper import ModelWrapper
             from qonnx.transformation.infer_shapes import InferShapes
-
-            import warnings
 
             copy = onnx.ModelProto()
             copy.CopyFrom(model)
@@ -1343,9 +1343,6 @@ def observe(path: Path, target: str, data_seed: list[int], input_range: str = "n
         else:
             obs.note = f"input shapes {shapes} too large or negative to draw data for"
         stage("compile")
-        import warnings
-
-        from compiler.errors import ModelWarning
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", ModelWarning)
             design = compiler.compile_model(str(path), target, calib=calib)
@@ -1452,8 +1449,6 @@ def _frames(e: BaseException) -> tuple[str, str]:
 
 def run_job(job: dict, progress: Callable[[str], None] = lambda stage: None) -> dict:
     """One case (a job from Case.job) in this process: a JSON-able result."""
-    import warnings
-
     warnings.simplefilter("ignore")
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="qfuzz-") as td:
@@ -1478,7 +1473,6 @@ def _worker_main(rfd: int, wfd: int, memory_gb: float) -> None:
     """A worker process (started by _Slot): cases in on one pipe, stages and results out on
     the other, until a None job."""
     import importlib
-    import warnings
 
     try:
         import resource
