@@ -93,8 +93,7 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
             raise CompileError(f"layer {name!r}: two reuse factors given ({own.reuse_factor} and {rf})")
         settings[name] = LayerSettings.parse(name, {**own.items(), "reuse_factor": rf})
     request = FoldRequest(fps=fps, latency_us=latency_us, fit=fit, caps=caps)
-    if request.active and reuse_factor is not None:
-        raise CompileError("a folding request (fps, latency_us, fit) and reuse_factor conflict: give one")
+    _check_requests(request, reuse_factor)
     opts = CompileOptions(width=int(width), weight_width=int(weight_width),
                           reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
                           input_type=input_type, calib=None, target=tgt,
@@ -111,6 +110,18 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp()}
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary)
+
+
+def _check_requests(request, reuse_factor) -> None:
+    """Requests that cannot all be honoured are refused, never one silently dropped."""
+    if request.fit and (request.fps is not None or request.latency_us is not None):
+        given = " and ".join(w for w, v in (("fps", request.fps), ("latency_us", request.latency_us)) if v is not None)
+        raise CompileError(f"fit (the fastest design within the caps) and {given} (the cheapest design that meets "
+                           "it) conflict: give one (caps bound either)")
+    if request.active and reuse_factor is not None:
+        raise CompileError("a folding request (fps, latency_us, fit) and reuse_factor conflict: give one")
+    if request.caps and not request.active:
+        raise CompileError("caps bound a folding request (fit, fps or latency_us); none was given")
 
 
 def simulate(design, x) -> np.ndarray | list[np.ndarray]:

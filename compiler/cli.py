@@ -3,20 +3,22 @@
     qcompile MODEL.onnx --target zcu104 -o OUT [--force] [--calib X.npy] [--csim]
     qcompile verify MODEL.onnx --target zcu104 [--data X.npy] [--labels Y.npy]
     qcompile csim OUT [-n 1000] [--data X.npy]
-    qcompile targets
+    qcompile targets | ops | cache [clear]
 
 User errors print one line and exit 2; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 from pathlib import Path
 
 from .errors import CompileError, DataError, ModelWarning
 from .resources import read_json
 
-SUBCOMMANDS = ("compile", "verify", "csim", "targets")
+SUBCOMMANDS = ("compile", "verify", "csim", "targets", "ops", "cache")
 
 
 def _load_array(path: str | None, what: str):
@@ -74,7 +76,7 @@ def _layer_config(path: str | None) -> dict:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="ONNX model (float, QONNX or QDQ)")
+    p.add_argument("model", help="ONNX model (float, QONNX, QDQ or QOperator)")
     p.add_argument("--target", default="zcu104", help="board name (see `qcompile targets`) or a board .toml file")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
     p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first; .npz with one array per input) for activation ranges")
@@ -91,7 +93,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
     p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")
     p.add_argument("--fit", action="store_true", help="fold to the fastest design within the resource caps")
-    p.add_argument("--caps", default=None, help="resource caps for --fit, e.g. 'dsp=0.5,lut=0.7' (default 0.8 each)")
+    p.add_argument("--caps", default=None, help="resource caps (share of the device) for --fit, --fps or --latency-us, e.g. "
+                   "'dsp=0.5,lut=0.7' (--fit's default: 0.8 each)")
 
 
 def _compile(args):
@@ -101,14 +104,12 @@ def _compile(args):
                                   clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
                                   reuse_factor=args.reuse_factor, layers=_layer_config(args.config),
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
-                                  fit=args.fit, caps=_caps(args.caps, args.fit))
+                                  fit=args.fit, caps=_caps(args.caps))
 
 
-def _caps(text: str | None, fit: bool = True) -> dict | None:
+def _caps(text: str | None) -> dict | None:
     if not text:
         return None
-    if not fit:
-        raise CompileError("--caps applies to --fit only")
     caps = {}
     for part in text.split(","):
         key, _, value = part.partition("=")
@@ -152,10 +153,15 @@ def cmd_compile(args) -> int:
     tb = _sample_inputs(design, 16, _load_array(args.data, "data") if args.data else None)
     doc = build_report(design, compiler.estimate(design))
     write_project(design, out, doc, force=args.force, tb_inputs=testbench_rows(design, tb))
-    print(format_table(doc))
-    print(f"wrote {out}/ (HLS project, report.json, design/)")
+    # --json: report.json's content is the only thing on stdout; everything else goes to stderr
+    say = functools.partial(print, file=sys.stderr) if args.json else print
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        say(format_table(doc))
+    say(f"wrote {out}/ (HLS project, report.json, report.html, design/)")
     if args.csim:
-        return _run_csim(design, out, args.csim_n, None)
+        return _run_csim(design, out, args.csim_n, None, say)
     return 0
 
 
@@ -165,12 +171,12 @@ def _positive(n: int, what: str) -> int:
     return n
 
 
-def _run_csim(design, out: Path, n: int, data) -> int:
+def _run_csim(design, out: Path, n: int, data, say=print) -> int:
     from .backend.csim import compare
 
     x = _sample_inputs(design, n, data, seed=1)
     r = compare(design, out, x)
-    print(f"C simulation: {r.samples} samples, {r.mismatches} mismatching the bit-accurate simulator "
+    say(f"C simulation: {r.samples} samples, {r.mismatches} mismatching the bit-accurate simulator "
           f"({r.mismatched_elements} elements; build {r.seconds_build:.1f} s, run {r.seconds_run:.1f} s)")
     return 0 if r.mismatches == 0 else 1
 
@@ -210,13 +216,66 @@ def cmd_targets(args) -> int:
     return 0
 
 
+def cmd_ops(args) -> int:
+    """Every op the importer converts, its domains, and its limits (the converter's first
+    docstring line, which is where each op states them)."""
+    from .frontend import onnx as _registers_every_converter  # noqa: F401
+    from .frontend.values import CONVERTERS
+
+    by_op: dict[tuple[str, object], list[str]] = {}
+    for key, fn in CONVERTERS.items():
+        domain, _, op = key.rpartition(":")
+        by_op.setdefault((op, fn), []).append(domain or "ai.onnx")
+    rows = sorted((op, sorted(set(domains)), fn) for (op, fn), domains in by_op.items())
+    width = max(len(op) for op, _, _ in rows)
+    for op, domains, fn in rows:
+        limits = (fn.__doc__ or "").strip().splitlines()[0] if (fn.__doc__ or "").strip() else ""
+        where = "" if domains == ["ai.onnx"] else f" [{', '.join(domains)}]"
+        print(f"{op:<{width}}  {limits}{where}")
+    print(f"{len(rows)} ops (standard ops at every opset their schema exists at); any other op is refused in one "
+          "line naming its node")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from . import cache
+
+    if args.action == "clear":
+        print(f"removed {cache.cache_root()} ({cache.clear() / 1e6:.1f} MB)")
+        return 0
+    usage = cache.usage()
+    print(f"{cache.cache_root()}: {sum(b for _, b in usage.values()) / 1e6:.1f} MB "
+          "(rebuilt on demand; `qcompile cache clear` empties it)")
+    for name, (files, size) in usage.items():
+        print(f"  {name + '/':<8} {files:>5} files {size / 1e6:>8.1f} MB")
+    return 0
+
+
+COMMON_OPTIONS = """compile (the default command: `qcompile MODEL ...`):
+  --target BOARD        a board of `qcompile targets` (any case) or a board .toml file (default zcu104)
+  -o OUT, --force       output folder (default build/<model>); --force replaces an earlier output
+  --calib X.npy         calibration inputs for the ranges of float tensors
+  --fit [--caps ...]    the fastest design within the resource caps (the default, at 80% of each)
+  --fps N | --latency-us X     the cheapest design meeting a throughput / latency
+  --reuse-factor N | --config F.json     fixed folding for every / each layer
+  --csim [--csim-n N]   C-simulate the emitted C++ bit for bit against the simulator
+  --json                print report.json on stdout instead of the table
+`qcompile compile --help` lists every option."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="qcompile", description="Compile quantized/pruned ONNX models to FPGA HLS designs.")
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="qcompile", description="Compile quantized/pruned ONNX models (float, QONNX, "
+                                 "QDQ, QOperator) to FPGA HLS designs, with a cost estimate and a bit-accurate "
+                                 "simulator.", epilog=COMMON_OPTIONS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"qcompile {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compile", help="compile a model (default command)")
     _add_model_options(c)
     c.add_argument("-o", "--output", default=None, help="output folder (default build/<model>)")
     c.add_argument("--force", action="store_true", help="replace an existing output folder")
+    c.add_argument("--json", action="store_true", help="print report.json's content on stdout (messages go to stderr)")
     c.add_argument("--data", default=None, help="inputs (.npy) to put in the testbench's tb_input.txt")
     c.add_argument("--csim", action="store_true", help="also build and run the C simulation against the simulator")
     c.add_argument("--csim-n", type=int, default=1000, help="samples for --csim")
@@ -234,12 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_csim)
     t = sub.add_parser("targets", help="list the known boards")
     t.set_defaults(func=cmd_targets)
+    o = sub.add_parser("ops", help="list the supported ops and their limits")
+    o.set_defaults(func=cmd_ops)
+    k = sub.add_parser("cache", help="show the per-user cache (compiled templates, precompiled headers, C-simulation "
+                       "binaries) or empty it")
+    k.add_argument("action", nargs="?", choices=("show", "clear"), default="show")
+    k.set_defaults(func=cmd_cache)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+    if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "compile")
     args = build_parser().parse_args(argv)
     import signal
@@ -263,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:   # `qcompile ops | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

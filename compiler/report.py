@@ -1,6 +1,8 @@
 """The design report: JSON document (schema: docs/report.schema.json, kept stable) and printed table."""
 from __future__ import annotations
 
+import textwrap
+
 from . import __version__
 from .cost import NetworkCost
 
@@ -28,20 +30,38 @@ def build_report(design, cost: NetworkCost) -> dict:
     return doc
 
 
-def format_table(doc: dict) -> str:
-    head = f"{'layer':<24} {'op':<22} {'kernel':<16} {'lat(cyc)':>8} {'II':>6} {'DSP':>6} {'LUT':>8} {'FF':>8} {'BRAM18':>7} {'URAM':>5}"
-    lines = [f"{doc['design']} on {doc['target']['name']} ({doc['target']['part']}, {doc['clock_mhz']:g} MHz)", head,
-             "-" * len(head)]
-    for L in doc["layers"]:
-        lines.append(f"{L['name'][:24]:<24} {L['op'][:22]:<22} {L['style'][:16]:<16} {L['latency']:>8} {L['ii']:>6} "
-                     f"{L['dsp']:>6.0f} {L['lut']:>8.0f} {L['ff']:>8.0f} {L['bram_18k']:>7.1f} {L['uram']:>5.0f}")
+NAME_WIDTH, OP_WIDTH, KERNEL_WIDTH = 40, 26, 22   # longer text wraps onto the next lines, never cut
+
+
+def format_table(doc: dict, header: bool = True) -> str:
+    """The per-layer cost table with totals (a report document, or NetworkCost.as_dict() with
+    header=False): full layer, op and kernel names, wrapped within their columns."""
+    layers = doc["layers"]
+    widths = [max([len(h)] + [min(len(L[k]), cap) for L in layers])
+              for h, k, cap in (("layer", "name", NAME_WIDTH), ("op", "op", OP_WIDTH), ("kernel", "style", KERNEL_WIDTH))]
+    nums = f"{'lat(cyc)':>8} {'II':>6} {'DSP':>6} {'LUT':>8} {'FF':>8} {'BRAM18':>7} {'URAM':>5}"
+
+    def text(cells: tuple[str, str, str]) -> str:
+        return " ".join(f"{c:<{w}}" for c, w in zip(cells, widths))
+    head = f"{text(('layer', 'op', 'kernel'))} {nums}"
+    lines = [f"{doc['design']} on {doc['target']['name']} ({doc['target']['part']}, {doc['clock_mhz']:g} MHz)"] \
+        if header else []
+    lines += [head, "-" * len(head)]
+    for L in layers:
+        wrapped = [textwrap.wrap(L[k], w, break_on_hyphens=False) or [""]
+                   for k, w in zip(("name", "op", "style"), widths)]
+        lines.append(f"{text(tuple(col[0] for col in wrapped))} {L['latency']:>8} {L['ii']:>6} {L['dsp']:>6.0f} "
+                     f"{L['lut']:>8.0f} {L['ff']:>8.0f} {L['bram_18k']:>7.1f} {L['uram']:>5.0f}")
+        for k in range(1, max(map(len, wrapped))):
+            lines.append(text(tuple(col[k] if k < len(col) else "" for col in wrapped)).rstrip())
     r, u = doc["resources"], doc["utilization_pct"]
     lines.append("-" * len(head))
-    lines.append(f"{'total':<24} {'':<22} {'':<16} {doc['latency_cycles']:>8} {doc['ii_cycles']:>6} {r['dsp']:>6.0f} "
+    lines.append(f"{text(('total', '', ''))} {doc['latency_cycles']:>8} {doc['ii_cycles']:>6} {r['dsp']:>6.0f} "
                  f"{r['lut']:>8.0f} {r['ff']:>8.0f} {r['bram_18k']:>7.1f} {r['uram']:>5.0f}")
+
     def pct(k, w):
         return f"{u[k]:>{w - 1}.1f}%" if u[k] is not None else f"{'none':>{w}}"
-    lines.append(f"{'% of device':<24} {'':<22} {'':<16} {'':>8} {'':>6} {pct('dsp', 6)} {pct('lut', 8)} "
+    lines.append(f"{text(('% of device', '', ''))} {'':>8} {'':>6} {pct('dsp', 6)} {pct('lut', 8)} "
                  f"{pct('ff', 8)} {pct('bram_18k', 7)} {pct('uram', 5)}")
     lines.append(f"latency {doc['latency_cycles']} cycles = {doc['latency_us']:.3f} us; II {doc['ii_cycles']} cycles; "
                  f"throughput {doc['throughput_per_s']:,.0f} inferences/s; bottleneck {doc['bottleneck']}; "

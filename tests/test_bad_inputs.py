@@ -865,7 +865,7 @@ def test_bad_cli_data_and_counts_are_one_line_errors(tmp_path):
     assert_one_line_error(qcompile("verify", model_path("D01_jet_mlp_float"), "--data", scalar), "expected real numbers")
     assert_one_line_error(qcompile("verify", model_path("D01_jet_mlp_float"), "--data", data, "--labels", labels), "class indices")
     assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--csim", "--csim-n", "0", "-o", tmp_path / "b"), "--csim-n")
-    assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--caps", "dsp=0.5", "-o", tmp_path / "c"), "--fit only")
+    assert_one_line_error(qcompile(model_path("D01_jet_mlp_float"), "--caps", "dsp=0.5", "-o", tmp_path / "c"), "caps bound a folding request")
     assert not any((tmp_path / n).exists() for n in "abc")
 
 

@@ -2,13 +2,18 @@
 and compare its outputs with the bit-accurate simulator."""
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import progress
+from ..cache import CSIM_KEPT, cache_dir, trim
 from ..errors import OutputError, ToolchainError
+from ..progress import ticking
 from .emit import _literal
 from .toolchain import ap_types_include, compile_cpp
 
@@ -23,36 +28,58 @@ class CsimResult:
     seconds_run: float
 
 
+CSIM_FLAGS = ("-O1", "-fno-exceptions")
+# -fno-exceptions: large constant arrays of ap_fixed otherwise compile in quadratic time (g++
+# emits exception cleanups for every partially built array element). -O1: unoptimized
+# ap_fixed code runs CNNs ~50x slower.
+
+
 def build(out_dir: Path) -> Path:
-    """Compile the testbench (cached: rebuilt only when a source is newer than the binary)."""
+    """The testbench binary, built in the cache (compiler/cache.py) under the hash of its
+    sources, so the output folder stays as qcompile wrote it and an unchanged design is
+    not rebuilt."""
+    import hashlib
+
     out_dir = Path(out_dir)
     tbs = sorted((out_dir / "tb").glob("*_tb.cpp"))
     if not tbs:
         raise OutputError(f"{out_dir}: no testbench in tb/; is this a qcompile output folder?")
     top = tbs[0].name[:-len("_tb.cpp")]
-    exe = out_dir / "tb" / f"{top}_csim"
     sources = [out_dir / "firmware" / f"{top}.cpp", tbs[0]]
-    deps = sources + sorted((out_dir / "firmware").glob("*.h"))
-    if not exe.exists() or exe.stat().st_mtime < max(p.stat().st_mtime for p in deps):
-        # -fno-exceptions: large constant arrays of ap_fixed otherwise compile in quadratic
-        # time (g++ emits exception cleanups for every partially built array element).
-        # -O1: unoptimized ap_fixed code runs CNNs ~50x slower; the precompiled ap_types
-        # headers save ~2 s of every translation unit
-        compile_cpp(sources, exe, [out_dir / "firmware", ap_types_include()], flags=("-O1", "-fno-exceptions"),
-                    pch=True)
+    digest = hashlib.sha256(repr(CSIM_FLAGS).encode())
+    for p in sources + sorted((out_dir / "firmware").glob("*.h")):
+        digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    folder = cache_dir("csim") / digest.hexdigest()[:24]
+    exe = folder / f"{top}_csim"
+    if exe.is_file():
+        os.utime(folder)   # recently used: kept by trim
+        return exe
+    trim("csim", CSIM_KEPT - 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{top}_csim.{os.getpid()}"
+    with ticking("building the C simulation (g++)"):
+        compile_cpp(sources, tmp, [out_dir / "firmware", ap_types_include()], flags=CSIM_FLAGS, pch=True)
+    os.replace(tmp, exe)   # atomic: a parallel build of the same sources finds a whole binary
     return exe
 
 
 def run(out_dir: Path, rows: np.ndarray, n_outputs_values: int) -> np.ndarray:
-    """Run the testbench on rows of flattened inputs; returns the flattened outputs."""
+    """Run the testbench on rows of flattened inputs (in a temporary folder, in chunks so a
+    progress bar can follow); returns the flattened outputs."""
     exe = build(out_dir)
-    work = Path(out_dir) / "tb"
-    inp, outp = work / "csim_input.txt", work / "csim_output.txt"
-    inp.write_text("\n".join(" ".join(_literal(v) for v in row) for row in rows) + "\n")
-    proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ToolchainError(f"the C simulation failed (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
-    values = np.array([[float(v) for v in line.split()] for line in outp.read_text().splitlines() if line.strip()])
+    chunks = np.array_split(rows, min(len(rows), 20)) if progress.enabled() and len(rows) > 1 else [rows]
+    parts = []
+    with tempfile.TemporaryDirectory(prefix="qcompile-csim-") as work, \
+            progress.bar(total=len(rows), desc="C simulation", unit="sample") as shown:
+        inp, outp = Path(work) / "input.txt", Path(work) / "output.txt"
+        for chunk in chunks:
+            inp.write_text("\n".join(" ".join(_literal(v) for v in row) for row in chunk) + "\n")
+            proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise ToolchainError(f"the C simulation failed (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
+            parts += [[float(v) for v in line.split()] for line in outp.read_text().splitlines() if line.strip()]
+            shown.update(len(chunk))
+    values = np.array(parts)
     if values.shape != (len(rows), n_outputs_values):
         raise ToolchainError(f"the C simulation wrote {values.shape} values, expected {(len(rows), n_outputs_values)}")
     return values

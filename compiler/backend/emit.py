@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import OutputError
 from ..ops.base import HlsContext
 from ..resources import data_dir
@@ -111,11 +112,9 @@ def tcl_word(value) -> str:
 def _bytecode_cache():
     """Compiled templates are cached per user (Jinja checks them against the sources), which
     saves ~0.15 s per run; without a writable cache folder templates are compiled each time."""
-    import os
-
     import jinja2
 
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcompile" / "jinja"
+    root = cache_dir("jinja")
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".probe"
@@ -312,7 +311,8 @@ def _literal(v: float) -> str:
 
 
 MARKER = ".qcompile"   # in every output folder: the files qcompile wrote there (see _owned_files)
-CSIM_SCRATCH = ("tb/csim_input.txt", "tb/csim_output.txt")   # and tb/<top>_csim: written by `qcompile csim`
+# and tb/<top>_csim: what `qcompile csim` wrote into the folder before 0.2 (now it builds in the cache)
+CSIM_SCRATCH = ("tb/csim_input.txt", "tb/csim_output.txt")
 
 
 def write_project(design, out: Path, report: dict, force: bool = False, tb_inputs: np.ndarray | None = None) -> Path:
@@ -325,7 +325,7 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
     replacing = out.exists() or out.is_symlink()
     if replacing:
         if not force:
-            raise OutputError(f"{out} already exists (use --force to replace it)")
+            raise OutputError(f"{out} already exists (replace it with --force, or force=True in the API)")
         _check_replaceable(out)
     files = render_project(design, report)
     claimed = False

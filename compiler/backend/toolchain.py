@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..cache import cache_dir
 from ..errors import ToolchainError
 
 
@@ -49,7 +50,7 @@ def precompiled_header(flags: tuple[str, ...]) -> Path | None:
     inc = ap_types_include()
     version = subprocess.run([compiler(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     key = hashlib.sha256(f"{version}|{flags}|{inc}".encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qcompile" / "pch" / key
+    root = cache_dir("pch") / key
     gch = root / "qc_pch.h.gch"
     if gch.is_file():
         return root

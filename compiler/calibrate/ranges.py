@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import progress
 from ..ir import Graph
 from ..ops.base import Bounds
 
@@ -10,7 +11,8 @@ from ..ops.base import Bounds
 def float_run(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Every tensor's float64 value (batch first) under the ops' reference semantics."""
     values = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
-    for node in graph.nodes():
+    nodes = list(graph.nodes())
+    for node in progress.bar(nodes, total=len(nodes), desc="calibrating", unit="layer"):
         outs = node.op.reference([values[t] for t in node.inputs])
         values.update(zip(node.outputs, outs))
     return values

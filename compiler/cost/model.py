@@ -100,6 +100,11 @@ class NetworkCost:
     def bottleneck(self) -> str:
         return max(self.layers, key=lambda item: item[2].ii)[0] if self.layers else ""
 
+    def __str__(self) -> str:
+        from ..report import format_table
+
+        return format_table(self.as_dict(), header=False)
+
     def as_dict(self) -> dict:
         layers = []
         for name, desc, c in self.layers:

@@ -59,11 +59,25 @@ def load_target(spec: str, clock_mhz: float | None = None) -> Target:
     """A board name from hw_models/ (e.g. 'zcu104') or a path to a board TOML file."""
     path = Path(spec)
     if not (spec.endswith(".toml") or path.is_file()):
-        path = data_dir("hw_models") / f"{spec}.toml"
-        if not path.is_file():
-            raise TargetError(f"unknown target {spec!r} (available: {', '.join(available_targets())}; "
-                              "or pass a path to a board .toml file)")
+        path = data_dir("hw_models") / f"{board_name(spec)}.toml"
     return _parse(path).with_clock(clock_mhz)
+
+
+def board_name(spec: str) -> str:
+    """A known board's name from what a user typed: any case, '_' for '-', the family prefix
+    left out ('ZCU104', 'u250', 'pynq_z2'); otherwise an error with the closest names."""
+    import difflib
+
+    known = available_targets()
+    def key(name: str) -> str:
+        return re.sub(r"[-_ ]", "", name.lower())
+    by_key = {key(n): n for n in known} | {key(n.split("-", 1)[1]): n for n in known if n.startswith("alveo-")}
+    if key(spec) in by_key:
+        return by_key[key(spec)]
+    close = difflib.get_close_matches(key(spec), list(by_key), n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(dict.fromkeys(by_key[c] for c in close))}? " if close else ""
+    raise TargetError(f"unknown target {spec!r} ({hint}available: {', '.join(known)}; "
+                      "or pass a path to a board .toml file)")
 
 
 def _parse(path: Path) -> Target:
