@@ -1,6 +1,7 @@
 """Reference executors for the original model: onnxruntime for standard ONNX (QDQ included),
-qonnx's executor for models with QONNX custom ops. Used by `qcompile verify` and tests.
-Both are optional imports: onnxruntime is a core dependency, qonnx is a test/peers extra."""
+qonnx's executor for models with QONNX custom ops, in a custom domain or (as some exporters
+write them) in the default one. Used by `qcompile verify` and tests. Both are optional
+imports: onnxruntime is a core dependency, qonnx is a test/peers extra."""
 from __future__ import annotations
 
 import os
@@ -8,10 +9,90 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CompileError, ModelError
+from ..errors import CompileError, ModelError, at_node
 
 CUSTOM_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas", "finn",
                   "qonnx.custom_op.channels_last", "qonnx")
+QONNX_GENERAL = "qonnx.custom_op.general"
+# qonnx.custom_op.general's ops (qonnx 0.4-1.0): what a default-domain node may be when qonnx
+# is not installed to ask (its executor then raises the install hint)
+QONNX_GENERAL_OPS = ("BipolarQuant", "DebugMarker", "FloatQuant", "GenericPartition", "Im2Col", "IntQuant",
+                     "MaxPoolNHWC", "MultiThreshold", "Quant", "QuantAvgPool2d", "Trunc", "XnorPopcountMatMul")
+ORT_DOMAINS = ("ai.onnx.ml", "com.microsoft")   # onnxruntime's own non-default domains
+
+
+def _qonnx_knows(domain: str, op_type: str) -> bool:
+    """qonnx's executor runs (domain, op_type): its registry's answer, or without qonnx the
+    general domain's ops and the custom domains it is known to serve."""
+    try:
+        from qonnx.custom_op.registry import is_custom_op
+    except ImportError:
+        return op_type in QONNX_GENERAL_OPS if domain == QONNX_GENERAL else domain in CUSTOM_DOMAINS
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:  # qonnx reads the old-style domains as the general one (ModelWrapper, and above for "qonnx")
+            return is_custom_op(QONNX_GENERAL if domain in ("finn", "finn.custom_op.general", "qonnx") else domain,
+                                op_type)
+        except Exception:  # noqa: BLE001 - a domain that is no importable module name
+            return False
+
+
+def executor_plan(model) -> tuple[str, dict[int, str]]:
+    """Which executor runs this ModelProto ("qonnx" or "onnxruntime") and the nodes to move to
+    another domain first: {node index: domain} for default-domain nodes that are not standard
+    ONNX ops at the model's opset but QONNX ops, which qonnx registers under its general
+    domain. A node in a custom domain means qonnx too; one that neither executor knows is a
+    ModelError naming it."""
+    import onnx
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
+    functions = {(f.domain, f.name) for f in model.functions}   # model-local functions: onnxruntime inlines them
+    standard: dict[str, bool] = {}
+    executor, moves = "onnxruntime", {}
+    for i, node in enumerate(model.graph.node):
+        domain = node.domain or ""
+        if (domain, node.op_type) in functions or domain in ORT_DOMAINS:
+            continue
+        name = node.name or f"{node.op_type}_{i}"
+        if domain in ("", "ai.onnx"):
+            if node.op_type not in standard:
+                try:
+                    onnx.defs.get_schema(node.op_type, max_inclusive_version=opset, domain="")
+                    standard[node.op_type] = True
+                except onnx.defs.SchemaError:
+                    standard[node.op_type] = False
+            if standard[node.op_type]:
+                continue
+            if not _qonnx_knows(QONNX_GENERAL, node.op_type):
+                what = f"does not exist in opset {opset} of the standard domain" if onnx.defs.has(node.op_type) \
+                    else "is not a standard ONNX op"
+                raise at_node(name, node.op_type, f"op {node.op_type} {what} and is not a QONNX op; "
+                              "no reference executor can run the model", ModelError)
+            moves[i] = QONNX_GENERAL
+        elif not _qonnx_knows(domain, node.op_type):
+            raise at_node(name, node.op_type, f"op {domain}:{node.op_type} is not a QONNX op (nor a standard "
+                          "one); no reference executor can run the model", ModelError)
+        elif domain == "qonnx":   # qonnx's QKeras converter writes "qonnx"; its executor knows the general domain
+            moves[i] = QONNX_GENERAL
+        executor = "qonnx"
+    return executor, moves
+
+
+def _for_executor(model) -> str:
+    """Prepare a loaded model (a copy: it is changed in place) for its executor: move the
+    nodes executor_plan says to the domain qonnx runs them under. A Trunc moved with six
+    inputs is Trunc v2, which qonnx's general domain reads from its opset import (v1 without)."""
+    import onnx
+
+    executor, moves = executor_plan(model)
+    for i, domain in moves.items():
+        model.graph.node[i].domain = domain
+    if any(model.graph.node[i].op_type == "Trunc" and len(model.graph.node[i].input) == 6 for i in moves) \
+            and not any(o.domain == QONNX_GENERAL for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(QONNX_GENERAL, 2))
+    return executor
 
 
 def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = None,
@@ -27,24 +108,21 @@ def run_reference(model_path: str | os.PathLike, x, outputs: list[str] | None = 
         per = [run_reference(model_path, [v[i] for v in xs], outputs) for i in range(len(xs[0]))]
         return [np.stack([p[k] for p in per]) for k in range(len(per[0]))]
     model = onnx.load(str(model_path))
+    qonnx = _for_executor(model) == "qonnx"
     if outputs:  # promote intermediate tensors to outputs; shapes are inferred again
         del model.graph.value_info[:]
         del model.graph.output[:]
-        qonnx = any(n.domain in CUSTOM_DOMAINS for n in model.graph.node)
         # qonnx computes in float throughout; onnxruntime infers each output's own type (QDQ: ints)
         model.graph.output.extend(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) if qonnx
                                   else onnx.helper.make_empty_tensor_value_info(n) for n in outputs)
-    if any(n.domain in CUSTOM_DOMAINS for n in model.graph.node):
-        return _run_qonnx(model, x)
-    return _run_ort(model, x)
+    return _run_qonnx(model, x) if qonnx else _run_ort(model, x)
 
 
 def reference_executor(model_path) -> str:
-    """Which executor serves as the reference for this model."""
+    """Which executor serves as the reference for this model (run_reference's choice)."""
     import onnx
 
-    m = onnx.load(str(model_path), load_external_data=False)
-    return "qonnx" if any(n.domain in CUSTOM_DOMAINS for n in m.graph.node) else "onnxruntime"
+    return executor_plan(onnx.load(str(model_path), load_external_data=False))[0]
 
 
 def _free_batch(model):
@@ -111,9 +189,9 @@ def _run_qonnx(model, x):
 
     from qonnx.transformation.infer_shapes import InferShapes
 
-    for node in model.graph.node:  # qonnx's QKeras converter writes "qonnx"; its executor knows the general domain
+    for node in model.graph.node:  # callers passing a model of their own: as _for_executor does
         if node.domain == "qonnx":
-            node.domain = "qonnx.custom_op.general"
+            node.domain = QONNX_GENERAL
     names = _feed_names(model)
     x32 = [np.asarray(v, dtype=np.float32) for v in _as_list(x, len(names))]
     with warnings.catch_warnings():
