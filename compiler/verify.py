@@ -131,8 +131,10 @@ def format_verify(r: VerifyResult) -> str:
         lines[0] += f"; inputs cast to {', '.join(types)}" if types else ""
         head = ["max abs error", "mean abs error", "SQNR", "argmax agreement"]
         for d, c, t in zip(r.design, r.input_cast, r.outputs):
-            table = [(f"  output {t.name!r}", head), ("    design (sim vs ref, cast inputs)", _cells(d)),
-                     ("    input cast (ref, cast vs raw)", _cells(c)), ("    total (sim vs ref, raw inputs)", _cells(t))]
+            table = [(f"  output {t.name!r}", head),
+                     ("    design (sim vs ref, cast inputs)", _cells(d)),
+                     ("    input cast (ref, cast vs raw)", _cells(c)),
+                     ("    total (sim vs ref, raw inputs)", _cells(t))]
             first = max(len(label) for label, _ in table)
             widths = [max(len(row[k]) for _, row in table) for k in range(len(head))]
             lines += [label.ljust(first) + "".join("  " + v.rjust(w) for v, w in zip(row, widths))

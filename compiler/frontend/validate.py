@@ -125,6 +125,9 @@ def check_model(model, output_shapes: dict | None = None, strict: bool = False) 
         warnings.warn(ModelWarning(f"onnx shape inference disagrees with the model: {first_line(e)}"), stacklevel=2)
 
 
+DEFAULT_DOMAIN_QONNX = ("Quant", "BipolarQuant", "Trunc", "MultiThreshold", "IntQuant", "FloatQuant")
+
+
 def with_quirks_repaired(model, output_shapes: dict):
     """Exporters leave out the opset import of their custom domain (QONNX's Quant in
     finn.custom_op.general), give graph outputs a type without a shape, list nodes out of
@@ -132,8 +135,19 @@ def with_quirks_repaired(model, output_shapes: dict):
     and qonnx run all of them, so none is a reason to refuse a model."""
     from onnx import helper
 
+    import onnx
+
     m = type(model)()
     m.CopyFrom(model)
+    # QONNX quantizers written in the default domain (the importer converts them there too):
+    # checked as the custom ops they are
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
+    for n in m.graph.node:
+        if n.domain in ("", "ai.onnx") and n.op_type in DEFAULT_DOMAIN_QONNX:
+            try:
+                onnx.defs.get_schema(n.op_type, max_inclusive_version=opset, domain="")
+            except onnx.defs.SchemaError:
+                n.domain = "qonnx.custom_op.general"
     have = {o.domain for o in m.opset_import}
     used = {n.domain for n in m.graph.node}
     for d in sorted(used - have - {"", "ai.onnx"}):   # the standard domain's version is no quirk
