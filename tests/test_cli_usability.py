@@ -97,6 +97,8 @@ def test_ops_lists_every_converter_with_its_limits():
     listed = {line.split()[0] for line in p.stdout.splitlines()[:-1]}
     assert {k.rpartition(":")[2] for k in CONVERTERS} == listed
     assert any("[" in line and "qonnx" in line for line in p.stdout.splitlines())   # custom domains are named
+    softmax = next(line for line in p.stdout.splitlines() if line.startswith("Softmax "))
+    assert "4096" in softmax   # the limit the converter enforces
 
 
 def test_cache_shows_and_clears(tmp_path, monkeypatch):

@@ -24,12 +24,14 @@ FLT_MAX = 3.4028234663852886e38  # Clip's defaults before opset 11: no bound
 
 @converter("Relu")
 def _relu(imp, ctx, ins):
+    """elementwise, any shape; folded when its input is a constant"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, Relu(), x, x.shape)
 
 
 @converter("Softmax")
 def _softmax(imp, ctx, ins):
+    """over up to 4096 values along `axis` (opset < 13: every axis from `axis` on); not the batch axis"""
     from .convert_reduce import softmax_axes, trailing_layout
 
     x = ctx.act(ins[0])
@@ -70,6 +72,7 @@ def _bound(ctx, v, what: str) -> float | None:
 
 @converter("Clip")
 def _clip(imp, ctx, ins):
+    """elementwise; min/max: absent or constant scalars (+-inf, +-FLT_MAX: no bound); computed ones refused"""
     x = ctx.act(ins[0])
     if imp.opset.get("", 13) < 11:
         lo, hi = _bound(ctx, ctx.attrs.get("min"), "min"), _bound(ctx, ctx.attrs.get("max"), "max")
@@ -82,6 +85,7 @@ def _clip(imp, ctx, ins):
 
 @converter("LeakyRelu")
 def _leaky_relu(imp, ctx, ins):
+    """elementwise, any shape; alpha any finite number"""
     x = ctx.act(ins[0])
     alpha = _float_attr(ctx, "alpha", 0.01)
     return imp.emit(ctx, PRelu(slope=np.array([alpha])), x, x.shape)
@@ -89,6 +93,9 @@ def _leaky_relu(imp, ctx, ins):
 
 @converter("PRelu")
 def _prelu(imp, ctx, ins):
+    """slope: a finite constant, scalar, per-channel or varying along other axes (not along the batch)
+
+    Before opset 7 a (C,) slope is per channel, as PyTorch exported it."""
     x = ctx.act(ins[0])
     if len(ins) < 2 or ins[1] is None:
         raise ctx.error("the slope input is missing", ModelError)
@@ -114,6 +121,7 @@ def _prelu(imp, ctx, ins):
 
 @converter("HardSigmoid")
 def _hard_sigmoid(imp, ctx, ins):
+    """elementwise, any shape; alpha and beta any finite numbers"""
     x = ctx.act(ins[0])
     op = HardSigmoid(alpha=_float_attr(ctx, "alpha", 0.2), beta=_float_attr(ctx, "beta", 0.5))
     return imp.emit(ctx, op, x, x.shape)
@@ -121,18 +129,21 @@ def _hard_sigmoid(imp, ctx, ins):
 
 @converter("HardSwish")
 def _hard_swish(imp, ctx, ins):
+    """elementwise, any shape"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, HardSwish(), x, x.shape)
 
 
 @converter("Elu")
 def _elu(imp, ctx, ins):
+    """elementwise, any shape; alpha any finite number"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, Elu(alpha=_float_attr(ctx, "alpha", 1.0)), x, x.shape)
 
 
 @converter("Selu")
 def _selu(imp, ctx, ins):
+    """elementwise, any shape; alpha and gamma any finite numbers"""
     x = ctx.act(ins[0])
     op = Elu(alpha=_float_attr(ctx, "alpha", SELU_ALPHA), gamma=_float_attr(ctx, "gamma", SELU_GAMMA))
     return imp.emit(ctx, op, x, x.shape)
@@ -140,18 +151,21 @@ def _selu(imp, ctx, ins):
 
 @converter("Sigmoid")
 def _sigmoid(imp, ctx, ins):
+    """elementwise, any shape"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, Sigmoid(), x, x.shape)
 
 
 @converter("Tanh")
 def _tanh(imp, ctx, ins):
+    """elementwise, any shape"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, Tanh(), x, x.shape)
 
 
 @converter("Swish")
 def _swish(imp, ctx, ins):
+    """elementwise, any shape; alpha > 0 only (x * sigmoid(alpha * x))"""
     x = ctx.act(ins[0])
     alpha = _float_attr(ctx, "alpha", 1.0)
     if not alpha > 0:
@@ -161,5 +175,6 @@ def _swish(imp, ctx, ins):
 
 @converter("Softplus")
 def _softplus(imp, ctx, ins):
+    """elementwise, any shape"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, Softplus(), x, x.shape)

@@ -138,6 +138,11 @@ def _position_affine(imp, ctx, x: Act, scale, shift) -> Act:
 
 @converter("Add", "Sub", "Mul", "Div")
 def _arith(imp, ctx, ins):
+    """x op constant (scalar, per-channel or per-position); two tensors: equal rank, one may broadcast
+
+    A constant may not vary along the batch. Div: by a nonzero constant only (a constant divided
+    by a tensor is refused); of two tensors only PyTorch's Softsign x / (1 + |x|). Mul x * Sigmoid(x)
+    becomes Swish."""
     op = ctx.node.op_type
     a, b = ins
     if isinstance(a, Const) and isinstance(b, Const):
@@ -170,7 +175,9 @@ def _scale_shift(ctx, op: str, v: np.ndarray, const_first: bool) -> tuple:
 
 @converter("Max", "Min")
 def _max_min(imp, ctx, ins):
-    """Variadic Max/Min: a chain of two-input stages; the constants fold into one, applied as a
+    """any number of tensors (equal rank, one may broadcast) and constants that fold into one scalar
+
+    Variadic Max/Min: a chain of two-input stages; the constants fold into one, applied as a
     clamp (a scalar: Clip) at the end."""
     op = ctx.node.op_type
     present = [v for v in ins if v is not None]
@@ -208,6 +215,10 @@ def _fold_binary(op, a, b):
 @converter("BatchNormalization")
 @converter("BatchNormalization", domains=("qonnx.custom_op.channels_last",))
 def _batchnorm(imp, ctx, ins):
+    """inference form; constant scale/bias/mean/var, each scalar or per-channel; training outputs refused
+
+    training_mode=1 is refused when the running-statistics outputs are present. Also QONNX's
+    channels_last BatchNormalization (channels on the last axis)."""
     x = ctx.act(ins[0])
     chlast = ctx.node.domain == "qonnx.custom_op.channels_last"
     if len(ctx.node.output) > 1 and any(ctx.node.output[1:]):

@@ -91,6 +91,10 @@ def _check_window(ctx, win: Window):
 @converter("Conv")
 @converter("Conv", domains=(CHANNELS_LAST,))
 def _conv(imp, ctx, ins):
+    """1-D/2-D/3-D (NHWC op: 1-D/2-D); constant weight, bias; any kernel/stride/dilation/group; pads >= 0
+
+    Any auto_pad. Quantized weights: one scale per tensor or per output channel. 3-D (N, C, D, H, W):
+    im2col and a 2-D kernel (convert_volume). QONNX channels_last Conv: 1-D/2-D NHWC."""
     chlast = ctx.node.domain == CHANNELS_LAST
     if not chlast and isinstance(ins[0], Act) and len(ins[0].shape) == 4:  # a volume: im2col + 2-D
         return volume_conv(imp, ctx, ins, _conv)
@@ -145,6 +149,10 @@ def _per_output_scale(ctx, scale, shape, chlast: bool):
 @converter("MaxPool", "AveragePool")
 @converter("MaxPool", domains=(CHANNELS_LAST,))
 def _pool(imp, ctx, ins):
+    """1-D/2-D/3-D (NHWC: 1-D/2-D); no Indices; ceil_mode=1: not 3-D, AveragePool only if it adds nothing
+
+    Pads >= 0, any auto_pad. 3-D: ceil_mode=0; a padded AveragePool needs count_include_pad=1.
+    QONNX channels_last MaxPool: 1-D/2-D NHWC."""
     chlast = ctx.node.domain == CHANNELS_LAST
     mode = "max" if ctx.node.op_type == "MaxPool" else "avg"
     if len(ctx.node.output) > 1 and ctx.node.output[1]:
@@ -178,6 +186,7 @@ def _pool(imp, ctx, ins):
 
 @converter("GlobalMaxPool", "GlobalAveragePool")
 def _global_pool(imp, ctx, ins):
+    """1-D and 2-D images, (N, C, W) or (N, C, H, W); volumes are refused"""
     x, spatial, c = _image(imp, ctx, ctx.act(ins[0]), False)
     op = Pool(mode="max" if ctx.node.op_type == "GlobalMaxPool" else "avg", is_global=True)
     return _output(imp, ctx, op, x, (1,) * len(spatial), c, False)
@@ -195,6 +204,7 @@ def _own_layout(imp, ctx, x: Act) -> tuple[Act, tuple[int, ...]]:
 
 @converter("Pad")
 def _pad(imp, ctx, ins):
+    """constant/edge/reflect; constant pads >= 0, none on the batch axis; reflect pads < the axis size"""
     x = ctx.act(ins[0])
     mode = str(ctx.attrs.get("mode", "constant")).lower()
     if mode not in ("constant", "edge", "reflect"):
@@ -238,6 +248,7 @@ def _pad(imp, ctx, ins):
 
 @converter("Concat")
 def _concat(imp, ctx, ins):
+    """any number of computed inputs (no constants) along any axis but the batch"""
     xs = [ctx.act(v, f"input {i}") for i, v in enumerate(ins) if v is not None]
     if len(xs) == 1:
         return xs[0]
@@ -307,6 +318,10 @@ def nearest_indices(n_in: int, n_out: int, scale: float, coordinate_mode: str, n
 
 @converter("Resize", "Upsample")
 def _resize(imp, ctx, ins):
+    """nearest only, on the spatial axes of 1-D/2-D images; no antialias, axes, tf_crop_and_resize
+
+    Channels first or last; scales or sizes constant; coordinate_transformation_mode: half_pixel,
+    pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn; any nearest_mode."""
     x = ctx.act(ins[0])
     mode = str(ctx.attrs.get("mode", "nearest")).lower()
     if mode != "nearest":
@@ -365,6 +380,7 @@ def _resize(imp, ctx, ins):
 
 @converter("DepthToSpace")
 def _depth_to_space(imp, ctx, ins):
+    """DCR and CRD modes on (N, C, H, W) inputs, blocksize dividing the channels"""
     x = ctx.act(ins[0])
     b = int(ctx.attrs.get("blocksize", 0))
     mode = str(ctx.attrs.get("mode", "DCR")).upper()

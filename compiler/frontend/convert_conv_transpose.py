@@ -114,6 +114,9 @@ def _pads(ctx, spatial, kernel, strides, dilations, out_pad):
 
 @converter("ConvTranspose")
 def _conv_transpose(imp, ctx, ins):
+    """1-D/2-D; constant weight and bias; any stride, dilation, group, auto_pad; pads, output_padding >= 0
+
+    output_shape up to the natural size; quantized weights: one scale per tensor or per output channel."""
     x = ctx.act(ins[0])
     if len(x.shape) not in (2, 3):
         raise ctx.error(f"input of shape (N, {', '.join(map(str, x.shape))}) is not supported "

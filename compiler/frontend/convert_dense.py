@@ -35,6 +35,9 @@ def _dense(ctx, w: Const, n_in: int, transpose: bool = False, alpha: float = 1.0
 
 @converter("MatMul")
 def _matmul(imp, ctx, ins):
+    """(N, K) @ a constant 2-D weight, or two computed (N, ..., M, K) @ (N, ..., K, P), no broadcasting
+
+    Quantized weights: one scale per tensor or per output column."""
     x = ctx.act(ins[0], "the first input")
     if isinstance(ins[1], Act):
         return _two_streams(imp, ctx, x, ins[1])
@@ -51,6 +54,10 @@ def _matmul(imp, ctx, ins):
 
 @converter("Gemm")
 def _gemm(imp, ctx, ins):
+    """(N, K) input, constant B, transB 0/1, any alpha and beta; transA=1 refused; C: scalar or per output
+
+    C is a constant. Quantized B: one scale per tensor or per output column. Without a batch axis
+    (whole-tensor models): also two computed matrices, A @ B + beta * C (no transA/transB, alpha 1)."""
     a = ctx.attrs
     x = ctx.act(ins[0], "input A")
     if isinstance(ins[1], Act) and imp.whole:

@@ -9,6 +9,9 @@ from .values import Act, Const, converter
 
 @converter("Gather")
 def _gather(imp, ctx, ins):
+    """embedding lookup only: a constant 2-D table on axis 0 (one scale if quantized), integer indices
+
+    The indices are computed: an integer graph input or an integer op's output."""
     data, indices = ins[0], ins[1]
     axis = int(ctx.attrs.get("axis", 0))
     if not (isinstance(data, Const) and isinstance(indices, Act)):

@@ -30,6 +30,7 @@ def _only_first_output(ctx) -> None:
 
 @converter("InstanceNormalization")
 def _instance_norm(imp, ctx, ins):
+    """any rank; constant finite scale and B, one per channel; epsilon finite >= 0"""
     x = ctx.act(ins[0])
     if len(ins) < 3 or ins[1] is None or ins[2] is None:
         raise ctx.error("needs scale and B inputs", ModelError)
@@ -48,6 +49,7 @@ def _instance_norm(imp, ctx, ins):
 
 @converter("LayerNormalization")
 def _layer_norm(imp, ctx, ins):
+    """over up to 4096 values from `axis` on (not the batch); constant finite Scale/B; Y output only"""
     _only_first_output(ctx)
     x = ctx.act(ins[0])
     rank = len(x.shape) + 1

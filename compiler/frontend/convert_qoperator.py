@@ -127,6 +127,9 @@ def _output_quant(imp, ctx, y, y_scale, y_zero):
 
 @converter("QLinearMatMul")
 def _qlinear_matmul(imp, ctx, ins):
+    """A (N, K) from its QuantizeLinear or an int graph input; constant 2-D B, scale/zero per column
+
+    Same scale and zero point as A's quantizer; a graph input per tensor. Output: (u)int4/8/16, int32."""
     a, a_s, a_z, b, b_s, b_z, y_s, y_z = (list(ins) + [None] * 8)[:8]
     x, factor, zero_left = _int_input(imp, ctx, a, a_s, a_z, "input A", dense=True)
     if len(x.shape) != 1:
@@ -140,6 +143,9 @@ def _qlinear_matmul(imp, ctx, ins):
 
 @converter("QGemm", domains=("com.microsoft",))
 def _qgemm(imp, ctx, ins):
+    """A from its QuantizeLinear or an int graph input; constant B, transB 0/1, any alpha; transA=1 refused
+
+    C: a constant int32 bias; without y_scale the output is float."""
     a, a_s, a_z, b, b_s, b_z, c, y_s, y_z = (list(ins) + [None] * 9)[:9]
     if ctx.attrs.get("transA", 0):
         raise ctx.error("transA=1 is not supported (supported: 0)")
@@ -187,7 +193,9 @@ def _input_quantizer(imp, ctx, x, zero, name: str) -> Quant:
 
 @converter("MatMulInteger")
 def _matmul_integer(imp, ctx, ins):
-    """int32 = (A - a_zero) @ (B - b_zero). The IR keeps the accumulator's real scale, so
+    """A from a per-tensor QuantizeLinear or an int graph input; constant 2-D B, zero point per column
+
+    int32 = (A - a_zero) @ (B - b_zero). The IR keeps the accumulator's real scale, so
     an Affine with 1 / (A's scale) relabels it as the plain integer ONNX computes (a
     following Cast and Mul by the scales fold back into the tensor's scale)."""
     a, b, a_z, b_z = (list(ins) + [None] * 4)[:4]
@@ -200,7 +208,9 @@ def _matmul_integer(imp, ctx, ins):
 
 @converter("Cast")
 def _cast(imp, ctx, ins):
-    """Casts between numeric types are value-preserving here (the IR holds exact values);
+    """to float types, or to int32/int64 of integer-valued tensors; other casts are refused
+
+    Casts between numeric types are value-preserving here (the IR holds exact values);
     casting a computed tensor to a narrower integer type would wrap, which is refused."""
     to = int(ctx.attrs.get("to", 1))
     x = ins[0]
@@ -237,6 +247,9 @@ def _renamed(ctx, suffix):
 
 @converter("QLinearConv")
 def _qlinear_conv(imp, ctx, ins):
+    """as Conv; x from its QuantizeLinear or an int graph input; constant W, scale/zero per out channel
+
+    Constant int32 bias. Output: (u)int4/8/16, int32."""
     x, x_s, x_z, w, w_s, w_z, y_s, y_z, b = (list(ins) + [None] * 9)[:9]
     a, factor, _ = _int_input(imp, ctx, x, x_s, x_z, "input x")
     wc = _conv_weights(ctx, w, w_s, w_z)
@@ -252,7 +265,9 @@ def _qlinear_conv(imp, ctx, ins):
 
 @converter("ConvInteger")
 def _conv_integer(imp, ctx, ins):
-    """int32 = conv(x - x_zero, w - w_zero), relabelled as the plain integer (see MatMulInteger)."""
+    """as Conv; x from a per-tensor QuantizeLinear or an int graph input; constant W, zero per out channel
+
+    int32 = conv(x - x_zero, w - w_zero), relabelled as the plain integer (see MatMulInteger)."""
     x, w, x_z, w_z = (list(ins) + [None] * 4)[:4]
     a, q_scale = _integer_operand(imp, ctx, ctx.act(x, "input x"), x_z, "x")
     acc = _conv(imp, _renamed(ctx, "acc"), [a, _conv_weights(ctx, w, None, w_z), None])

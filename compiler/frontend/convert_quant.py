@@ -123,6 +123,11 @@ def _bits(ctx, v) -> int:
 @converter("Quant", domains=QUANT_DOMAINS, constants=True,
            attributes={"signed": "int", "narrow": "int", "rounding_mode": "string"})
 def _quant(imp, ctx, ins):
+    """1-32 bits, signed or not, narrow; ROUND/HALF_EVEN/FLOOR/CEIL/UP/DOWN/HALF_UP/HALF_DOWN; per-channel
+
+    Constant scale (> 0) and integer zero point (|z| <= 2**32), per tensor or per channel (on
+    activations: along axis 1; on constants: any broadcasting shape); constant integer bit width;
+    ROUND_TO_ZERO = DOWN; signed 1-bit is bipolar. On a constant: evaluated, keeping its codes."""
     if len(ins) != 4:
         raise ctx.error(f"expected 4 inputs (x, scale, zero point, bit width), got {len(ins)}", ModelError)
     scale = ctx.const(ins[1], "scale").value
@@ -137,6 +142,7 @@ def _quant(imp, ctx, ins):
 
 @converter("BipolarQuant", domains=QUANT_DOMAINS, constants=True, attributes={})
 def _bipolar(imp, ctx, ins):
+    """+-scale by sign; constant positive scale, per tensor or per channel (axis 1 on activations)"""
     scale = ctx.const(ins[1], "scale").value
     return _Spec(scale, 0, -1, 1, "AP_TRN", bipolar=True).check(ctx).apply(imp, ctx, ins[0])
 
@@ -144,7 +150,11 @@ def _bipolar(imp, ctx, ins):
 @converter("Trunc", domains=QUANT_DOMAINS,
            attributes={"signed": "int", "narrow": "int", "rounding_mode": "string"})
 def _trunc(imp, ctx, ins):
-    """v1 (5 inputs): q = R(round(x/s + z) / 2**(in_bits - out_bits)), real (q - z) * s.
+    """activations only; zero point 0; out bits <= in bits (1-32); v2: out scale = in scale * 2**k
+
+    Constant scale and bit widths; rounding_mode as Quant's (default FLOOR).
+
+    v1 (5 inputs): q = R(round(x/s + z) / 2**(in_bits - out_bits)), real (q - z) * s.
     v2 (6 inputs): the same with a power-of-two output scale and a clamp to out_bits."""
     if len(ins) not in (5, 6):
         raise ctx.error(f"expected 5 (v1) or 6 (v2) inputs, got {len(ins)}", ModelError)
@@ -181,6 +191,7 @@ def _trunc(imp, ctx, ins):
 
 @converter("FloatQuant", domains=QUANT_DOMAINS)
 def _float_quant(imp, ctx, ins):
+    """refused: minifloat (FP8 and other FloatQuant formats) is not supported"""
     raise ctx.error("minifloat (FP8 and other FloatQuant formats) is not supported; supported quantizers: "
                     "integer Quant, BipolarQuant, Trunc, QuantizeLinear/DequantizeLinear with integer types")
 
@@ -220,6 +231,9 @@ def _qdq_spec(ctx, ins, x):
 
 @converter("QuantizeLinear", constants=True)
 def _quantize_linear(imp, ctx, ins):
+    """(u)int4/8/16, int32; constant scale and zero point, per tensor or per axis (axis 1 on activations)
+
+    No block_size. On a constant: its integer codes (Brevitas' QCDQ weights)."""
     spec = _qdq_spec(ctx, ins, ins[0])
     if isinstance(ins[0], Const):
         # a weight quantized in the graph (Brevitas' QCDQ export: QuantizeLinear, Clip,
@@ -235,6 +249,9 @@ def _quantize_linear(imp, ctx, ins):
 
 @converter("DequantizeLinear", constants=True)
 def _dequantize_linear(imp, ctx, ins):
+    """(u)int4/8/16, int32: on constants, after its QuantizeLinear (same scale/zero), on an int graph input
+
+    Per tensor or per axis (axis 1 on activations); an integer graph input: per tensor, its own type; no block_size."""
     x = ins[0]
     spec = _qdq_spec(ctx, ins, x)
     if isinstance(x, Const):

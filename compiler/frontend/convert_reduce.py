@@ -121,6 +121,7 @@ def canonical(rank: int) -> tuple[int, ...]:
 
 @converter("LogSoftmax")
 def _log_softmax(imp, ctx, ins):
+    """over up to 4096 values along `axis` (opset < 13: every axis from `axis` on); not the batch axis"""
     from .convert_activation import MAX_SOFTMAX
 
     x = ctx.act(ins[0])
@@ -135,6 +136,9 @@ def _log_softmax(imp, ctx, ins):
 
 @converter(*REDUCE_MODES)
 def _reduce(imp, ctx, ins):
+    """ReduceSum/Mean/Max/Min over constant axes of one sample, keepdims 0/1; batch or no axes refused
+
+    noop_with_empty_axes=1 with no axes passes the input through."""
     op = ctx.node.op_type
     x = ctx.act(ins[0])
     rank = len(x.shape) + 1

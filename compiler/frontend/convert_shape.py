@@ -20,6 +20,7 @@ def _reshape_to(ctx, x: Act, new_shape: tuple[int, ...]) -> Act:
 
 @converter("Squeeze")
 def _squeeze(imp, ctx, ins):
+    """layout only (no data moves); constant axes, never the batch; no axes: every size-1 sample axis"""
     x = ctx.act(ins[0])
     axes = ctx.attrs.get("axes")
     if axes is None and len(ins) > 1 and ins[1] is not None:
@@ -35,6 +36,7 @@ def _squeeze(imp, ctx, ins):
 
 @converter("Unsqueeze")
 def _unsqueeze(imp, ctx, ins):
+    """layout only (no data moves); constant axes, none at or before the batch axis"""
     x = ctx.act(ins[0])
     axes = ctx.attrs.get("axes")
     if axes is None:
@@ -54,6 +56,7 @@ def _unsqueeze(imp, ctx, ins):
 
 @converter("Flatten")
 def _flatten(imp, ctx, ins):
+    """layout only (no data moves); axis 1 (0 with batch 1), or later with only size-1 axes before it"""
     x = ctx.act(ins[0])
     axis = int(ctx.attrs.get("axis", 1))
     if axis != len(x.shape) + 1:   # axis == rank is allowed: (N * everything, 1)
@@ -66,6 +69,7 @@ def _flatten(imp, ctx, ins):
 
 @converter("Reshape")
 def _reshape(imp, ctx, ins):
+    """layout only (no data moves); constant target whose first entry is the batch (0 copies, one -1)"""
     x = ctx.act(ins[0])
     if len(ins) < 2 or ins[1] is None:
         raise ctx.error("the target shape input is missing", ModelError)
@@ -89,6 +93,7 @@ def _reshape(imp, ctx, ins):
 
 @converter("Transpose")
 def _transpose(imp, ctx, ins):
+    """layout only (no data movement here); any perm that keeps the batch axis first"""
     v = ins[0]
     perm = ctx.attrs.get("perm")
     if isinstance(v, Const):

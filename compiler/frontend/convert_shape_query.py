@@ -15,6 +15,7 @@ BATCH = -(1 << 40)  # stands for the batch size; arithmetic on it is refused by 
 
 @converter("Shape")
 def _shape(imp, ctx, ins):
+    """a constant of the sample dims (the batch a sentinel that only Reshape reads); start/end"""
     x = ctx.act(ins[0])
     dims = np.array([BATCH, *x.shape], dtype=np.int64)
     start, end = int(ctx.attrs.get("start", 0)), ctx.attrs.get("end")

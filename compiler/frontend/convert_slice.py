@@ -122,6 +122,7 @@ def _slice_args(imp, ctx, ins, rank: int):
 
 @converter("Slice")
 def _slice(imp, ctx, ins):
+    """constant starts/ends/axes/steps (step != 0), up to 4 sample axes; batch kept whole; no empty output"""
     x = ctx.act(ins[0])
     rank = len(x.shape) + 1
     starts, ends, axes, steps = _slice_args(imp, ctx, ins, rank)
@@ -144,6 +145,7 @@ def _slice(imp, ctx, ins):
 
 @converter("Split")
 def _split(imp, ctx, ins):
+    """constant sizes, num_outputs or equal parts; up to 4 sample axes; not the batch; no empty outputs"""
     x = ctx.act(ins[0])
     rank = len(x.shape) + 1
     opset = imp.opset.get("", 13)
@@ -199,6 +201,7 @@ def _tiled(imp, ctx, x: Act, reps: list[int]) -> Act:
 
 @converter("Tile")
 def _tile(imp, ctx, ins):
+    """opset >= 6; constant repeats >= 1 with repeats[0] = 1 (not the batch); up to 4 sample axes"""
     x = ctx.act(ins[0])
     if imp.opset.get("", 13) < 6:
         raise ctx.error("Tile before opset 6 (tiles/axis inputs) is not supported (supported: opset >= 6)")
@@ -219,6 +222,9 @@ def _tile(imp, ctx, ins):
 
 @converter("Expand")
 def _expand(imp, ctx, ins):
+    """constant shape, ONNX broadcasting, up to 4 sample axes; the batch is never expanded; no empty output
+
+    A shape may not add axes in front of the batch (except without a batch axis, whole-tensor models)."""
     x = ctx.act(ins[0])
     if len(ins) < 2 or ins[1] is None:
         raise ctx.error("input shape is required", ModelError)

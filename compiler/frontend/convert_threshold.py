@@ -42,6 +42,9 @@ def _channel_axis(ctx, rank: int) -> int:
 @converter("MultiThreshold", domains=THRESHOLD_DOMAINS,
            attributes={"out_dtype": "string", "out_scale": "float", "out_bias": "float", "data_layout": "string"})
 def _multithreshold(imp, ctx, ins):
+    """constant (C, N) or (1, N) thresholds on the data_layout's C axis; outputs on one integer grid
+
+    out_scale != 0 and out_bias a multiple of out_scale / q, q <= MAX_STEP (ops/threshold.py)."""
     if len(ins) != 2 or ins[1] is None:
         raise ctx.error(f"expected 2 inputs (x, thresholds), got {len(ins)}", ModelError)
     x = ctx.act(ins[0])

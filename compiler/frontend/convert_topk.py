@@ -37,6 +37,7 @@ def _output_ctx(ctx, index: int):
 
 @converter("TopK")
 def _topk(imp, ctx, ins):
+    """last axis only, sorted=1, largest or smallest; K a constant 1..axis size; values and/or indices"""
     x = ctx.act(ins[0])
     rank = len(x.shape)  # per sample
     axis = int(ctx.attrs.get("axis", -1))

@@ -26,6 +26,7 @@ _SIMPLE = {"Exp": Exp, "Sqrt": Sqrt, "Abs": Absolute, "Neg": Negate, "Sign": Sig
 
 @converter(*_SIMPLE)
 def _unary(imp, ctx, ins):
+    """elementwise, any shape (Exp, Sqrt, Abs, Neg, Sign, Erf, Softsign)"""
     x = ctx.act(ins[0])
     return imp.emit(ctx, _SIMPLE[ctx.node.op_type](), x, x.shape)
 
@@ -39,6 +40,7 @@ def _float_attr(ctx, name: str, default: float) -> float:
 
 @converter("Shrink")
 def _shrink(imp, ctx, ins):
+    """elementwise, any shape; lambd and bias finite numbers"""
     x = ctx.act(ins[0])
     op = Shrink(lambd=_float_attr(ctx, "lambd", 0.5), bias=_float_attr(ctx, "bias", 0.0))
     return imp.emit(ctx, op, x, x.shape)
@@ -46,6 +48,7 @@ def _shrink(imp, ctx, ins):
 
 @converter("Gelu")
 def _gelu(imp, ctx, ins):
+    """elementwise, any shape; approximate 'none' or 'tanh'"""
     x = ctx.act(ins[0])
     approximate = ctx.attrs.get("approximate", "none")
     approximate = approximate.decode() if isinstance(approximate, bytes) else str(approximate)
@@ -56,6 +59,7 @@ def _gelu(imp, ctx, ins):
 
 @converter("Pow")
 def _pow(imp, ctx, ins):
+    """a computed base to a constant scalar exponent > 0 (1: no stage; 0.5: Sqrt)"""
     x = ctx.act(ins[0], "the base")
     if len(ins) < 2 or ins[1] is None:
         raise ctx.error("the exponent input is missing", ModelError)

@@ -10,6 +10,7 @@ from .values import Act, Const, converter
 
 @converter("Sum", "Mean")
 def _sum(imp, ctx, ins):
+    """any number of inputs: tensors of equal rank (one may broadcast); constants scalar or per-channel"""
     acts = [v for v in ins if isinstance(v, Act)]
     consts = [np.asarray(v.value, dtype=np.float64) for v in ins if isinstance(v, Const)]
     n = len(ins)
