@@ -66,8 +66,7 @@ def cast_inputs(design, xs: list[np.ndarray]) -> list[np.ndarray]:
 def _input_type(design, name: str) -> str:
     if name in design.graph.input_quantizers:
         return "the model's input quantizer"
-    t = design.graph.tensors[name].type
-    return t.cpp() if hasattr(t, "cpp") else str(t)
+    return design.graph.tensors[name].type.cpp()
 
 
 def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:

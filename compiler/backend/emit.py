@@ -311,7 +311,7 @@ def _literal(v: float) -> str:
 
 
 MARKER = ".qcompile"   # in every output folder: the files qcompile wrote there (see _owned_files)
-# and tb/<top>_csim: what `qcompile csim` wrote into the folder before 0.2 (now it builds in the cache)
+# and tb/<top>_csim: what `qcompile csim` wrote into folders of earlier versions (it now builds in the cache)
 CSIM_SCRATCH = ("tb/csim_input.txt", "tb/csim_output.txt")
 
 

@@ -133,9 +133,8 @@ def with_quirks_repaired(model, output_shapes: dict):
     finn.custom_op.general), give graph outputs a type without a shape, list nodes out of
     dependency order, and (IR < 4) list initializers that are not graph inputs: onnxruntime
     and qonnx run all of them, so none is a reason to refuse a model."""
-    from onnx import helper
-
     import onnx
+    from onnx import helper
 
     m = type(model)()
     m.CopyFrom(model)
