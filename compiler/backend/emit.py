@@ -5,6 +5,7 @@ Folder layout:
     tb/         <top>_tb.cpp tb_input.txt
     build.tcl   Vitis HLS script for the target's part and clock
     report.json cost estimate and design summary
+    report.html the same for people: utilization gauges, layer bars, dataflow graph (self-contained)
     design/     the compiled design, for the simulator and `qcompile csim`
     .qcompile   the marker: the files qcompile wrote (what --force may replace)
 The folder is written to a temporary sibling and renamed into place, so a failure never
@@ -27,6 +28,7 @@ import numpy as np
 from ..cache import cache_dir
 from ..errors import OutputError
 from ..ops.base import HlsContext
+from ..report_html import render_html
 from ..resources import data_dir
 
 CPP_KEYWORDS = frozenset("""alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t
@@ -181,6 +183,7 @@ def render_project(design, report: dict) -> dict[str, str]:
         f"tb/{top}_tb.cpp": env.get_template("testbench.cpp.j2").render(**common),
         "build.tcl": env.get_template("build.tcl.j2").render(**common),
         "report.json": json.dumps(report, indent=1),
+        "report.html": render_html(report, design),
     }
     for k in _kernel_headers():
         files[f"firmware/{k.name}"] = k.read_text()
