@@ -159,7 +159,7 @@ def cmd_compile(args) -> int:
         print(json.dumps(doc, indent=1))
     else:
         say(format_table(doc))
-    say(f"wrote {out}/ (HLS project, report.json, design/)")
+    say(f"wrote {out}/ (HLS project, report.json, report.html, design/)")
     if args.csim:
         return _run_csim(design, out, args.csim_n, None, say)
     return 0

@@ -63,7 +63,7 @@ def render_html(doc: dict, design) -> str:
 
 def _num(x: float) -> str:
     """Resource counts: whole numbers with separators; small fractional ones (BRAM halves) kept."""
-    return f"{x:,.0f}" if abs(x) >= 100 or x == int(x) else f"{x:.3g}"
+    return f"{x:,.0f}" if abs(x) >= 10 or x == int(x) else f"{x:.2g}"
 
 
 def _level(pct: float) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import progress
 from .errors import DataError
 
 
@@ -69,6 +70,14 @@ def _input_type(design, name: str) -> str:
     return design.graph.tensors[name].type.cpp()
 
 
+def _chunks(n: int) -> list[slice]:
+    """One slice without a progress bar; about 20 of at least 256 samples with one."""
+    if not progress.enabled() or n <= 512:
+        return [slice(0, n)]
+    step = max(256, -(-n // 20))
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
 def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
     """x: inputs in the IR layout (as the simulator takes them; a list for several inputs)."""
     from .frontend.reference import reference_executor, run_reference
@@ -81,15 +90,24 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
         return run_reference(model_path, [lay.to_onnx(v) for lay, v in zip(g.input_layouts, inputs)],
                              whole_tensor=g.whole_tensor)
 
-    def rows(outs, sim: bool):
-        return [np.asarray(g.output_to_onnx(o, k) if sim else o, dtype=np.float64).reshape(n, -1)
+    def rows(outs, m: int, sim: bool):
+        return [np.asarray(g.output_to_onnx(o, k) if sim else o, dtype=np.float64).reshape(m, -1)
                 for k, o in enumerate(outs)]
 
-    sim_out = rows(design.simulator().run(xs), sim=True)
-    ref_out = rows(reference(xs), sim=False)
-    cast = cast_inputs(design, xs)
-    on_grid = all(np.array_equal(c, np.asarray(v, dtype=np.float64)) for c, v in zip(cast, xs))
-    ref_cast = ref_out if on_grid else rows(reference(cast), sim=False)
+    # in chunks when a progress bar shows (each sample's result is independent of its batch)
+    sim_out, ref_out, ref_cast, on_grid = [], [], [], True
+    with progress.bar(total=n, desc="verify", unit="sample") as shown:
+        for part in _chunks(n):
+            xp = [v[part] for v in xs]
+            cast = cast_inputs(design, xp)
+            grid = all(np.array_equal(c, np.asarray(v, dtype=np.float64)) for c, v in zip(cast, xp))
+            m = part.stop - part.start
+            sim_out.append(rows(design.simulator().run(xp), m, sim=True))
+            ref_out.append(rows(reference(xp), m, sim=False))
+            ref_cast.append(ref_out[-1] if grid else rows(reference(cast), m, sim=False))
+            on_grid &= grid
+            shown.update(m)
+    sim_out, ref_out, ref_cast = ([np.concatenate(c) for c in zip(*parts)] for parts in (sim_out, ref_out, ref_cast))
     names = list(g.outputs)
     result = VerifyResult(
         samples=n, outputs=[_stats(k, s, r) for k, s, r in zip(names, sim_out, ref_out)],

@@ -243,8 +243,9 @@ def test_fifo_depths_prevent_deadlock(builder, deadlocks_at_depth_2, tmp_path, r
     assert _dataflow_completes(g, sized)
     assert _dataflow_completes(g, {}) != deadlocks_at_depth_2
     from compiler.backend.emit import render_project
+    from compiler.report import build_report
 
-    text = render_project(design, {})[f"firmware/{g.name}.cpp"]   # the emitted streams have the depths
+    text = render_project(design, build_report(design, compiler.estimate(design)))[f"firmware/{g.name}.cpp"]   # the emitted streams have the depths
     beats = {k: d * (g.tensors[k[0]].channels // g.tensors[k[0]].beat) for k, d in deep.items()}  # items -> beats
     assert all(f"depth={d}" in text for d in beats.values())
 

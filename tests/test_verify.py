@@ -150,3 +150,18 @@ def test_default_domain_qonnx_model_compiles_and_verifies_from_the_cli(d05_defau
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "(qonnx)" in p.stdout and "input cast" in p.stdout and "design" in p.stdout
+
+
+def test_verify_in_chunks_under_a_progress_bar_gives_the_same_result(d05, monkeypatch, capsys):
+    """With a progress bar, verify runs in chunks of samples; every number stays the same, and the
+    bar goes to stderr only."""
+    x = _x(n=1100)
+    monkeypatch.setenv("QCOMPILE_PROGRESS", "0")
+    whole = verify(d05, str(model_path(D05)), x)
+    monkeypatch.setenv("QCOMPILE_PROGRESS", "1")
+    from compiler.verify import _chunks
+    assert len(_chunks(len(x))) == 5   # chunks of 256 (at least), about 20 at most
+    chunked = verify(d05, str(model_path(D05)), x)
+    assert chunked == whole
+    out = capsys.readouterr()
+    assert out.out == "" and "verify" in out.err
