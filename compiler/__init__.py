@@ -167,13 +167,14 @@ def _check_design(design) -> None:
                            f"{type(design).__name__}")
 
 
-def write_project(design, out, force: bool = False, tb_inputs=None) -> Path:
-    """Emit the HLS project, report.json and the saved design into `out` (atomically)."""
+def write_project(design, out, force: bool = False, tb_inputs=None, package: bool = False) -> Path:
+    """Emit the HLS project, report.json/report.html and the saved design into `out`
+    (atomically); package=True adds package/, what puts the design on its board."""
     from .backend.emit import write_project as _write
     from .report import build_report
 
     report = build_report(design, estimate(design))
-    return _write(design, Path(out), report, force=force, tb_inputs=tb_inputs)
+    return _write(design, Path(out), report, force=force, tb_inputs=tb_inputs, package=package)
 
 
 def load_design(folder):

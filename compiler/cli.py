@@ -152,14 +152,14 @@ def cmd_compile(args) -> int:
     design = _compile(args)
     tb = _sample_inputs(design, 16, _load_array(args.data, "data") if args.data else None)
     doc = build_report(design, compiler.estimate(design))
-    write_project(design, out, doc, force=args.force, tb_inputs=testbench_rows(design, tb))
+    write_project(design, out, doc, force=args.force, tb_inputs=testbench_rows(design, tb), package=args.package)
     # --json: report.json's content is the only thing on stdout; everything else goes to stderr
     say = functools.partial(print, file=sys.stderr) if args.json else print
     if args.json:
         print(json.dumps(doc, indent=1))
     else:
         say(format_table(doc))
-    say(f"wrote {out}/ (HLS project, report.json, report.html, design/)")
+    say(f"wrote {out}/ (HLS project, report.json, report.html, design/{', package/' if args.package else ''})")
     if args.csim:
         return _run_csim(design, out, args.csim_n, None, say)
     return 0
@@ -260,6 +260,7 @@ COMMON_OPTIONS = """compile (the default command: `qcompile MODEL ...`):
   --reuse-factor N | --config F.json     fixed folding for every / each layer
   --csim [--csim-n N]   C-simulate the emitted C++ bit for bit against the simulator
   --json                print report.json on stdout instead of the table
+  --package             add package/: Vivado/PYNQ (Zynq boards) or Vitis/XRT (Alveo) deployment files
 `qcompile compile --help` lists every option."""
 
 
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", default=None, help="inputs (.npy) to put in the testbench's tb_input.txt")
     c.add_argument("--csim", action="store_true", help="also build and run the C simulation against the simulator")
     c.add_argument("--csim-n", type=int, default=1000, help="samples for --csim")
+    c.add_argument("--package", action="store_true", help="add package/: the AXI-stream top, Vivado block design "
+                   "and PYNQ driver (Zynq boards) or Vitis kernels and XRT host (Alveo) that put the design on the board")
     c.set_defaults(func=cmd_compile)
     v = sub.add_parser("verify", help="compare the bit-accurate simulator with the float reference")
     _add_model_options(v)

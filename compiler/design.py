@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cost.target import Target
+from .cost.target import BoardPackage, Target
 from .errors import CompileError, OutputError, first_line
 from .ir import Graph, Node, Tensor
 from .ir.graph import Layout
@@ -129,7 +129,10 @@ class Design:
         for n in doc["nodes"]:
             op = REGISTRY[n["kind"]](**{k: _decode(v, arrays) for k, v in n["fields"].items()})
             g.add_node(Node(n["name"], op, n["inputs"], n["outputs"], n.get("source", "")))
-        return cls(graph=g, target=Target(**doc["target"]), model_path=doc.get("model_path", ""),
+        target = dict(doc["target"])
+        if target.get("package"):
+            target["package"] = BoardPackage(**target["package"])
+        return cls(graph=g, target=Target(**target), model_path=doc.get("model_path", ""),
                    options=doc.get("options", {}))
 
 

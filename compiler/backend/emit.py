@@ -7,6 +7,7 @@ Folder layout:
     report.json cost estimate and design summary
     report.html the same for people: utilization gauges, layer bars, dataflow graph (self-contained)
     design/     the compiled design, for the simulator and `qcompile csim`
+    package/    with --package: what puts it on the board (compiler/package/)
     .qcompile   the marker: the files qcompile wrote (what --force may replace)
 The folder is written to a temporary sibling and renamed into place, so a failure never
 leaves a partial folder, and an existing folder is only replaced with force=True.
@@ -127,8 +128,9 @@ def _bytecode_cache():
     return jinja2.FileSystemBytecodeCache(str(root))
 
 
-def render_project(design, report: dict) -> dict[str, str]:
-    """All files of the project as {relative path: text} (no I/O; see write_project)."""
+def render_project(design, report: dict, package: bool = False, tb_rows=None) -> dict[str, str]:
+    """All files of the project as {relative path: text} (no I/O; see write_project).
+    package: add the board package (compiler/package/; tb_rows fill its word testbench)."""
     g, target = design.graph, design.target
     names = _Names()
     top = names.take(g.name if g.name else "qc_top")
@@ -187,6 +189,10 @@ def render_project(design, report: dict) -> dict[str, str]:
     }
     for k in _kernel_headers():
         files[f"firmware/{k.name}"] = k.read_text()
+    if package:
+        from ..package import render_package
+
+        files.update(render_package(design, env, top, inputs[0].vec, outputs[0].vec, report, tb_rows))
     return files
 
 
@@ -318,7 +324,8 @@ MARKER = ".qcompile"   # in every output folder: the files qcompile wrote there 
 CSIM_SCRATCH = ("tb/csim_input.txt", "tb/csim_output.txt")
 
 
-def write_project(design, out: Path, report: dict, force: bool = False, tb_inputs: np.ndarray | None = None) -> Path:
+def write_project(design, out: Path, report: dict, force: bool = False, tb_inputs: np.ndarray | None = None,
+                  package: bool = False) -> Path:
     """Write the project into `out`. A new folder is claimed atomically (create-or-fail, so
     two compiles into one new folder cannot both succeed); the files are written to a
     temporary sibling and renamed into place, so a failure never leaves a partial folder.
@@ -330,7 +337,11 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
         if not force:
             raise OutputError(f"{out} already exists (replace it with --force, or force=True in the API)")
         _check_replaceable(out)
-    files = render_project(design, report)
+    if package:
+        from ..package import check_packageable
+
+        check_packageable(design)   # before render_project touches inputs[0]
+    files = render_project(design, report, package=package, tb_rows=tb_inputs)
     claimed = False
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -350,6 +361,8 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
+            if rel.endswith(".sh"):
+                os.chmod(p, 0o777 & ~mask)   # build scripts run as ./build.sh
         lines = "" if tb_inputs is None else "\n".join(" ".join(_literal(v) for v in row) for row in tb_inputs) + "\n"
         (tmp / "tb" / "tb_input.txt").write_text(lines)
         design.save(tmp / "design")

@@ -14,6 +14,19 @@ REQUIRED = ("name", "part", "fabric", "dsp_type", "clock_mhz")
 PART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")   # e.g. xc7z020clg400-1, xcu250-figd2104-2L-e
 
 
+PLATFORMS = ("zynq-7000", "zynq-ultrascale+", "alveo")   # what --package can build for
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]*")  # board parts and Vitis platform names
+
+
+@dataclass(frozen=True)
+class BoardPackage:
+    """A board's [package] table: how `--package` puts a design on it (compiler/package/)."""
+
+    platform: str             # one of PLATFORMS
+    board_part: str = ""      # Vivado board part; its preset applies when the board files are installed
+    vitis_platform: str = ""  # Alveo: the shell the xclbin links against
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -27,6 +40,7 @@ class Target:
     ddr_gbps: float | None = None
     sources: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    package: BoardPackage | None = None   # None: a bare device with no board package
 
     @property
     def clock_ns(self) -> float:
@@ -117,7 +131,7 @@ def _parse(path: Path) -> Target:
     return Target(name=str(data["name"]), part=str(data["part"]), fabric=str(data["fabric"]),
                   dsp_type=str(data["dsp_type"]), clock_mhz=float(clock), resources=resources, coeff=coeff,
                   board=str(data.get("board", "")), ddr_gbps=ddr, sources=_sources(data.get("sources", {}), where),
-                  path=str(path))
+                  path=str(path), package=_package(data.get("package"), where))
 
 
 HLS_TOOL = "vitis_hls"  # what build.tcl runs; its [<fabric>.tools.vitis_hls] overrides apply
@@ -143,6 +157,27 @@ def coefficients_for(table: dict, tool: str, io_type: str) -> dict:
     coeff.update((k, float(v)) for k, v in (table.get("tools") or {}).get(tool, {}).items())
     coeff["io_parallel"] = 1.0 if io_type == "io_parallel" else 0.0
     return coeff
+
+
+def _package(value, where: str) -> BoardPackage | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TargetError(f"{where}: key 'package' must be a table (platform = ...)")
+    unknown = sorted(set(value) - {"platform", "board_part", "vitis_platform"})
+    if unknown:
+        raise TargetError(f"{where}: unknown key 'package.{unknown[0]}' (supported: platform, board_part, vitis_platform)")
+    if value.get("platform") not in PLATFORMS:
+        raise TargetError(f"{where}: key 'package.platform' must be one of {', '.join(PLATFORMS)}, "
+                          f"got {value.get('platform')!r}")
+    for key in ("board_part", "vitis_platform"):
+        text = value.get(key, "")
+        if not isinstance(text, str) or (text and not PACKAGE_NAME.fullmatch(text)):
+            raise TargetError(f"{where}: key 'package.{key}' must be a name (letters, digits, '-', '_', '.', ':'), "
+                              f"got {text!r}")
+    if value["platform"] == "alveo" and not value.get("vitis_platform"):
+        raise TargetError(f"{where}: an alveo package needs 'package.vitis_platform'")
+    return BoardPackage(value["platform"], value.get("board_part", ""), value.get("vitis_platform", ""))
 
 
 def _sources(value, where: str) -> dict:

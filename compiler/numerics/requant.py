@@ -71,3 +71,21 @@ def multiplier(m_real: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     shift = np.where(carry, shift - 1, shift)
     m = np.where(carry, np.rint(np.ldexp(m_real, shift)).astype(np.int64), m)
     return np.where(m_real > 0, m, 0), np.where(m_real > 0, shift, 0)
+
+
+def quantizer_codes(x_real, scale, zero_point, qmin: int, qmax: int, mode: str) -> np.ndarray:
+    """A real-valued tensor's codes under a (Q)ONNX quantizer, as the model computes them in
+    float32: clamp(R(x / scale) + zero_point, qmin, qmax) - zero_point. Quant's host side
+    (ops/quant.py) and the board package's driver both call this."""
+    x32 = np.asarray(x_real, dtype=np.float32)
+    q = round_real((x32 / np.asarray(scale, dtype=np.float32)).astype(np.float64)
+                   + np.asarray(zero_point, dtype=np.float64), mode)
+    return np.clip(q, qmin, qmax) - np.asarray(zero_point, dtype=np.float64)
+
+
+def bipolar_codes(x_real, threshold=None, flip=None) -> np.ndarray:
+    """+1 where x >= threshold (x <= threshold where flip), else -1 (a BipolarQuant)."""
+    x = np.asarray(x_real, dtype=np.float64)
+    t = 0.0 if threshold is None else threshold
+    pos = x >= t if flip is None else np.where(flip, x <= t, x >= t)
+    return np.where(pos, 1.0, -1.0)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..numerics import FixedType, exact_type
-from ..numerics.requant import REQUANT_MODES, multiplier, round_real, round_shift
+from ..numerics.requant import REQUANT_MODES, bipolar_codes, multiplier, quantizer_codes, round_real, round_shift
 from ..cost.hardware import multiplier as multiplier_cost
 from . import register
 from ._lanes import LaneOp, lane_context, lane_cost
@@ -133,12 +133,9 @@ class Quant(LaneOp):
         """Output codes for a real model input, computed as the model defines its input
         quantizer: in float32, as the float32 input tensor would be (this runs on the host,
         so the hardware input is the integer codes)."""
-        x32 = np.asarray(x_real, dtype=np.float32)
         if self.bipolar:
-            return self._real_out(x32.astype(np.float64))  # comparisons with the thresholds
-        q = round_real((x32 / np.asarray(self.scale, dtype=np.float32)).astype(np.float64)
-                       + np.asarray(self.zero_point, dtype=np.float64), self.rounding)
-        return np.clip(q, self.qmin, self.qmax) - np.asarray(self.zero_point, dtype=np.float64)
+            return self._real_out(np.asarray(x_real, dtype=np.float32).astype(np.float64))
+        return quantizer_codes(x_real, self.scale, self.zero_point, self.qmin, self.qmax, self.rounding)
 
     # ---- float semantics (on fixed values: real = fixed * scale) ---------------------------
     def rescale(self, in_scales):
@@ -147,9 +144,7 @@ class Quant(LaneOp):
 
     def _real_out(self, x_real):
         if self.bipolar:
-            t = 0.0 if self.threshold is None else self.threshold
-            pos = x_real >= t if self.flip is None else np.where(self.flip, x_real <= t, x_real >= t)
-            return np.where(pos, 1.0, -1.0)
+            return bipolar_codes(x_real, self.threshold, self.flip)
         q = round_real(x_real / self.scale + self.zero_point, self.rounding)
         q = np.clip(q, self.qmin, self.qmax) - self.zero_point
         return q * 2.0 ** -self.out_frac

@@ -1,0 +1,64 @@
+"""C simulation of the board package: its word testbench built with g++ (cached like the
+design's own testbench) and run on the words a host would send."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..backend.csim import CSIM_FLAGS
+from ..backend.toolchain import ap_types_include, compile_cpp
+from ..cache import CSIM_KEPT, cache_dir, trim
+from ..errors import OutputError, ToolchainError
+from ..progress import ticking
+from . import hex_words, words_from_hex
+
+
+def build(out_dir: Path) -> Path:
+    """The word testbench binary for an output folder written with --package."""
+    out_dir = Path(out_dir)
+    io_path = out_dir / "package" / "design_io.json"
+    if not io_path.is_file():
+        raise OutputError(f"{out_dir}: no package/design_io.json; compile with --package")
+    doc = json.loads(io_path.read_text())
+    top, axi = doc["firmware_top"], doc["top"]
+    hls, alveo = out_dir / "package" / "hls", out_dir / "package" / "alveo"
+    sources = [out_dir / "firmware" / f"{top}.cpp", hls / f"{axi}.cpp", hls / f"{axi}_tb.cpp"]
+    if alveo.is_dir():
+        sources.append(alveo / "qc_datamovers.cpp")
+    includes = [out_dir / "firmware", hls] + ([alveo] if alveo.is_dir() else [])
+    digest = hashlib.sha256(repr(CSIM_FLAGS).encode())
+    for p in sources + sorted(f for d in includes for f in d.glob("*.h")):
+        digest.update(p.name.encode() + b"\0" + p.read_bytes())
+    folder = cache_dir("csim") / digest.hexdigest()[:24]
+    exe = folder / f"{axi}_words"
+    if exe.is_file():
+        os.utime(folder)
+        return exe
+    trim("csim", CSIM_KEPT - 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{axi}_words.{os.getpid()}"
+    with ticking("building the package's word testbench (g++)"):
+        compile_cpp(sources, tmp, includes + [ap_types_include()], flags=CSIM_FLAGS, pch=True)
+    os.replace(tmp, exe)
+    return exe
+
+
+def run(out_dir: Path, data: np.ndarray, in_word_bytes: int, out_word_bytes: int) -> tuple[np.ndarray, list[str]]:
+    """Send the bytes of one or more input transfers (header words included) through the
+    word testbench; returns the output words' bytes (words, out_word_bytes) and each word's
+    TLAST ("0"/"1", or "x" where the words land in memory)."""
+    exe = build(out_dir)
+    with tempfile.TemporaryDirectory(prefix="qcompile-words-") as work:
+        inp, outp = Path(work) / "in.txt", Path(work) / "out.txt"
+        inp.write_text(hex_words(data, in_word_bytes))
+        proc = subprocess.run([str(exe), str(inp), str(outp)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ToolchainError(f"the word testbench failed (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
+        lines = [line.split() for line in outp.read_text().splitlines() if line.strip()]
+    return words_from_hex([w for w, _ in lines], out_word_bytes), [last for _, last in lines]
