@@ -288,3 +288,14 @@ def test_two_output_model_is_refused(tmp_path):
     with pytest.raises(TargetError, match="bare device"):
         compiler.write_project(compiler.compile_model(str(tmp_path / "two.onnx"), "vu13p"), tmp_path / "o",
                                package=True)
+
+
+def test_cli_package_with_csim_checks_both_testbenches(tmp_path):
+    out = tmp_path / "d07"
+    p = qcompile(model_path("D07_unsw_mlp_w2a2_sparse"), "--target", "pynq-z2", "--fit", "--package", "--csim",
+                 "--csim-n", "60", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "package/" in p.stdout
+    assert "package word testbench: 60 samples, 0 mismatching" in p.stdout
+    marker = json.loads((out / ".qcompile").read_text())["files"]
+    assert "package/driver.py" in marker and "package/vivado/block_design.tcl" in marker

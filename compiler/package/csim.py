@@ -62,3 +62,20 @@ def run(out_dir: Path, data: np.ndarray, in_word_bytes: int, out_word_bytes: int
             raise ToolchainError(f"the word testbench failed (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
         lines = [line.split() for line in outp.read_text().splitlines() if line.strip()]
     return words_from_hex([w for w, _ in lines], out_word_bytes), [last for _, last in lines]
+
+
+def compare(design, out_dir: Path, xs: list[np.ndarray]) -> tuple[int, int]:
+    """The package's word testbench against the simulator on inputs xs (IR layout, one array
+    per graph input): (samples, samples whose output codes differ in any bit). The words are
+    packed from the input codes the simulator uses, with one header word for the batch."""
+    from .host_io import HostIO
+
+    io = HostIO(json.loads((Path(out_dir) / "package" / "design_io.json").read_text()))
+    sim = design.simulator()
+    codes_in = sim.quantize_inputs(xs)
+    n = len(xs[0])
+    data = np.concatenate([io.header(n), io.input.pack(np.asarray(codes_in[0]).astype(np.int64).reshape(n, -1)).ravel()])
+    words, _ = run(out_dir, data, io.input.word_bytes, io.output.word_bytes)
+    got = io.output.unpack(words.ravel())
+    want = np.asarray(sim.run_codes(codes_in)[0]).astype(np.int64).reshape(n, -1)
+    return n, int((got != want).any(axis=1).sum())
