@@ -768,8 +768,8 @@ def test_a_new_output_folder_is_claimed_once(tmp_path, monkeypatch):
     out = tmp_path / "out"
     render = emit.render_project
 
-    def render_while_another_compile_claims(*args):
-        files = render(*args)
+    def render_while_another_compile_claims(*args, **kwargs):
+        files = render(*args, **kwargs)
         out.mkdir()                  # the other compile got there first
         (out / "theirs.txt").write_text("first")
         return files
