@@ -208,6 +208,11 @@ def test_pynq_driver_batches_transfers_and_gives_the_simulator(packaged, monkeyp
         assert acc.dma.transfers == 3   # 8 + 8 + 3
         assert np.array_equal(y, compiler.simulate(design, x))
         acc.close()
+        # `python3 driver.py X.npy -o Y.npy`
+        np.save(out / "x.npy", x[:5])
+        sys.modules["qc_host_io"].command_line(driver.Accelerator, "board", "--bitfile",
+                                               [str(out / "x.npy"), "-o", str(out / "y.npy")])
+        assert np.array_equal(np.load(out / "y.npy"), y[:5])
     finally:
         sys.modules.pop("driver", None)
 

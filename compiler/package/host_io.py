@@ -227,3 +227,24 @@ class HostIO:
 
     def output_bytes(self, n: int) -> int:
         return n * self.output.bytes_per_sample
+
+
+def command_line(accelerator, where: str, binary_option: str, argv=None) -> None:
+    """`python3 driver.py X.npy -o Y.npy` (and host.py): predict on a .npy file with the
+    board's Accelerator class, whose first argument is the bitstream or xclbin."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(description=f"run the design on the {where}: predict on X.npy, write Y.npy")
+    ap.add_argument("x", help="inputs (.npy, the model's layout, batch first)")
+    ap.add_argument("-o", "--output", default="y.npy")
+    ap.add_argument(binary_option, dest="binary")
+    args = ap.parse_args(argv)
+    acc = accelerator(args.binary)
+    xs = np.load(args.x)
+    t0 = time.perf_counter()
+    ys = acc.predict(xs)
+    dt = time.perf_counter() - t0
+    np.save(args.output, ys)
+    print(f"{len(xs)} samples in {dt:.4f} s ({len(xs) / dt:,.0f} inferences/s, host packing included); "
+          f"wrote {args.output}")

@@ -76,17 +76,6 @@ class Accelerator:
 
 
 if __name__ == "__main__":
-    import argparse
+    from qc_host_io import command_line
 
-    ap = argparse.ArgumentParser(description="run the design on the board: predict on X.npy, write Y.npy")
-    ap.add_argument("x", help="inputs (.npy, the model's layout, batch first)")
-    ap.add_argument("-o", "--output", default="y.npy")
-    ap.add_argument("--bitfile")
-    args = ap.parse_args()
-    acc = Accelerator(args.bitfile)
-    xs = np.load(args.x)
-    t0 = time.perf_counter()
-    ys = acc.predict(xs)
-    dt = time.perf_counter() - t0
-    np.save(args.output, ys)
-    print(f"{len(xs)} samples in {dt:.4f} s ({len(xs) / dt:,.0f} inferences/s, host packing included); wrote {args.output}")
+    command_line(Accelerator, "board", "--bitfile")

@@ -13,7 +13,6 @@ streams it into the free-running design, qc_s2mm writes its output words to a se
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +70,6 @@ class Accelerator:
 
 
 if __name__ == "__main__":
-    import argparse
+    from qc_host_io import command_line
 
-    ap = argparse.ArgumentParser(description="run the design on the card: predict on X.npy, write Y.npy")
-    ap.add_argument("x", help="inputs (.npy, the model's layout, batch first)")
-    ap.add_argument("-o", "--output", default="y.npy")
-    ap.add_argument("--xclbin")
-    args = ap.parse_args()
-    acc = Accelerator(args.xclbin)
-    xs = np.load(args.x)
-    t0 = time.perf_counter()
-    ys = acc.predict(xs)
-    dt = time.perf_counter() - t0
-    np.save(args.output, ys)
-    print(f"{len(xs)} samples in {dt:.4f} s ({len(xs) / dt:,.0f} inferences/s, host packing included); wrote {args.output}")
+    command_line(Accelerator, "card", "--xclbin")
