@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import CompileError
 
-__all__ = ["load_onnx", "compile_model", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
+__all__ = ["load_onnx", "compile_model", "recompile", "prune", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
            "__version__"]
 
 
@@ -32,7 +32,8 @@ def load_onnx(path):
 def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float | None = None, width: int = 16,
                   weight_width: int = 16, reuse_factor: int | None = None, layer_reuse: dict | None = None,
                   layers: dict | None = None, input_type=None, fps: float | None = None,
-                  latency_us: float | None = None, fit: bool = False, caps: dict | None = None):
+                  latency_us: float | None = None, fit: bool = False, caps: dict | None = None,
+                  prune: dict | None = None):
     """Parse, run the passes and type the design for a target. Returns a Design.
     Parallelism: without any request the design is the fastest that fits the target within
     the default caps (80% of each resource); fps / latency_us / fit (+ caps {resource: share
@@ -40,13 +41,16 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     cycle count per item not above N (1: fully parallel). layers: per-layer settings in
     compiler.estimate's override format, {layer: {"reuse_factor" | "pe" | "simd" | "memory" |
     "weight_bits" | "act_bits": value}} (compiler.settings), so that a search's chosen
-    configuration compiles as estimated (layer_reuse {layer: n} is the reuse-only shorthand)."""
+    configuration compiles as estimated (layer_reuse {layer: n} is the reuse-only shorthand).
+    prune: structured pruning {layer: share of its output channels to remove}, by magnitude,
+    with everything that reads them (passes/prune_channels.py; compiler.prune says more)."""
     from .cost.folding import FoldRequest
     from .cost.target import load_target
     from .design import Design
     from .numerics import FixedType
     from .options import CompileOptions
     from .passes import run_pipeline
+    from .passes.prune_channels import check_ratios
     from .settings import LayerSettings, parse_layers
 
     if not isinstance(model, (str, os.PathLike)) and type(model).__name__ != "ModelProto":
@@ -97,7 +101,7 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     opts = CompileOptions(width=int(width), weight_width=int(weight_width),
                           reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
                           input_type=input_type, calib=None, target=tgt,
-                          fold=request)
+                          fold=request, prune=check_ratios(prune))
     graph = load_onnx(model)
     if calib is not None:  # the model's layout -> the design's
         opts.calib = graph.inputs_to_ir(calib, "calibration data")
@@ -107,9 +111,46 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
         fold_text = f"default: the fastest design within {FoldRequest(fit=True).describe()[len('fit within '):]}"
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
                "fold": fold_text, "layers": {k: v.items() for k, v in settings.items()},
-               "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp()}
+               "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp(),
+               "pruned": {k: list(v) for k, v in opts.pruned.items()}}
+    args = dict(model=model, target=target, calib=calib, clock_mhz=clock_mhz, width=width, weight_width=weight_width,
+                reuse_factor=reuse_factor, layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps,
+                latency_us=latency_us, fit=fit, caps=caps, prune=prune)
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
-                  options=summary)
+                  options=summary, compile_args=args)
+
+
+def recompile(design, **compile_args):
+    """The design's model compiled again with the arguments it was compiled with (calibration
+    data included), those given here replacing them. A design loaded from disk keeps only its
+    model path and target: pass the rest."""
+    d = design
+    board = d.target.path if d.target.path and Path(d.target.path).is_file() else d.target.name
+    args = dict(d.compile_args) or {"model": d.model_path, "target": board, "clock_mhz": d.target.clock_mhz}
+    if not args.get("model"):
+        raise CompileError("this design has no model to compile again; compile the model instead")
+    args.update(compile_args)
+    return compile_model(args.pop("model"), **args)
+
+
+def prune(design_or_model, ratios: dict, **compile_args):
+    """Structured pruning, as a compile: remove from each layer in `ratios` ({layer: share})
+    that share of its output channels, the smallest by L1 norm of real weights, together with
+    everything computed from them up to the next Dense/Conv, whose weight rows that read them
+    go too (passes/prune_channels.py). The result is an ordinary Design: it estimates,
+    simulates and C-simulates like any other, and report.json says what was pruned.
+
+    Given a Design, its model is compiled again with the arguments it was compiled with
+    (calibration data included), any in compile_args replacing them, and the ratios added to
+    the pruning it had; a design loaded from disk keeps only its target, so pass the rest.
+    Given a model (path or ModelProto), compile_args are compile_model's. The estimate's
+    `pruning` knob stays the what-if for unstructured sparsity."""
+    from .design import Design
+
+    if isinstance(design_or_model, Design):
+        own = design_or_model.compile_args.get("prune") or {}
+        return recompile(design_or_model, **{**compile_args, "prune": {**own, **(ratios or {})}})
+    return compile_model(design_or_model, prune=ratios, **compile_args)
 
 
 def _check_requests(request, reuse_factor) -> None:

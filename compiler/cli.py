@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import CompileError, DataError, ModelWarning
 from .resources import read_json
 
-SUBCOMMANDS = ("compile", "verify", "csim", "targets", "ops", "cache")
+SUBCOMMANDS = ("compile", "verify", "csim", "sweep", "targets", "ops", "cache")
 
 
 def _load_array(path: str | None, what: str):
@@ -93,6 +93,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="fold to the cheapest design with this throughput")
     p.add_argument("--latency-us", type=float, default=None, help="fold to the cheapest design within this latency")
     p.add_argument("--fit", action="store_true", help="fold to the fastest design within the resource caps")
+    p.add_argument("--prune", default=None, help="structured pruning: remove this share of a layer's output channels "
+                   "(the smallest by weight magnitude) with what reads them, e.g. 'fc1=0.5,fc2=0.25'")
     p.add_argument("--caps", default=None, help="resource caps (share of the device) for --fit, --fps or --latency-us, e.g. "
                    "'dsp=0.5,lut=0.7' (--fit's default: 0.8 each)")
 
@@ -104,7 +106,23 @@ def _compile(args):
                                   clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
                                   reuse_factor=args.reuse_factor, layers=_layer_config(args.config),
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
-                                  fit=args.fit, caps=_caps(args.caps))
+                                  fit=args.fit, caps=_caps(args.caps), prune=_prune(args.prune))
+
+
+def _prune(text: str | None) -> dict | None:
+    """--prune 'fc1=0.5,fc2=0.25' -> {layer: share}."""
+    if not text:
+        return None
+    ratios = {}
+    for part in text.split(","):
+        name, sep, value = part.rpartition("=")
+        try:
+            ratios[name.strip()] = float(value)
+        except ValueError:
+            name = ""
+        if not sep or not name.strip():
+            raise CompileError(f"--prune {text!r}: expected layer=share pairs like 'fc1=0.5,fc2=0.25'")
+    return ratios
 
 
 def _caps(text: str | None) -> dict | None:
@@ -212,6 +230,31 @@ def _batch_of(data) -> int:
     return len(first)
 
 
+def cmd_sweep(args) -> int:
+    from .cost.target import board_name
+    from .sweep import SweepRequest, read_configs, run_sweep
+
+    targets = [board_name(t.strip()) for t in args.targets.split(",") if t.strip()]
+    if not targets:
+        raise CompileError("--targets: give at least one board, e.g. 'pynq-z2,zcu104'")
+    _positive(args.workers, "--workers")
+    if args.labels and not args.data:
+        raise CompileError("--labels needs --data")
+    compile_args = dict(fps=args.fps, latency_us=args.latency_us, fit=args.fit, reuse_factor=args.reuse_factor,
+                        calib=_load_array(args.calib, "calibration data"))
+    req = SweepRequest(models=list(args.models), targets=targets,
+                       configs=read_configs(args.configs) if args.configs else [("base", {})],
+                       compile_args={k: v for k, v in compile_args.items() if v not in (None, False)},
+                       data=_load_array(args.data, "data"), labels=_load_array(args.labels, "labels"))
+    rows = run_sweep(req, Path(args.output), scheduler=args.scheduler, workers=args.workers)
+    variants = len({(r["model"], r["target"], r["config"]) for r in rows if r["compiled"]})
+    print(f"{len(rows)} points ({len(req.models)} models x {len(targets)} targets x {len(req.configs)} "
+          f"configurations): {len(req.models) * len(targets)} compiles for the estimates"
+          + (f", {variants} more to measure points with their own weight/activation widths" if variants else "")
+          + f"; wrote {args.output}/sweep.csv")
+    return 0
+
+
 def cmd_targets(args) -> int:
     from .cost.target import available_targets, load_target
 
@@ -303,6 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_csim)
     t = sub.add_parser("targets", help="list the known boards")
     t.set_defaults(func=cmd_targets)
+    w = sub.add_parser("sweep", help="estimate (and with data, measure) every model x target x configuration on a "
+                       "Dask cluster; sweep.csv and a Pareto plot per model")
+    w.add_argument("models", nargs="+", help="ONNX models")
+    w.add_argument("--targets", required=True, help="boards, comma-separated (e.g. pynq-z2,zcu104)")
+    w.add_argument("--configs", default=None, help="JSON list of per-layer settings to estimate on each design "
+                   '([{"name": ..., "layers": {layer: {knob: value}}}, ...]); default: the compiled design only')
+    w.add_argument("--fit", action="store_true", help="compile each design to the fastest that fits (the default)")
+    w.add_argument("--fps", type=float, default=None, help="compile each design to the cheapest with this throughput")
+    w.add_argument("--latency-us", type=float, default=None, help="... or within this latency")
+    w.add_argument("--reuse-factor", type=int, default=None, help="... or with this reuse factor")
+    w.add_argument("--calib", default=None, help="calibration inputs (.npy) for every model")
+    w.add_argument("--data", default=None, help="inputs (.npy, the models' layout): measure with the simulator")
+    w.add_argument("--labels", default=None, help="integer labels (.npy) for --data: accuracy per point")
+    w.add_argument("-o", "--output", default="build/sweep", help="output folder (sweep.csv, pareto_<model>.png)")
+    w.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (default: a LocalCluster)")
+    w.add_argument("--workers", type=int, default=2, help="LocalCluster workers (one thread each)")
+    w.set_defaults(func=cmd_sweep)
     o = sub.add_parser("ops", help="list the supported ops and their limits")
     o.set_defaults(func=cmd_ops)
     k = sub.add_parser("cache", help="show the per-user cache (compiled templates, precompiled headers, C-simulation "

@@ -28,6 +28,9 @@ class Design:
     target: Target
     model_path: str = ""
     options: dict = dataclasses.field(default_factory=dict)   # JSON-able summary of the options
+    # compile_model's arguments, in memory only (calibration data included): compiler.prune
+    # compiles the model again with them
+    compile_args: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
     _simulator: object = dataclasses.field(default=None, repr=False)
     _estimator: object = dataclasses.field(default=None, repr=False)
 

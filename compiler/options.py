@@ -22,3 +22,5 @@ class CompileOptions:
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
     target: object | None = None         # the Target the design is for (folding needs its costs)
     folded_by_default: bool = False      # set by choose_parallelism: no request, folded to fit
+    prune: dict = field(default_factory=dict)   # {layer: share of output channels to remove} (prune_channels)
+    pruned: dict = field(default_factory=dict)  # set by prune_channels: {layer: (kept, of)}

@@ -75,6 +75,8 @@ def format_table(doc: dict, header: bool = True) -> str:
             lines.append(f"{L['name']}: sparsity {100 * d['sparsity']:.0f}%: all-zero {d['pe']}x{d['simd']} weight "
                          f"blocks skipped, {d['cycles_saved']:,} of {d['reuse_factor']:,} cycles per item and "
                          f"{d['weight_words_saved']:,} weight words saved")
+    for name, (kept, of) in (doc.get("options", {}).get("pruned") or {}).items():
+        lines.append(f"{name}: pruned to {kept} of {of} output channels (structured, by weight magnitude)")
     for L in doc["layers"]:
         if "max_abs_error" in L:
             lines.append(f"{L['name']}: {L['op']}, max abs error {L['max_abs_error']:.2e} vs float")

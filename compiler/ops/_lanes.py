@@ -13,7 +13,11 @@ logic times the lanes, the parameter memories, the output stream, one beat per c
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import ClassVar
+
+import numpy as np
 
 from ..cost.hardware import memory, stream_cycles, stream_io
 from ..cost.model import LayerCost
@@ -23,6 +27,25 @@ from .base import Op, channels_of
 class LaneOp(Op):
     """An op applied channel by channel: it runs at the width its first input arrives at
     (reduced to a divisor of every channel count it touches)."""
+
+    # per-channel parameters: arrays of `channels` rows ((C,) or (C, N)), or one row/a scalar for all
+    channel_params: ClassVar[tuple[str, ...]] = ()
+
+    def select_channels(self, keep, channels):
+        """Rows `keep` of each per-channel parameter (channel_params) stay. Any other array
+        (per position, a table), a second input (Add) or a parameter of another length stops
+        pruning rather than risk a wrong slice."""
+        if self.n_inputs != 1:
+            return None
+        changes = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, np.ndarray) or value.ndim == 0 or (value.ndim == 1 and value.shape[0] == 1):
+                continue
+            if f.name not in self.channel_params or value.ndim > 2 or value.shape[0] != channels:
+                return None
+            changes[f.name] = value[keep]
+        return dataclasses.replace(self, **changes)
 
     def stream_folds(self, in_shapes, out_shapes, arriving):
         chans = [channels_of(s) for s in list(in_shapes) + list(out_shapes)]

@@ -382,6 +382,26 @@ class MacOp:
     `simd`, `memory`, `weights_from_model`): the array's shape (PE x SIMD; 0 = fully
     parallel), the reuse-factor shorthand, nonzero-weight counts, and the what-if formula."""
 
+    # ---- structured pruning (passes/prune_channels.py) --------------------------------
+    def channel_norms(self) -> np.ndarray:
+        """Each output channel's L1 norm of real weights: the magnitude pruning ranks by."""
+        return np.abs(self.weight * np.asarray(self.weight_scale, dtype=np.float64)).sum(axis=0)
+
+    def keep_outputs(self, keep: np.ndarray):
+        """This layer with only output channels `keep` (their weights, bias, scales)."""
+        import dataclasses
+
+        scale = np.asarray(self.weight_scale)
+        return dataclasses.replace(
+            self, weight=self.weight[:, keep], bias=None if self.bias is None else self.bias[keep],
+            weight_scale=scale[..., keep] if scale.ndim and scale.shape[-1] == self.n_out else self.weight_scale)
+
+    def keep_inputs(self, keep: np.ndarray):
+        """This layer reading only input channels `keep` (Dense: rows of the weight)."""
+        import dataclasses
+
+        return dataclasses.replace(self, weight=self.weight[keep])
+
     @property
     def n_in(self) -> int:
         return self.weight.shape[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -74,6 +75,7 @@ class ScaleShift:
 @register
 @dataclass
 class Affine(ScaleShift, LaneOp):
+    channel_params: ClassVar[tuple[str, ...]] = ("scale", "shift")   # pruning slices them
     kind = "Affine"
     template = "affine"
     # the multiply-add is exact on any input width and rounds once, at its output: a

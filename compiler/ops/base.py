@@ -124,6 +124,13 @@ class Op:
         """Sound per-element output intervals from input intervals."""
         raise NotImplementedError
 
+    # ---- structured pruning (passes/prune_channels.py) --------------------------------
+    def select_channels(self, keep: np.ndarray, channels: int) -> "Op | None":
+        """This op with only channels `keep` (sorted indices of its input's last axis, of
+        `channels`) kept on input and output, for an op that treats channels independently;
+        None for an op that mixes them (the default), where pruning cannot pass."""
+        return None
+
     # ---- real scales -------------------------------------------------------------------
     def rescale(self, in_scales: list) -> list:
         """Tensors carry a real scale (real value = fixed value * scale; a float, or one per

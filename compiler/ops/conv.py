@@ -23,6 +23,7 @@ weight array; its structural zeros cost nothing when fully parallel.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +112,20 @@ class Conv(MacOp, Op):
     @property
     def in_channels(self) -> int:
         return self.cin_per_group * self.groups
+
+    # ---- structured pruning (passes/prune_channels.py) ------------------------------
+    def keep_inputs(self, keep):
+        """Rows of the kept input channels in every tap (the weight is tap-major)."""
+        if self.groups != 1:
+            raise ValueError("a grouped convolution's inputs are pruned with its groups")
+        w = self.weight.reshape(self.taps, self.cin_per_group, self.n_out)[:, keep, :]
+        return dataclasses.replace(self, weight=w.reshape(-1, self.n_out))
+
+    def select_channels(self, keep, channels):
+        """A depthwise convolution (one filter per channel) prunes with its channels."""
+        if not (self.groups == self.in_channels == self.n_out == channels and self.cin_per_group == 1):
+            return None
+        return dataclasses.replace(self.keep_outputs(keep), groups=len(keep))
 
     def window(self, in_shape) -> Window:
         return Window.of(in_shape, self.kernel_shape, self.strides, self.dilations, self.pads)

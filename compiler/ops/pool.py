@@ -74,6 +74,9 @@ class Pool(Op):
         s = "" if self.strides == self.kernel_shape else f"/s{'x'.join(map(str, self.strides))}"
         return f"{name} {'x'.join(map(str, self.kernel_shape))}{s}"
 
+    def select_channels(self, keep, channels):
+        return self   # each channel pooled on its own; no per-channel parameters
+
     def infer_shapes(self, shapes):
         (shape,) = shapes
         if not self.is_global and len(shape) != len(self.kernel_shape) + 1:

@@ -16,6 +16,7 @@ homogeneous, so it takes a scaled input as it is (output scale = input scale); t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -34,6 +35,7 @@ MEASURE_CHANNELS = 64   # distinct slopes measured at once (bounds memory)
 @register
 @dataclass
 class PRelu(LaneOp):
+    channel_params: ClassVar[tuple[str, ...]] = ("slope",)   # pruning slices them
     kind = "PRelu"
     template = "prelu"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -52,6 +53,8 @@ def _pow2_exponent(scale) -> int | None:
 @register
 @dataclass
 class Quant(LaneOp):
+    channel_params: ClassVar[tuple[str, ...]] = ("scale", "zero_point", "threshold", "flip", "pre_scale", "pre_shift",
+                                                 "in_scale", "mult", "offset", "shift")   # pruning slices them
     kind = "Quant"
     template = "quant"
     rounds_input = True

@@ -36,6 +36,9 @@ class Reshape(LaneOp, MovementOp):
             raise ValueError(f"cannot reshape {shapes[0]} to {self.out_shape}")
         return [self.out_shape]
 
+    def select_channels(self, keep, channels):
+        return None   # regroups items: passes/prune_channels.py follows a flatten itself
+
     def move(self, x):
         return x.reshape((len(x),) + self.out_shape)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from fractions import Fraction
 
 import numpy as np
@@ -68,6 +69,7 @@ def output_grid(out_scale: float, out_bias: float) -> OutputGrid | None:
 @register
 @dataclass
 class Threshold(LaneOp):
+    channel_params: ClassVar[tuple[str, ...]] = ("thresholds", "in_scale")   # pruning slices them
     kind = "Threshold"
     template = "threshold"
     rounds_input = True   # compares its input exactly: a producer narrowing it would round first
