@@ -144,7 +144,7 @@ def test_accuracy_statements(tmp_path, rng):
         else:
             assert layer["style"] == "elementwise_pwl" and "table_entries" not in layer
             assert node.op.max_error < y_type.lsb
-    assert "(q 328*2^-15)" in "\n".join(rows)  # LeakyRelu's quantized alpha is stated
+    assert "(q 655*2^-16)" in "\n".join(rows)  # LeakyRelu's quantized alpha is stated
     print("\n".join(rows))
 
 

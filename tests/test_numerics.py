@@ -89,13 +89,25 @@ def test_exact_type_holds_its_range(a, b, frac):
 def test_for_range_is_tight_and_holds(a, b, width):
     lo, hi = min(a, b), max(a, b)
     t = FixedType.for_range(lo, hi, width, rounding="AP_RND")
-    assert t.min_value <= lo and hi + t.lsb <= t.max_value + 1e-300
+
+    def holds(f: FixedType) -> bool:   # every value of [lo, hi] rounds to a code the type has (no wrap)
+        return f.min_value <= lo and math.floor(hi / f.lsb + 0.5) <= f.max_code
+
+    assert holds(t)
+    wrapped = t.to_float(t.quantize(np.array([lo, hi])))
+    assert np.all(np.abs(wrapped - [lo, hi]) <= t.lsb / 2)   # rounded, never wrapped
     if lo == hi == 0:
         return  # any integer width holds zero
     if t.frac_bits == MAX_FRACTION_BITS:
         return  # the finest binary point taken: smaller values flush to zero
-    smaller = FixedType(width, t.int_bits - 1, t.signed, "AP_RND")
-    assert not (smaller.min_value <= lo and hi + smaller.lsb <= smaller.max_value)
+    assert not holds(FixedType(width, t.int_bits - 1, t.signed, "AP_RND"))
+
+
+def test_two_bit_types_keep_a_binary_point_near_the_range():
+    """Rounding up by half a step is all round-to-nearest can do: a 2-bit signed type for
+    +-1.33 is ap_fixed<2,2> (codes -2..1 in steps of 1), not a 56-integer-bit zero."""
+    assert FixedType.for_range(-1.33, 1.33, 2, rounding="AP_RND_CONV") == FixedType(2, 2, True, "AP_RND_CONV")
+    assert FixedType.for_range(-1.33, 1.33, 3, rounding="AP_RND_CONV").int_bits == 2
 
 
 def test_tiny_ranges_take_the_finest_binary_point():

@@ -233,10 +233,13 @@ class FixedType:
         # at most MAX_FRACTION_BITS fraction bits: values below 2**-MAX_FRACTION_BITS (denormal
         # noise) flush to zero, as they would in float32
         int_bits = max(math.frexp(mag)[1] + (1 if signed else 0) - 2, width - MAX_FRACTION_BITS)
+        truncates = rounding in ("AP_TRN", "AP_TRN_ZERO")
         while True:
             t = cls(width, int_bits, signed, rounding, overflow)
-            slack = 0.0 if rounding in ("AP_TRN", "AP_TRN_ZERO") else t.lsb
-            if hi + slack <= t.max_value and lo >= t.min_value:
+            # round to nearest takes a value up by at most half a step: hi's rounded code must
+            # fit (a whole step of slack would leave a 2-bit signed type no binary point at all)
+            top = hi <= t.max_value if truncates else math.floor(hi / t.lsb + 0.5) <= t.max_code
+            if top and lo >= t.min_value:
                 return t
             int_bits += 1
 
