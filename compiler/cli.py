@@ -109,33 +109,28 @@ def _compile(args):
                                   fit=args.fit, caps=_caps(args.caps), prune=_prune(args.prune))
 
 
-def _prune(text: str | None) -> dict | None:
-    """--prune 'fc1=0.5,fc2=0.25' -> {layer: share}."""
+def _pairs(text: str | None, option: str, example: str) -> dict | None:
+    """'a=0.5,b=0.25' -> {"a": 0.5, "b": 0.25} (--caps, --prune); one line when malformed."""
     if not text:
         return None
-    ratios = {}
+    out = {}
     for part in text.split(","):
         name, sep, value = part.rpartition("=")
         try:
-            ratios[name.strip()] = float(value)
+            out[name.strip()] = float(value)
         except ValueError:
-            name = ""
+            sep = ""
         if not sep or not name.strip():
-            raise CompileError(f"--prune {text!r}: expected layer=share pairs like 'fc1=0.5,fc2=0.25'")
-    return ratios
+            raise CompileError(f"{option} {text!r}: expected pairs like '{example}'")
+    return out
+
+
+def _prune(text: str | None) -> dict | None:
+    return _pairs(text, "--prune", "fc1=0.5,fc2=0.25")   # layer=share of its output channels
 
 
 def _caps(text: str | None) -> dict | None:
-    if not text:
-        return None
-    caps = {}
-    for part in text.split(","):
-        key, _, value = part.partition("=")
-        try:
-            caps[key.strip()] = float(value)
-        except ValueError:
-            raise CompileError(f"--caps {text!r}: expected resource=share pairs like 'dsp=0.5,lut=0.7'") from None
-    return caps
+    return _pairs(text, "--caps", "dsp=0.5,lut=0.7")      # resource=share of the device
 
 
 def _sample_inputs(design, n: int, data=None, seed: int = 0):
