@@ -376,6 +376,18 @@ def mac_array_context(op, ctx, pe: int, simd: int, in_fold: int, weights: np.nda
             "kernel": op.kernel, "kernel_id": KERNELS.index(op.kernel), "w": w, "b": b, **ctx_extra}
 
 
+def float32_exact(wq: np.ndarray, x_type: FixedType, bq: np.ndarray, offset: float) -> bool:
+    """True when every partial sum of the MAC array's accumulation (weights wq at the
+    accumulator's precision, inputs of x_type, the bias and the cast's offset) is an integer
+    of magnitude below 2**24, so float32 BLAS computes it exactly, in any order: each partial
+    sum is bounded by the L1 bound sum|w| * max|x| + |b| + |offset| of its output."""
+    if not float(offset).is_integer():
+        return False
+    x_max = max(abs(x_type.min_code), abs(x_type.max_code))
+    bound = np.abs(wq).astype(np.float64).sum(axis=0) * x_max + np.abs(bq).astype(np.float64) + abs(offset)
+    return float(np.max(bound, initial=0.0)) < 2.0 ** 24
+
+
 class MacOp:
     """What Dense and Conv share as MAC-array layers (a mixin of their dataclasses, which
     declare `weight`, `weight_type`, `accum_type`, `bias`, `activation`, `kernel`, `pe`,

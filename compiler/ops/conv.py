@@ -30,7 +30,7 @@ import numpy as np
 
 from ..numerics import FixedType, grid_codes
 from . import register
-from ._mac import MacArray, MacOp, accepted_fold, mac_array_context
+from ._mac import MacArray, MacOp, accepted_fold, float32_exact, mac_array_context
 from ._window import (Window, batch_chunks, swg_context, swg_cost, swg_needed, window_context,
                       window_registers_cost)
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, collapse_scale, is_unit
@@ -216,9 +216,11 @@ class Conv(MacOp, Op):
             w = wq.astype(np.float64) * plan.scale
             b = (bq.astype(np.float64) + plan.offset) * plan.scale
             floor = plan.offset * plan.scale
+            # float32 BLAS (twice the speed, half the memory traffic) where it is exact
+            dtype = np.float32 if float32_exact(wq, x_type, bq, plan.offset) else np.float64
 
             def run(ins):
-                acc = self._run(ins[0], w, b)
+                acc = self._run(ins[0], w, b, dtype=dtype).astype(np.float64, copy=False)
                 if relu:
                     np.maximum(acc, floor, out=acc)
                 return [plan.finish(acc, prescaled=True)]

@@ -20,7 +20,7 @@ from ..numerics import MAX_WIDTH, FixedType, exact_type, grid_codes
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from ..cost.model import LayerCost, cost_fields, with_output_bits
-from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, mac_array_context
+from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, float32_exact, mac_array_context
 from ._window import chain, chain_arrays
 from .base import Bounds, CostContext, HlsContext, NeedsUnitScale, Op, TypingContext, collapse_scale, is_unit
 
@@ -198,9 +198,14 @@ class Dense(MacOp, Op):
             w = wq.astype(np.float64) * plan.scale
             b = (bq.astype(np.float64) + plan.offset) * plan.scale
             relu_floor = plan.offset * plan.scale if self.activation == "relu" else None
+            # float32 BLAS where it is exact (the bias is added in float64 after it)
+            w32 = w.astype(np.float32) if float32_exact(wq, x_type, bq, plan.offset) else None
 
             def run(ins):
-                acc = ins[0] @ w
+                if w32 is not None:
+                    acc = (ins[0].astype(np.float32) @ w32).astype(np.float64)
+                else:
+                    acc = ins[0] @ w
                 acc += b
                 if relu_floor is not None:
                     np.maximum(acc, relu_floor, out=acc)
