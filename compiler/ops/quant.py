@@ -293,21 +293,21 @@ class Quant(LaneOp):
         if bound < 2 ** 52 and np.all(np.asarray(shift) < 1000):
             # exact in float64: products and offsets are integers below 2**53, the per-channel
             # power-of-two scaling is exact, and rounding works on the exact quotient
-            m_f = np.asarray(mult, dtype=np.float64)
-            o_f = None if offset is None else np.asarray(offset, dtype=np.float64)
+            # the power-of-two scale rides on the multiplier and offset: (x*m + o) * 2**-s and
+            # x*(m*2**-s) + o*2**-s are the same exact number (one pass fewer)
             scale = np.ldexp(1.0, -np.asarray(shift, dtype=np.int64))
+            m_f = np.asarray(mult, dtype=np.float64) * scale
+            o_f = None if offset is None else np.asarray(offset, dtype=np.float64) * scale
             qmin, qmax = float(self.qmin), float(self.qmax)
 
             def run_float(ins):  # in place after the first product (images: a few passes over MBs)
                 v = np.multiply(ins[0], m_f)
                 if o_f is not None:
                     v += o_f
-                v *= scale
                 v = np.rint(v, out=v) if mode == "AP_RND_CONV" else round_real(v, mode)
                 if z_after is not None:
                     v += z_after
-                np.maximum(v, qmin, out=v)
-                np.minimum(v, qmax, out=v)
+                np.clip(v, qmin, qmax, out=v)
                 if z_any:
                     v -= z                       # codes store q - zero point
                 return [v]
