@@ -15,6 +15,15 @@ def enabled() -> bool:
     return sys.stderr.isatty()
 
 
+def slices(n: int, at_least: int = 1, parts: int = 20) -> list[slice]:
+    """A batch of n split so a bar can follow it: one slice without a bar, else about
+    `parts` of at least `at_least` items each."""
+    if not enabled() or n <= at_least:
+        return [slice(0, n)]
+    step = max(at_least, -(-n // parts))
+    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
+
+
 def bar(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
     """tqdm over iterable (or a manual bar of `total` steps), or a silent stand-in."""
     if enabled():

@@ -72,8 +72,7 @@ def estimate_task(design, configs: list[tuple[str, dict]]) -> list[dict]:
     import compiler
 
     cost = compiler.estimate_batch(design, [c for _, c in configs])
-    share = np.max([np.asarray(cost.totals[r]) / cost.available[r] for r in ("lut", "ff", "dsp", "bram_18k")
-                    if cost.available[r]], axis=0)
+    share = cost.largest_share()
     rows = []
     for i, (name, _) in enumerate(configs):
         rows.append({"config": name, "latency_us": float(cost.latency_us[i]), "ii_cycles": int(cost.ii[i]),
@@ -83,24 +82,24 @@ def estimate_task(design, configs: list[tuple[str, dict]]) -> list[dict]:
     return rows
 
 
-def accuracy_task(design, numerics: dict, data, labels) -> dict:
-    """The simulator's accuracy (with labels) and argmax agreement with the design as
-    compiled, for these numeric settings (the design compiled again for them, if any)."""
+def outputs_task(design, numerics: dict, data) -> np.ndarray:
+    """The simulator's first output on data (samples, values), for the design compiled again
+    with these weight/activation widths when any are given."""
     import compiler
 
-    def outputs(d):
-        y = compiler.simulate(d, data)
-        return np.asarray(y[0] if isinstance(y, list) else y).reshape(len(data), -1)
-
-    base = outputs(design)
-    y = base
     if numerics:
         layers = {**(design.compile_args.get("layers") or {})}
         for name, knobs in numerics.items():
             layers[name] = {**layers.get(name, {}), **knobs}
-        y = outputs(compiler.recompile(design, layers=layers))
+        design = compiler.recompile(design, layers=layers)
+    y = compiler.simulate(design, data)
+    return np.asarray(y[0] if isinstance(y, list) else y).reshape(len(data), -1)
+
+
+def score_task(y: np.ndarray, base: np.ndarray, labels, compiled: bool) -> dict:
+    """Accuracy on the labels and argmax agreement with the design as compiled."""
     acc = None if labels is None else float(np.mean(y.argmax(1) == np.asarray(labels).reshape(-1)))
-    return {"compiled": bool(numerics), "accuracy": acc, "argmax_agreement": float(np.mean(y.argmax(1) == base.argmax(1)))}
+    return {"compiled": compiled, "accuracy": acc, "argmax_agreement": float(np.mean(y.argmax(1) == base.argmax(1)))}
 
 
 def _numerics(config: dict) -> dict:
@@ -113,7 +112,7 @@ def run_sweep(req: SweepRequest, out_dir: Path, scheduler: str | None = None, wo
               processes: bool = True) -> list[dict]:
     """Run the sweep on a cluster; write out_dir/sweep.csv and the plots; return the rows."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:
         raise CompileError("qcompile sweep needs dask.distributed: pip install 'qcompile[search]'") from None
     out_dir = Path(out_dir)
@@ -128,7 +127,7 @@ def run_sweep(req: SweepRequest, out_dir: Path, scheduler: str | None = None, wo
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None)
             client = Client(cluster)
         with client:
-            rows = _run(client, as_completed, req)
+            rows = _run(client, req)
     finally:
         if cluster is not None:
             cluster.close()
@@ -141,8 +140,8 @@ def run_sweep(req: SweepRequest, out_dir: Path, scheduler: str | None = None, wo
     return rows
 
 
-def _run(client, as_completed, req: SweepRequest) -> list[dict]:
-    from distributed import wait
+def _run(client, req: SweepRequest) -> list[dict]:
+    from distributed import as_completed, wait
 
     designs = {(m, t): client.submit(compile_task, m, t, req.compile_args, key=f"compile-{i}-{j}", pure=False)
                for i, m in enumerate(req.models) for j, t in enumerate(req.targets)}
@@ -155,9 +154,11 @@ def _run(client, as_completed, req: SweepRequest) -> list[dict]:
     for (m, t), design in designs.items():
         for k in range(0, len(req.configs), CHUNK):
             tasks[client.submit(estimate_task, design, req.configs[k:k + CHUNK], pure=False)] = ("est", m, t, k)
-        if req.data is not None:
+        if req.data is not None:   # the design's own outputs once; each numeric variant against them
+            base = client.submit(outputs_task, design, {}, req.data, pure=False)
             for sig, numerics in _distinct_numerics(req.configs).items():
-                fut = client.submit(accuracy_task, design, numerics, req.data, req.labels, pure=False)
+                y = client.submit(outputs_task, design, numerics, req.data, pure=False) if numerics else base
+                fut = client.submit(score_task, y, base, req.labels, bool(numerics), pure=False)
                 tasks[fut] = ("acc", m, t, sig)
     estimates, accuracy = {}, {}
     with progress.bar(total=len(tasks), desc="sweep", unit="task") as shown:

@@ -70,14 +70,6 @@ def _input_type(design, name: str) -> str:
     return design.graph.tensors[name].type.cpp()
 
 
-def _chunks(n: int) -> list[slice]:
-    """One slice without a progress bar; about 20 of at least 256 samples with one."""
-    if not progress.enabled() or n <= 512:
-        return [slice(0, n)]
-    step = max(256, -(-n // 20))
-    return [slice(i, min(n, i + step)) for i in range(0, n, step)]
-
-
 def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
     """x: inputs in the IR layout (as the simulator takes them; a list for several inputs)."""
     from .frontend.reference import reference_executor, run_reference
@@ -97,7 +89,7 @@ def verify(design, model_path: str, x: np.ndarray, labels=None) -> VerifyResult:
     # in chunks when a progress bar shows (each sample's result is independent of its batch)
     sim_out, ref_out, ref_cast, on_grid = [], [], [], True
     with progress.bar(total=n, desc="verify", unit="sample") as shown:
-        for part in _chunks(n):
+        for part in progress.slices(n, at_least=256):
             xp = [v[part] for v in xs]
             cast = cast_inputs(design, xp)
             grid = all(np.array_equal(c, np.asarray(v, dtype=np.float64)) for c, v in zip(cast, xp))

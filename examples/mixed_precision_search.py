@@ -29,11 +29,7 @@ HERE = Path(__file__).resolve().parent
 MODEL = HERE / "digits_mlp.onnx"
 WEIGHT_BITS = (3, 12)
 ACT_BITS = (4, 14)
-
-
-def device_share(cost) -> np.ndarray:
-    """The largest share of the device any of LUT, FF, DSP takes (per configuration of a batch)."""
-    return np.max([np.asarray(cost.totals[r]) / cost.available[r] for r in ("lut", "ff", "dsp")], axis=0)
+SHARE_OF = ("lut", "ff", "dsp")   # device share: the largest utilization of these, what decides the fit
 
 
 def main(argv=None) -> int:
@@ -61,12 +57,12 @@ def main(argv=None) -> int:
     dt = time.perf_counter() - t0
     print(f"estimated {args.n:,} configurations in {dt * 1e3:.0f} ms ({args.n / dt:,.0f}/s)")
 
-    share = device_share(cost)
+    share = cost.largest_share(SHARE_OF)
     ranked = np.argsort(share, kind="stable")
     probe = np.unique(ranked[np.linspace(0, len(ranked) - 1, min(args.probe, len(ranked))).round().astype(int)])
     probe = probe[np.argsort(share[probe], kind="stable")]
     ref = compiler.estimate(base)
-    print(f"float model: accuracy {float_acc:.2%}; 16-bit design: device share {float(device_share(ref)):.1%}, "
+    print(f"float model: accuracy {float_acc:.2%}; 16-bit design: device share {ref.largest_share(SHARE_OF):.1%}, "
           f"DSP {ref.totals['dsp']:,.0f}, LUT {ref.totals['lut']:,.0f}, latency {ref.latency_us:.3f} us, "
           f"accuracy {(compiler.simulate(base, x).argmax(1) == y).mean():.2%}")
     print(f"accuracy of {len(probe)} configurations spread over the cost ranking (bit-accurate simulator):")

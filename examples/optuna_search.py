@@ -48,11 +48,6 @@ SHARE_OF = ("lut", "ff", "dsp")
 COLUMN = {"share": "share", "latency": "lat us"}
 
 
-def device_share(cost) -> float:
-    """The largest share of the device any of LUT, FF, DSP takes: what decides the fit."""
-    return max(cost.totals[r] / cost.available[r] for r in SHARE_OF)
-
-
 def overuse(cost) -> float:
     """How far past the device the design is, as a share of the most overused resource (<= 0: it fits)."""
     return max((cost.totals[r] - cost.available[r]) / max(cost.available[r], 1) for r in cost.totals)
@@ -106,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: reuse factors {', '.join(map(str, c))}")
 
     def cost_of(cost) -> float:
-        return cost.latency_us if args.objective == "latency" else device_share(cost)
+        return cost.latency_us if args.objective == "latency" else cost.largest_share(SHARE_OF)
 
     what_if_gaps: list[float] = []  # relative differences of objective 1, where the two estimates differ
 
@@ -125,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         acc = accuracy(design, x, y)
         trial.set_user_attr("config", config)
         trial.set_user_attr("cost", {"latency": cost.latency, "ii": cost.ii, "totals": dict(cost.totals),
-                                     "latency_us": cost.latency_us, "share": device_share(cost), "fits": cost.fits})
+                                     "latency_us": cost.latency_us, "share": cost.largest_share(SHARE_OF), "fits": cost.fits})
         if hasattr(trial, "set_constraint"):  # optuna >= 5: a design that does not fit is infeasible
             trial.set_constraint("fits", overuse(cost))
         return cost_of(cost), acc

@@ -159,8 +159,8 @@ def test_verify_in_chunks_under_a_progress_bar_gives_the_same_result(d05, monkey
     monkeypatch.setenv("QCOMPILE_PROGRESS", "0")
     whole = verify(d05, str(model_path(D05)), x)
     monkeypatch.setenv("QCOMPILE_PROGRESS", "1")
-    from compiler.verify import _chunks
-    assert len(_chunks(len(x))) == 5   # chunks of 256 (at least), about 20 at most
+    from compiler import progress
+    assert len(progress.slices(len(x), at_least=256)) == 5   # chunks of 256 (at least), about 20 at most
     chunked = verify(d05, str(model_path(D05)), x)
     assert chunked == whole
     out = capsys.readouterr()

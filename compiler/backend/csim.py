@@ -38,27 +38,33 @@ def build(out_dir: Path) -> Path:
     """The testbench binary, built in the cache (compiler/cache.py) under the hash of its
     sources, so the output folder stays as qcompile wrote it and an unchanged design is
     not rebuilt."""
-    import hashlib
-
     out_dir = Path(out_dir)
     tbs = sorted((out_dir / "tb").glob("*_tb.cpp"))
     if not tbs:
         raise OutputError(f"{out_dir}: no testbench in tb/; is this a qcompile output folder?")
     top = tbs[0].name[:-len("_tb.cpp")]
-    sources = [out_dir / "firmware" / f"{top}.cpp", tbs[0]]
+    return cached_binary(f"{top}_csim", [out_dir / "firmware" / f"{top}.cpp", tbs[0]], [out_dir / "firmware"],
+                         "building the C simulation (g++)")
+
+
+def cached_binary(name: str, sources: list[Path], includes: list[Path], what: str) -> Path:
+    """g++ of sources (with the headers in includes and ap_types) into the csim cache, keyed
+    by the content of every source and header: built once, reused until one changes."""
+    import hashlib
+
     digest = hashlib.sha256(repr(CSIM_FLAGS).encode())
-    for p in sources + sorted((out_dir / "firmware").glob("*.h")):
+    for p in list(sources) + sorted(f for d in includes for f in Path(d).glob("*.h")):
         digest.update(p.name.encode() + b"\0" + p.read_bytes())
     folder = cache_dir("csim") / digest.hexdigest()[:24]
-    exe = folder / f"{top}_csim"
+    exe = folder / name
     if exe.is_file():
         os.utime(folder)   # recently used: kept by trim
         return exe
     trim("csim", CSIM_KEPT - 1)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{top}_csim.{os.getpid()}"
-    with ticking("building the C simulation (g++)"):
-        compile_cpp(sources, tmp, [out_dir / "firmware", ap_types_include()], flags=CSIM_FLAGS, pch=True)
+    tmp = folder / f".{name}.{os.getpid()}"
+    with ticking(what):
+        compile_cpp(sources, tmp, list(includes) + [ap_types_include()], flags=CSIM_FLAGS, pch=True)
     os.replace(tmp, exe)   # atomic: a parallel build of the same sources finds a whole binary
     return exe
 
@@ -67,7 +73,7 @@ def run(out_dir: Path, rows: np.ndarray, n_outputs_values: int) -> np.ndarray:
     """Run the testbench on rows of flattened inputs (in a temporary folder, in chunks so a
     progress bar can follow); returns the flattened outputs."""
     exe = build(out_dir)
-    chunks = np.array_split(rows, min(len(rows), 20)) if progress.enabled() and len(rows) > 1 else [rows]
+    chunks = [rows[part] for part in progress.slices(len(rows))]
     parts = []
     with tempfile.TemporaryDirectory(prefix="qcompile-csim-") as work, \
             progress.bar(total=len(rows), desc="C simulation", unit="sample") as shown:

@@ -337,10 +337,6 @@ def write_project(design, out: Path, report: dict, force: bool = False, tb_input
         if not force:
             raise OutputError(f"{out} already exists (replace it with --force, or force=True in the API)")
         _check_replaceable(out)
-    if package:
-        from ..package import check_packageable
-
-        check_packageable(design)   # before render_project touches inputs[0]
     files = render_project(design, report, package=package, tb_rows=tb_inputs)
     claimed = False
     try:

@@ -96,6 +96,11 @@ class NetworkCost:
     def fits(self) -> bool:
         return all(self.totals[k] <= self.available[k] for k in RESOURCES)
 
+    def largest_share(self, resources=("lut", "ff", "dsp", "bram_18k")) -> float:
+        """The largest share of the device any of `resources` takes (1.0: full), a search's
+        one-number cost (device_share above is folding's, against the caps)."""
+        return float(_largest_share(self.totals, self.available, resources))
+
     @property
     def bottleneck(self) -> str:
         return max(self.layers, key=lambda item: item[2].ii)[0] if self.layers else ""
@@ -148,6 +153,16 @@ class BatchCost:
     @property
     def fits(self) -> np.ndarray:
         return np.logical_and.reduce([self.totals[k] <= self.available[k] for k in RESOURCES])
+
+    def largest_share(self, resources=("lut", "ff", "dsp", "bram_18k")) -> np.ndarray:
+        """NetworkCost.largest_share per configuration."""
+        return _largest_share(self.totals, self.available, resources)
+
+
+def _largest_share(totals: dict, available: dict, resources) -> np.ndarray:
+    """max over resources of used / available, skipping those the device has none of."""
+    return np.max([np.asarray(totals[r], dtype=np.float64) / available[r] for r in resources if available[r]],
+                  axis=0)
 
 
 def compose(layer_costs: list[tuple[str, str, LayerCost]], preds: dict[str, list[str]], clock_mhz: float,

@@ -218,6 +218,7 @@ class Conv(MacOp, Op):
             floor = plan.offset * plan.scale
             # float32 BLAS (twice the speed, half the memory traffic) where it is exact
             dtype = np.float32 if float32_exact(wq, x_type, bq, plan.offset) else np.float64
+            w, b = w.astype(dtype), b.astype(dtype)   # once, not per batch chunk
 
             def run(ins):
                 acc = self._run(ins[0], w, b, dtype=dtype).astype(np.float64, copy=False)

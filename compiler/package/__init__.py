@@ -133,9 +133,7 @@ def words_text(io_doc: dict, rows) -> str:
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, io.input.elements)
     if len(rows) == 0:
         return ""
-    codes = io.input.type.quantize(rows)   # the rows are values of the type: exact
-    data = np.concatenate([io.header(len(rows)), io.input.pack(codes).ravel()])
-    return hex_words(data, io.input.word_bytes)
+    return hex_words(io.frame(io.input.type.quantize(rows)), io.input.word_bytes)   # rows on the grid: exact
 
 
 def hex_words(data: np.ndarray, word_bytes: int) -> str:

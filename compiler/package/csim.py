@@ -2,20 +2,15 @@
 design's own testbench) and run on the words a host would send."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..backend.csim import CSIM_FLAGS
-from ..backend.toolchain import ap_types_include, compile_cpp
-from ..cache import CSIM_KEPT, cache_dir, trim
+from ..backend.csim import cached_binary
 from ..errors import OutputError, ToolchainError
-from ..progress import ticking
 from . import hex_words, words_from_hex
 
 
@@ -32,21 +27,7 @@ def build(out_dir: Path) -> Path:
     if alveo.is_dir():
         sources.append(alveo / "qc_datamovers.cpp")
     includes = [out_dir / "firmware", hls] + ([alveo] if alveo.is_dir() else [])
-    digest = hashlib.sha256(repr(CSIM_FLAGS).encode())
-    for p in sources + sorted(f for d in includes for f in d.glob("*.h")):
-        digest.update(p.name.encode() + b"\0" + p.read_bytes())
-    folder = cache_dir("csim") / digest.hexdigest()[:24]
-    exe = folder / f"{axi}_words"
-    if exe.is_file():
-        os.utime(folder)
-        return exe
-    trim("csim", CSIM_KEPT - 1)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{axi}_words.{os.getpid()}"
-    with ticking("building the package's word testbench (g++)"):
-        compile_cpp(sources, tmp, includes + [ap_types_include()], flags=CSIM_FLAGS, pch=True)
-    os.replace(tmp, exe)
-    return exe
+    return cached_binary(f"{axi}_words", sources, includes, "building the package's word testbench (g++)")
 
 
 def run(out_dir: Path, data: np.ndarray, in_word_bytes: int, out_word_bytes: int) -> tuple[np.ndarray, list[str]]:
@@ -74,7 +55,7 @@ def compare(design, out_dir: Path, xs: list[np.ndarray]) -> tuple[int, int]:
     sim = design.simulator()
     codes_in = sim.quantize_inputs(xs)
     n = len(xs[0])
-    data = np.concatenate([io.header(n), io.input.pack(np.asarray(codes_in[0]).astype(np.int64).reshape(n, -1)).ravel()])
+    data = io.frame(np.asarray(codes_in[0]).astype(np.int64).reshape(n, -1))
     words, _ = run(out_dir, data, io.input.word_bytes, io.output.word_bytes)
     got = io.output.unpack(words.ravel())
     want = np.asarray(sim.run_codes(codes_in)[0]).astype(np.int64).reshape(n, -1)

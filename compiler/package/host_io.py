@@ -214,13 +214,23 @@ class HostIO:
 
     def pack_batch(self, x) -> np.ndarray:
         """Real inputs -> the bytes of one input transfer (header word, then every sample)."""
-        words = self.input.pack(self.input.quantize(x))
+        return self.frame(self.input.quantize(x))
+
+    def frame(self, codes: np.ndarray) -> np.ndarray:
+        """Input codes (n, elements) -> the bytes of their transfer: the header, then the words."""
+        words = self.input.pack(codes)
         return np.concatenate([self.header(len(words)), words.ravel()])
 
     def unpack_batch(self, data: np.ndarray, n: int) -> np.ndarray:
         """The bytes of one output transfer of n samples -> real outputs (the model's layout)."""
         data = np.asarray(data, dtype=np.uint8).ravel()[: n * self.output.bytes_per_sample]
         return self.output.dequantize(self.output.unpack(data))
+
+    def in_batches(self, x, max_batch: int, transfer) -> np.ndarray:
+        """Outputs for x, one transfer(batch) of at most max_batch samples at a time."""
+        x = np.asarray(x)
+        parts = [transfer(x[i:i + max_batch]) for i in range(0, len(x), max_batch)]
+        return np.concatenate(parts) if parts else self.unpack_batch(np.zeros(0, np.uint8), 0)
 
     def input_bytes(self, n: int) -> int:
         return self.input.word_bytes + n * self.input.bytes_per_sample

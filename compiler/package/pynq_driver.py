@@ -44,9 +44,7 @@ class Accelerator:
 
     def predict(self, x) -> np.ndarray:
         """Outputs for a batch of inputs, in batches of at most max_batch samples per transfer."""
-        x = np.asarray(x)
-        parts = [self._run(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
-        return np.concatenate(parts) if parts else self.io.unpack_batch(np.zeros(0, np.uint8), 0)
+        return self.io.in_batches(x, self.max_batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         n = len(x)

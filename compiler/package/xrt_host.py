@@ -41,9 +41,8 @@ class Accelerator:
         self._out_view = np.frombuffer(self._out.map(), dtype=np.uint8)
 
     def predict(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        parts = [self._run(x[i:i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
-        return np.concatenate(parts) if parts else self.io.unpack_batch(np.zeros(0, np.uint8), 0)
+        """Outputs for a batch of inputs, in batches of at most max_batch samples per transfer."""
+        return self.io.in_batches(x, self.max_batch, self._run)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         sync = self._xrt.xclBOSyncDirection
