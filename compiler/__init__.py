@@ -18,6 +18,8 @@ import numpy as np
 
 from .errors import CompileError
 
+DEFAULT_CALIB_METHOD = "minmax"   # measured best over the float dev models (README, "Calibration")
+
 __all__ = ["load_onnx", "compile_model", "recompile", "prune", "simulate", "estimate", "estimate_batch", "write_project", "load_design", "CompileError",
            "__version__"]
 
@@ -33,7 +35,9 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                   weight_width: int = 16, reuse_factor: int | None = None, layer_reuse: dict | None = None,
                   layers: dict | None = None, input_type=None, fps: float | None = None,
                   latency_us: float | None = None, fit: bool = False, caps: dict | None = None,
-                  prune: dict | None = None):
+                  prune: dict | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
+                  calib_percentile: float = 99.99, weight_calib_method: str = "minmax", ocs: float = 0.0,
+                  auto_precision: str | None = None):
     """Parse, run the passes and type the design for a target. Returns a Design.
     Parallelism: without any request the design is the fastest that fits the target within
     the default caps (80% of each resource); fps / latency_us / fit (+ caps {resource: share
@@ -43,7 +47,15 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     "weight_bits" | "act_bits": value}} (compiler.settings), so that a search's chosen
     configuration compiles as estimated (layer_reuse {layer: n} is the reuse-only shorthand).
     prune: structured pruning {layer: share of its output channels to remove}, by magnitude,
-    with everything that reads them (passes/prune_channels.py; compiler.prune says more)."""
+    with everything that reads them (passes/prune_channels.py; compiler.prune says more).
+    calib_method: how calibration data's ranges become clip ranges (compiler/calibrate:
+    minmax, percentile (keeping calib_percentile % of |values|), mse, kl, aciq);
+    weight_calib_method: the same for float weights. ocs: outlier channel splitting, the
+    share of each float Dense/Conv layer's input channels split in two (passes/split_outliers).
+    auto_precision: "argmax:0.99" or "sqnr:40", per-layer widths chosen by compiler.precision
+    (needs calib)."""
+    from .calibrate.methods import METHODS
+    from .calibrate.ranges import Calibration
     from .cost.folding import FoldRequest
     from .cost.target import load_target
     from .design import Design
@@ -73,6 +85,22 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     if layer_reuse is not None and (not isinstance(layer_reuse, dict) or
                                     not all(type(v) is int for v in layer_reuse.values())):
         raise CompileError(f"layer_reuse must be a dict {{layer: int}}, got {layer_reuse!r}")
+    for what, m in (("calib_method", calib_method), ("weight_calib_method", weight_calib_method)):
+        if m not in METHODS:
+            raise CompileError(f"{what} {m!r}: supported: {', '.join(METHODS)}")
+    if isinstance(calib_percentile, bool) or not isinstance(calib_percentile, (int, float)) \
+            or not 50 <= calib_percentile <= 100:
+        raise CompileError(f"calib_percentile must be a percentage in [50, 100], got {calib_percentile!r}")
+    if isinstance(ocs, bool) or not isinstance(ocs, (int, float)) or not 0 <= ocs < 1:
+        raise CompileError(f"ocs must be a share of input channels in [0, 1), got {ocs!r}")
+    if auto_precision is not None:
+        from .precision import search
+
+        return search(model, target, auto_precision, calib, dict(
+            clock_mhz=clock_mhz, width=width, weight_width=weight_width, reuse_factor=reuse_factor,
+            layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps, latency_us=latency_us, fit=fit,
+            caps=caps, prune=prune, calib_method=calib_method, calib_percentile=calib_percentile,
+            weight_calib_method=weight_calib_method, ocs=ocs))
     tgt = load_target(str(target), clock_mhz)
     if isinstance(input_type, str):
         try:
@@ -101,7 +129,9 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     opts = CompileOptions(width=int(width), weight_width=int(weight_width),
                           reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
                           input_type=input_type, calib=None, target=tgt,
-                          fold=request, prune=check_ratios(prune))
+                          fold=request, prune=check_ratios(prune), ocs=float(ocs),
+                          calibration=Calibration(calib_method, float(calib_percentile)),
+                          weight_calibration=Calibration(weight_calib_method, float(calib_percentile)))
     graph = load_onnx(model)
     if calib is not None:  # the model's layout -> the design's
         opts.calib = graph.inputs_to_ir(calib, "calibration data")
@@ -112,10 +142,13 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     summary = {"width": opts.width, "weight_width": opts.weight_width, "reuse_factor": opts.reuse_factor,
                "fold": fold_text, "layers": {k: v.items() for k, v in settings.items()},
                "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp(),
-               "pruned": {k: list(v) for k, v in opts.pruned.items()}}
+               "pruned": {k: list(v) for k, v in opts.pruned.items()},
+               "calib_method": calib_method if calib is not None else None, "weight_calib_method": weight_calib_method,
+               "calib_percentile": calib_percentile, "ocs": opts.split}
     args = dict(model=model, target=target, calib=calib, clock_mhz=clock_mhz, width=width, weight_width=weight_width,
                 reuse_factor=reuse_factor, layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps,
-                latency_us=latency_us, fit=fit, caps=caps, prune=prune)
+                latency_us=latency_us, fit=fit, caps=caps, prune=prune, calib_method=calib_method,
+                calib_percentile=calib_percentile, weight_calib_method=weight_calib_method, ocs=ocs)
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary, compile_args=args)
 

@@ -1,7 +1,8 @@
 """qcompile command line.
 
     qcompile MODEL.onnx --target zcu104 -o OUT [--force] [--calib X.npy] [--csim]
-    qcompile verify MODEL.onnx --target zcu104 [--data X.npy] [--labels Y.npy]
+    qcompile verify MODEL.onnx --target zcu104 [--data X.npy] [--labels Y.npy] [--per-layer]
+    qcompile profile MODEL.onnx --target zcu104 --data X.npy -o DIR [--force]
     qcompile csim OUT [-n 1000] [--data X.npy]
     qcompile targets | ops | cache [clear]
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from .errors import CompileError, DataError, ModelWarning
 from .resources import read_json
 
-SUBCOMMANDS = ("compile", "verify", "csim", "sweep", "targets", "ops", "cache")
+SUBCOMMANDS = ("compile", "verify", "profile", "csim", "sweep", "targets", "ops", "cache")
 
 
 def _load_array(path: str | None, what: str):
@@ -52,19 +53,24 @@ def _check_real(a, what: str) -> None:
         raise DataError(f"{what}: a {a.dtype} array of shape {a.shape}; expected real numbers, batch first")
 
 
-def _layer_config(path: str | None) -> dict:
+def _layer_config(path: str | None) -> tuple[dict, dict]:
     """--config: {"layers": {layer: {knob: value}}} (compiler.settings; compiler.estimate's
-    override format, e.g. a search's result) and/or the shorthand {"reuse_factor": {layer: n}}."""
+    override format, e.g. a search's result) and/or the shorthand {"reuse_factor": {layer: n}},
+    and the global "width" / "weight_width" (auto precision's result has all three).
+    Returns (layers, {"width": n, "weight_width": n} as given)."""
     if path is None:
-        return {}
+        return {}, {}
     p = Path(path)
     if not p.is_file():
         raise CompileError(f"config {path}: no such file")
     doc = read_json(p, "config", CompileError)
     usage = f'config {path}: expected {{"layers": {{"layer": {{"reuse_factor": N, "weight_bits": N, "act_bits": N}}}}}}' \
         ' or {"reuse_factor": {"layer": N}}'
-    if not isinstance(doc, dict) or not set(doc) <= {"layers", "reuse_factor"}:
+    if not isinstance(doc, dict) or not set(doc) <= {"layers", "reuse_factor", "width", "weight_width"}:
         raise CompileError(usage)
+    widths = {k: doc[k] for k in ("width", "weight_width") if k in doc}
+    if not all(type(v) is int for v in widths.values()):
+        raise CompileError(f"config {path}: width and weight_width must be integers")
     layers, reuse = doc.get("layers", {}), doc.get("reuse_factor", {})
     if not isinstance(layers, dict) or not isinstance(reuse, dict) or not all(type(v) is int for v in reuse.values()):
         raise CompileError(usage)
@@ -72,7 +78,7 @@ def _layer_config(path: str | None) -> dict:
     for name, rf in reuse.items():
         if isinstance(merged.get(name, {}), dict):
             merged.setdefault(name, {}).setdefault("reuse_factor", rf)
-    return merged
+    return merged, widths
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -80,8 +86,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default="zcu104", help="board name (see `qcompile targets`) or a board .toml file")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
     p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first; .npz with one array per input) for activation ranges")
-    p.add_argument("--width", type=int, default=16, help="bits of activations the model leaves in float")
-    p.add_argument("--weight-width", type=int, default=16, help="bits of weights the model leaves in float")
+    p.add_argument("--width", type=int, default=None, help="bits of activations the model leaves in float (default 16)")
+    p.add_argument("--weight-width", type=int, default=None, help="bits of weights the model leaves in float (default 16)")
+    p.add_argument("--calib-method", default=None, choices=("minmax", "percentile", "mse", "kl", "aciq"),
+                   help="how --calib's observed ranges become clip ranges (default: minmax, measured best on the "
+                        "float dev models; see the README's Calibration section)")
+    p.add_argument("--calib-percentile", type=float, default=99.99, help="percentile method: %% of |values| kept")
+    p.add_argument("--weight-calib-method", default="minmax", choices=("minmax", "percentile", "mse", "kl", "aciq"),
+                   help="the same for float weights (clipped weights saturate)")
+    p.add_argument("--ocs", type=float, default=0.0, metavar="RATIO",
+                   help="outlier channel splitting: split this share of each float layer's input channels "
+                        "(those holding the largest |weight|), duplicating what they read")
+    p.add_argument("--auto-precision", default=None, metavar="CRITERION",
+                   help="choose each layer's weight and activation widths: the cheapest design meeting "
+                        "'argmax:0.99' or 'sqnr:40' on --calib (report.json holds the choice in --config format)")
     p.add_argument("--input-type", default=None, help="input type, e.g. 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>'")
     p.add_argument("--reuse-factor", type=int, default=None,
                    help="cycles per item of every MAC layer (1 = fully parallel; each layer takes its largest valid "
@@ -102,11 +120,19 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 def _compile(args):
     import compiler
 
+    layers, widths = _layer_config(args.config)
+    for key, given in (("width", args.width), ("weight_width", args.weight_width)):
+        if given is not None and key in widths and widths[key] != given:
+            raise CompileError(f"--{key.replace('_', '-')} {given} and the config's {key} {widths[key]} conflict: give one")
+    extra = {} if args.calib_method is None else {"calib_method": args.calib_method}
     return compiler.compile_model(args.model, args.target, calib=_load_array(args.calib, "calibration data"),
-                                  clock_mhz=args.clock_mhz, width=args.width, weight_width=args.weight_width,
-                                  reuse_factor=args.reuse_factor, layers=_layer_config(args.config),
+                                  clock_mhz=args.clock_mhz, width=widths.get("width", 16) if args.width is None else args.width,
+                                  weight_width=widths.get("weight_width", 16) if args.weight_width is None else args.weight_width,
+                                  reuse_factor=args.reuse_factor, layers=layers,
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
-                                  fit=args.fit, caps=_caps(args.caps), prune=_prune(args.prune))
+                                  fit=args.fit, caps=_caps(args.caps), prune=_prune(args.prune),
+                                  calib_percentile=args.calib_percentile, weight_calib_method=args.weight_calib_method,
+                                  ocs=args.ocs, auto_precision=args.auto_precision, **extra)
 
 
 def _pairs(text: str | None, option: str, example: str) -> dict | None:
@@ -217,6 +243,31 @@ def cmd_verify(args) -> int:
     design = _compile(args)
     x = _sample_inputs(design, args.n if data is None else _batch_of(data), data, seed=2)
     print(format_verify(verify(design, args.model, x, labels)))
+    if args.per_layer:
+        from .profile import format_profile, profile
+
+        print(format_profile(profile(design, [lay.to_onnx(v) for lay, v in zip(design.graph.input_layouts, x)])))
+    return 0
+
+
+def cmd_profile(args) -> int:
+    from .profile import format_profile, profile, require_plots, write_profile
+
+    if not args.data:
+        raise CompileError("profile needs --data X.npy: the inputs to profile on (batch first, the model's layout)")
+    if not args.output:
+        raise CompileError("profile needs -o DIR: the folder for profile.json, profile.html and the plots")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise CompileError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise CompileError(f"{out} already exists and is not empty (use --force to write into it)")
+    require_plots()
+    data = _load_array(args.data, "data")
+    p = profile(_compile(args), data)
+    write_profile(p, out)
+    print(format_profile(p))
+    print(f"wrote {out}/ (profile.json, profile.html, sqnr.png and a histogram per tensor)")
     return 0
 
 
@@ -306,7 +357,10 @@ COMMON_OPTIONS = """compile (the default command: `qcompile MODEL ...`):
   --csim [--csim-n N]   C-simulate the emitted C++ bit for bit against the simulator
   --json                print report.json on stdout instead of the table
   --package             add package/: Vivado/PYNQ (Zynq boards) or Vitis/XRT (Alveo) deployment files
-`qcompile compile --help` lists every option."""
+`qcompile compile --help` lists every option.
+
+profile MODEL --data X.npy -o DIR: per-layer float ranges, types, saturation and SQNR against
+  the float model (profile.json, profile.html, plots); `verify ... --per-layer` prints its table."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -333,7 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data", default=None, help="inputs (.npy, batch first); default: standard-normal samples")
     v.add_argument("--labels", default=None, help="integer labels (.npy) to report accuracy")
     v.add_argument("-n", type=int, default=1000, help="random samples when no --data is given")
+    v.add_argument("--per-layer", action="store_true", help="also print the per-layer profile (`qcompile profile`'s "
+                   "table) for the same design and data")
     v.set_defaults(func=cmd_verify)
+    f = sub.add_parser("profile", help="per-layer numerics against the float model: float ranges, types, "
+                       "saturation, SQNR; profile.json, profile.html and plots")
+    _add_model_options(f)
+    f.add_argument("--data", default=None, help="inputs to profile on (.npy, batch first; .npz with one array per input)")
+    f.add_argument("-o", "--output", default=None, help="output folder (profile.json, profile.html, PNG plots)")
+    f.add_argument("--force", action="store_true", help="write into an existing non-empty folder")
+    f.set_defaults(func=cmd_profile)
     s = sub.add_parser("csim", help="build the testbench with g++ and compare it with the simulator bit for bit")
     s.add_argument("out", help="an output folder written by qcompile")
     s.add_argument("-n", type=int, default=1000, help="samples")

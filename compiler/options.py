@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .calibrate.ranges import Calibration
 from .numerics import FixedType
 
 DEFAULT_INPUT_TYPE = FixedType(16, 6, True, "AP_RND_CONV", "AP_SAT")  # the field's usual ap_fixed<16,6>
@@ -19,6 +20,10 @@ class CompileOptions:
     layers: dict = field(default_factory=dict)  # per-layer settings {node name: settings.LayerSettings}
     input_type: FixedType | None = None  # None: from calibration data, else DEFAULT_INPUT_TYPE
     calib: list[np.ndarray] | None = None  # calibration inputs, one array per graph input (IR layout)
+    calibration: Calibration = field(default_factory=Calibration)         # activation clip ranges
+    weight_calibration: Calibration = field(default_factory=Calibration)  # float weights' clip ranges
+    ocs: float = 0.0                     # outlier channel splitting: share of input channels split (passes/split_outliers)
+    split: dict = field(default_factory=dict)   # set by split_outliers: {layer: input channels split}
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
     target: object | None = None         # the Target the design is for (folding needs its costs)
     folded_by_default: bool = False      # set by choose_parallelism: no request, folded to fit

@@ -77,6 +77,17 @@ def format_table(doc: dict, header: bool = True) -> str:
                          f"{d['weight_words_saved']:,} weight words saved")
     for name, (kept, of) in (doc.get("options", {}).get("pruned") or {}).items():
         lines.append(f"{name}: pruned to {kept} of {of} output channels (structured, by weight magnitude)")
+    for name, k in (doc.get("options", {}).get("ocs") or {}).items():
+        lines.append(f"{name}: outlier channel splitting, {k} input channel{'s' if k > 1 else ''} split in two")
+    auto = doc.get("options", {}).get("auto_precision")
+    if auto:
+        cfg = auto["config"]
+        per_layer = "; ".join(f"{n} " + ",".join(f"{k.split('_')[0]} {v}" for k, v in kn.items())
+                              for n, kn in cfg["layers"].items())
+        lines.append(f"auto precision {auto['criterion']}: measured {auto['measured']:.4g} on the calibration data; "
+                     f"uniform {cfg['width']} bits" + (f", then {per_layer}" if per_layer else "") +
+                     f" ({auto['compiles']} compiles; LUT+DSP share {auto['cost_share']:.3f} vs "
+                     f"{auto['start_cost_share']:.3f} at the start width)")
     for L in doc["layers"]:
         if "max_abs_error" in L:
             lines.append(f"{L['name']}: {L['op']}, max abs error {L['max_abs_error']:.2e} vs float")

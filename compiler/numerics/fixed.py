@@ -130,7 +130,15 @@ class FixedType:
             exact_half = src.width <= FLOAT_EXACT - 1 and shift <= FLOAT_EXACT - 1
             return self._finish(round_scaled(scaled, self.rounding, exact_half), np.float64)
         codes = codes.astype(np.int64, copy=False)
-        if shift > 0:
+        if shift > 0 and codes.ndim:
+            if self.rounding == "AP_TRN" and shift <= 61:
+                value = codes >> shift      # shift_round's floor (its increment is 0): one pass
+            else:
+                value = shift_round(codes, shift, self.rounding)
+            if self.overflow == "AP_SAT":   # _overflow's nested where on value's own bounds, in one pass
+                return np.clip(value, self.min_code, self.max_code)
+            over, under = value > self.max_code, value < self.min_code
+        elif shift > 0:
             value = shift_round(codes, shift, self.rounding)
             over, under = value > self.max_code, value < self.min_code
         else:
@@ -295,6 +303,10 @@ def shift_round(codes: np.ndarray, shift: int, rounding: str) -> np.ndarray:
         codes = (codes >> extra) | lost
         shift -= extra
     floor = codes >> shift
+    if rounding == "AP_TRN":
+        return floor + np.zeros(np.shape(floor), dtype=np.int64)   # as round_increment's zeros give
+    if rounding == "AP_RND":  # the first dropped bit alone decides: bit shift-1 of the code
+        return floor + ((codes >> (shift - 1)) & 1)
     rest = codes & ((1 << shift) - 1)
     first = (rest >> (shift - 1)) & 1 == 1
     sticky = (rest & ((1 << (shift - 1)) - 1)) != 0

@@ -53,6 +53,8 @@ class FormatPolicy:
     width: int = 16           # activations
     weight_width: int = 16    # weights (biases are kept at accumulator precision)
     rounding: str = "AP_RND"  # rounding when an activation is narrowed
+    widen_for_readers: bool = True  # False where a layer's width was given: it is kept as given
+    weight_calibration: "Calibration | None" = None  # the float weights' clip method (None: min/max)
 
     def activation_type(self, bounds: Bounds, proven: bool, signed: bool | None = None) -> FixedType:
         """Fewest integer bits that hold the range. Proven (interval) ranges cannot overflow,
@@ -63,12 +65,21 @@ class FormatPolicy:
                                    rounding=self.rounding, overflow="AP_WRAP" if proven else "AP_SAT")
 
     def weight_type(self, values: np.ndarray) -> FixedType:
+        """The weight width's type holding the weights' range, clipped by the weight
+        calibration method: clipped weights saturate when quantized."""
+        from ..calibrate.ranges import clip
+
         v = np.asarray(values, dtype=np.float64)
         lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
         _check_magnitude(lo, hi, "constants")
-        return FixedType.for_range(lo, hi, self.weight_width, signed=True, rounding="AP_RND_CONV")
+        full = (lo, hi)
+        if self.weight_calibration is not None and v.size:
+            lo, hi = clip(v, lo, hi, self.weight_calibration, self.weight_width)
+        return FixedType.for_range(lo, hi, self.weight_width, signed=True, rounding="AP_RND_CONV",
+                                   overflow="AP_WRAP" if (lo, hi) == full else "AP_SAT")
 
 
+MAX_RESOLVED_WIDTH = 32     # the widest tensor narrowed() keeps for a reader's resolution
 MAX_MAGNITUDE = 2.0 ** 47   # the largest |value| a dynamic-fixed-point format is chosen for
 
 
@@ -99,7 +110,14 @@ class TypingContext:
         return bool(self.readers) and all(getattr(op, "rounds_input", False) for op in self.readers)
 
     def narrowed(self, k: int = 0, signed: bool | None = None) -> FixedType:
-        return self.policy.activation_type(self.out_bounds[k], self.proven, signed)
+        """The policy's type for output k, widened to the fraction bits its readers resolve
+        when every reader names them (Softmax quantizes max - x to 2**-12 itself: cutting its
+        logits to 16 bits first, 1 fraction bit under interval bounds, would round twice)."""
+        t = self.policy.activation_type(self.out_bounds[k], self.proven, signed)
+        wants = [getattr(op, "input_frac_bits", None) for op in self.readers]
+        if self.policy.widen_for_readers and wants and None not in wants and max(wants) > t.frac_bits:
+            t = FixedType(min(t.int_bits + max(wants), MAX_RESOLVED_WIDTH), t.int_bits, t.signed, t.rounding, t.overflow)
+        return t
 
 
 @dataclass
@@ -111,6 +129,9 @@ class Op:
     n_inputs: ClassVar[int] = 1
     rounds_input: ClassVar[bool] = False  # a quantizer: it does its own rounding of what it reads
     integer_output: ClassVar[bool] = False  # its output is an index (TopK): compiler.simulate returns integers
+    # fraction bits of its input the op resolves itself (Softmax's exp index: 12); None: all of
+    # them. A tensor read only by such ops keeps that many, whatever the width policy says
+    input_frac_bits: ClassVar[int | None] = None
 
     # ---- shapes and float semantics ---------------------------------------------
     def infer_shapes(self, shapes: list[tuple[int, ...]]) -> list[tuple[int, ...]]:

@@ -63,6 +63,108 @@ def _conv_accumulate(xp: np.ndarray, win: Window, w: np.ndarray, groups: int, ac
             flat += np.matmul(v, wg).transpose(1, 0, 2).reshape(-1, cout)
 
 
+class _ConvSim:
+    """The simulator's convolution on exact integer codes (held as float32 or float64, scaled
+    by a power of two): the same sums as Conv._run, computed with fewer passes over memory,
+    block by block so that each block is finished (post: ReLU, rounding, saturation, in
+    place) while it is in cache:
+    - pointwise (1x1, stride 1, no padding): matrix products on row blocks of the input;
+    - other ordinary convolutions: im2col (one gather) and one matrix product per chunk;
+    - depthwise: per kernel tap one multiply and one add, in chunks that stay in cache, from a
+      zero-padded buffer filled once per chunk (its border stays zero);
+    - grouped ones: Conv._run's tap loop.
+    Every partial sum is an integer within the accumulator's bounds (float32 only where
+    float32_exact proves all of them below 2**24), so any summation order gives the same
+    value; the bias is added last, even when zero, which also turns a -0.0 sum into +0.0 as
+    Conv._run's sums (started from the bias) are."""
+
+    BLOCK = 1 << 16    # output elements per block (float64: 512 KiB)
+
+    def __init__(self, op, w: np.ndarray, b: np.ndarray, dtype):
+        self.op, self.w, self.b, self.dtype = op, w, b, dtype
+        self.groups = op.groups
+        self.pointwise = op.taps == 1 and set(op.strides) == {1} and not any(op.pads) and op.groups == 1
+        self.dw = op.groups > 1 and op.cin_per_group == 1 and op.n_out == op.groups
+        self._wt = None
+
+    def __call__(self, x: np.ndarray, post=None) -> np.ndarray:
+        op, dtype, w, b = self.op, self.dtype, self.w, self.b
+        n = len(x)
+        win = op.window(x.shape[1:])
+        out_shape = (n,) + win.out_shape(len(op.kernel_shape), op.n_out)
+        if self.pointwise:
+            x2 = x.reshape(-1, x.shape[-1])
+            out = np.empty((len(x2), op.n_out), dtype=dtype)
+            step = max(1, self.BLOCK // op.n_out)
+            for r in range(0, len(x2), step):
+                ob = out[r:r + step]
+                np.matmul(x2[r:r + step].astype(dtype, copy=False), w, out=ob)
+                ob += b
+                if post is not None:
+                    post(ob)
+            return out.reshape(out_shape)
+        if self.groups == 1:
+            out = np.empty(out_shape, dtype=dtype)
+            flat = out.reshape(-1, op.n_out)
+            per_sample = win.out_h * win.out_w * (x.shape[-1] * win.taps + op.n_out)
+            rows = win.out_h * win.out_w
+            for sl in batch_chunks(n, per_sample, budget=1 << 18):
+                xp = _padded(x[sl], win, dtype)
+                ob = flat[sl.start * rows:sl.stop * rows]
+                np.matmul(win.patches(xp).reshape(-1, w.shape[0]), w, out=ob)
+                ob += b
+                if post is not None:
+                    post(ob)
+            return out
+        if self.dw:
+            return self._depthwise(x, win, out_shape, post)
+        out = op._run(x, w, b, dtype=dtype)
+        if post is not None:
+            post(out)
+        return out
+
+    def _depthwise(self, x, win, out_shape, post):
+        dtype, n, b = self.dtype, len(x), self.b
+        c = x.shape[-1]
+        wt = self._wt
+        if wt is None or wt.shape[1] != win.out_w:
+            # each tap's weights repeated along the output row: one long inner loop per row
+            wt = self._wt = np.ascontiguousarray(np.broadcast_to(self.w.reshape(win.taps, 1, c),
+                                                                 (win.taps, win.out_w, c)))
+        out = np.empty(out_shape, dtype=dtype)
+        acc4 = out.reshape(n, win.out_h, win.out_w, c)
+        per_sample = win.out_h * win.out_w * 2 * c + win.hp * win.wp * c
+        step = max(1, (1 << 17) // max(per_sample, 1))
+        xp = np.zeros((min(step, n), win.hp, win.wp, c), dtype=dtype)
+        tmp = np.empty((min(step, n), win.out_h, win.out_w, c), dtype=dtype)
+        x4 = win.as_2d(x)
+        for s0 in range(0, n, step):
+            m = min(step, n - s0)
+            xb = xp[:m]
+            xb[:, win.pt:win.pt + win.in_h, win.pl:win.pl + win.in_w] = x4[s0:s0 + m]
+            a, t_ = acc4[s0:s0 + m], tmp[:m]
+            for t, view in win.tap_views(xb):
+                if t == 0:
+                    np.multiply(view, wt[0], out=a)
+                else:
+                    np.multiply(view, wt[t], out=t_)
+                    a += t_
+            a += b
+            if post is not None:
+                post(a)
+        return out
+
+
+def _padded(x: np.ndarray, win: Window, dtype) -> np.ndarray:
+    """x (N, *spatial, C) as (N, Hp, Wp, C) in dtype, zero padded (one pass: the cast rides on the copy)."""
+    x4 = win.as_2d(x)
+    if not win.padded:
+        return x4.astype(dtype, copy=False)
+    xp = np.zeros((x4.shape[0], win.hp, win.wp, x4.shape[-1]), dtype=dtype)
+    xp[:, win.pt:win.pt + win.in_h, win.pl:win.pl + win.in_w] = x4
+    return xp
+
+
 @register
 @dataclass
 class Conv(MacOp, Op):
@@ -219,18 +321,41 @@ class Conv(MacOp, Op):
             # float32 BLAS (twice the speed, half the memory traffic) where it is exact
             dtype = np.float32 if float32_exact(wq, x_type, bq, plan.offset) else np.float64
             w, b = w.astype(dtype), b.astype(dtype)   # once, not per batch chunk
+            # In float32 every partial sum is an integer (times the power-of-two scale) below
+            # 2**24, so the ReLU, the rounding (floor/rint of exact values) and a saturating or
+            # proven-unneeded overflow step are exact in float32 too, and codes of at most 24
+            # bits are exact float32 values: the output may stay float32 ("narrow") when the
+            # simulator says every reader takes it.
+            finish32 = (dtype == np.float32 and plan.kind in ("exact", "floor", "rint") and y_type.width <= 24
+                        and float(np.float32(floor)) == floor
+                        and (not plan.check_overflow or y_type.overflow == "AP_SAT"
+                             or (y_type.overflow == "AP_SAT_SYM" and not y_type.signed)))
+            sim = _ConvSim(self, w, b, dtype)
 
-            def run(ins):
-                acc = self._run(ins[0], w, b, dtype=dtype).astype(np.float64, copy=False)
+            def post(a):   # in place (finish32: floor/rint and a clip, or nothing)
+                if relu:
+                    np.maximum(a, floor, out=a)
+                plan.finish(a, prescaled=True)
+
+            def run(ins, narrow=False):
+                if finish32:
+                    y = sim(ins[0], post)
+                    return [y if narrow else y.astype(np.float64)]
+                acc = sim(ins[0]).astype(np.float64, copy=False)
                 if relu:
                     np.maximum(acc, floor, out=acc)
                 return [plan.finish(acc, prescaled=True)]
+
+            run.narrow_inputs = True
+            run.narrow_output = finish32
         else:  # wide accumulators: int64 arithmetic
             def run(ins):
                 acc = self._run(ins[0].astype(np.int64), wq, bq, dtype=np.int64)
                 if relu:
                     np.maximum(acc, 0, out=acc)
                 return [y_type.cast(acc, acc_type).astype(np.float64)]
+
+            run.narrow_inputs = True   # float32 codes: the astype above is exact
 
         return run
 

@@ -38,6 +38,7 @@ from .base import Bounds, CostContext, HlsContext, TypingContext, is_unit
 MAX_MULT_BITS = 30
 MAX_THRESHOLDS = 255  # more levels than 8 output bits: comparators cost more than a multiplier
 DEVIATION_BITS = 17   # the multiplier keeps its error below 2**-16 of an output step
+QUANT_BLOCK = 1 << 15   # elements per block of the simulator's requantizer (float64: 256 KiB, in cache)
 OFFSET_FRAC_BITS = 18  # an offset rounds to 2**-19 of an output step at most (with the multiplier's 2**-17)
 
 
@@ -300,18 +301,74 @@ class Quant(LaneOp):
             o_f = None if offset is None else np.asarray(offset, dtype=np.float64) * scale
             qmin, qmax = float(self.qmin), float(self.qmax)
 
-            def run_float(ins):  # in place after the first product (images: a few passes over MBs)
-                v = np.multiply(ins[0], m_f)
+            # A scalar zero point that only rides inside the rounding (every shift > 0, none
+            # added after it) can leave it when the rounding commutes with adding it: floor
+            # with any integer, ties-to-even with an even one (R(t + z) = R(t) + z). Then
+            # clamp(R(t + z), qmin, qmax) - z = clamp(R(t), lo, hi) = R(clamp(t, lo, hi)) with
+            # lo = qmin - z, hi = qmax - z (R is monotone and keeps integers): the offset
+            # without z (exact integers on the product's grid), two passes fewer. Only for
+            # lo >= 0, where no -0.0 can appear (the old form never makes one: z - z = +0.0).
+            z_out = None
+            if (z_any and z.ndim == 0 and float(z).is_integer() and offset is not None
+                    and (z_after is None or not np.any(z_after)) and self.qmin - float(z) >= 0
+                    and (mode == "AP_TRN" or (mode == "AP_RND_CONV" and int(z) % 2 == 0))):
+                sh = np.broadcast_to(np.asarray(shift, dtype=np.int64), np.shape(offset))
+                if np.all(sh > 0) and np.all(sh <= 62):
+                    o2 = np.asarray(offset, dtype=np.int64) - (np.int64(int(z)) << sh)
+                    if x_max * float(np.abs(mult).max()) + float(np.abs(o2).max()) < 2 ** 52:
+                        z_out = float(z)
+                        o2_f = o2.astype(np.float64) * scale
+            # with a nonzero scalar zero point subtracted at the end, adding the zeros of
+            # z_after changes nothing (not even a -0.0: -0.0 - z == +0.0 - z)
+            z_add = z_after
+            if z_after is not None and z.ndim == 0 and z_any and not np.any(z_after):
+                z_add = None
+            # output codes within 2**24 are exact float32 values (narrow outputs)
+            narrow_ok = max(abs(float(self.qmin) - float(z.min())), abs(float(self.qmax) - float(z.max()))) < 2 ** 24
+
+            def passes(x, v, out):
+                """The quantizer on x into out, with v (float64, x's shape, or None: a new one;
+                may be out) for the intermediate values."""
+                v = np.multiply(x, m_f, out=v, dtype=np.float64)
+                if z_out is not None:
+                    v += o2_f
+                    np.clip(v, qmin - z_out, qmax - z_out, out=v)
+                    return np.rint(v, out=out) if mode == "AP_RND_CONV" else np.floor(v, out=out)
                 if o_f is not None:
                     v += o_f
                 v = np.rint(v, out=v) if mode == "AP_RND_CONV" else round_real(v, mode)
-                if z_after is not None:
-                    v += z_after
-                np.clip(v, qmin, qmax, out=v)
+                if z_add is not None:
+                    v += z_add
                 if z_any:
-                    v -= z                       # codes store q - zero point
-                return [v]
+                    np.clip(v, qmin, qmax, out=v)
+                    return np.subtract(v, z, out=out)   # codes store q - zero point
+                return np.clip(v, qmin, qmax, out=out)
 
+            # per-channel parameters (last axis) allow blocks of rows that stay in cache
+            params = [a for a in (m_f, o_f, z_after, z) if a is not None] + ([o2_f] if z_out is not None else [])
+            flat_ok = all(np.ndim(a) <= 1 for a in params)
+
+            def run_float(ins, narrow=False):
+                """Exact in float64 (float32 codes too); block by block: the passes run on a
+                float64 scratch block in cache, the last writes the output (float32 when narrow)."""
+                x = ins[0]
+                shape = np.broadcast_shapes(x.shape, *(np.shape(a) for a in params))
+                out = np.empty(shape, np.float32 if narrow else np.float64)
+                c = x.shape[-1] if x.ndim >= 2 else 0
+                if (shape != x.shape or not (flat_ok and c and all(np.size(a) in (1, c) for a in params))
+                        or x.size <= QUANT_BLOCK):
+                    passes(x, None if narrow else out, out)
+                    return [out]
+                x2, o2 = x.reshape(-1, c), out.reshape(-1, c)
+                rows = max(1, QUANT_BLOCK // c)
+                scratch = np.empty((min(rows, len(x2)), c), np.float64) if narrow else None
+                for r0 in range(0, len(x2), rows):
+                    ob = o2[r0:r0 + rows]
+                    passes(x2[r0:r0 + rows], scratch[:len(ob)] if narrow else ob, ob)
+                return [out]
+
+            run_float.narrow_inputs = True
+            run_float.narrow_output = narrow_ok
             return run_float
 
         def run(ins):
@@ -323,6 +380,7 @@ class Quant(LaneOp):
                 q += z_after
             return [np.clip(q, self.qmin, self.qmax) - z]
 
+        run.narrow_inputs = True   # float32 codes: the astype above is exact
         return run
 
     def _bipolar_codes(self, x_type: FixedType):

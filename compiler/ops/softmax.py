@@ -64,6 +64,7 @@ def probe_codes(x_type: FixedType, n: int) -> np.ndarray:
 class Softmax(Op):
     kind = "Softmax"
     template = "softmax"
+    input_frac_bits = D_TYPE.frac_bits   # max - x is truncated to the exp index's grid
 
     max_error: float | None = None     # measured when typed
 

@@ -7,8 +7,11 @@ constants, sizes its accumulator exactly from its input *types* (so it cannot ov
 and chooses its output type from the output's value range:
 - without calibration data: sound per-element intervals propagated from the input types
   through the already-quantized ops (so narrowed outputs cannot overflow; they wrap);
-- with calibration data: the ranges observed running the float model on that data
-  (outputs saturate, since unseen inputs may exceed them).
+- with calibration data: the ranges observed running the float model on that data, clipped
+  by the calibration method (options.calibration; calibrate/methods.py) for the tensor's
+  width (outputs saturate, since unseen inputs may exceed them).
+Float weights take their range from weight_calibration the same way (saturating where it
+clips).
 Tensors typed by the model's quantizers keep their types.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ import dataclasses
 
 import numpy as np
 
-from ..calibrate import observed_bounds
+from ..calibrate import ObservedRanges
 from ..errors import DataError, at_node, CompileError
 from ..ir import Graph
 from ..numerics import FixedType
@@ -29,11 +32,13 @@ from ..options import DEFAULT_INPUT_TYPE, CompileOptions
 def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
     """Pre: untyped graph (except model-typed tensors). Post: every tensor and every op's
     internal values have a FixedType; weights sit exactly on their type's grid."""
-    policy = FormatPolicy(width=options.width, weight_width=options.weight_width, rounding=options.rounding)
+    policy = FormatPolicy(width=options.width, weight_width=options.weight_width, rounding=options.rounding,
+                          weight_calibration=options.weight_calibration)
     observed = None
     if options.calib is not None:
         calib = check_data(graph, options.calib, "calibration data")
-        observed = observed_bounds(graph, {name: _fixed_values(graph, name, x) for name, x in zip(graph.inputs, calib)})
+        observed = ObservedRanges(graph, {name: _fixed_values(graph, name, x) for name, x in zip(graph.inputs, calib)},
+                                  options.calibration)
     for name in graph.inputs:
         t = graph.tensors[name]
         if t.type is not None:
@@ -41,7 +46,7 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
         if options.input_type is not None:
             t.type = options.input_type
         elif observed is not None:
-            b = observed[name]
+            b = observed.bounds(name, options.width)
             t.type = FixedType.for_range(b.min, b.max, options.width, rounding="AP_RND_CONV", overflow="AP_SAT")
         else:
             t.type = DEFAULT_INPUT_TYPE
@@ -49,10 +54,11 @@ def assign_formats(graph: Graph, options: CompileOptions) -> Graph:
     layer_policy = _layer_policies(graph, options, policy)
     for node in graph.nodes():
         ins, outs = graph.in_tensors(node), graph.out_tensors(node)
-        lazy = _LazyBounds(node, [bounds[t] for t in node.inputs], observed)
+        own = layer_policy.get(node.name, policy)
+        lazy = _LazyBounds(node, [bounds[t] for t in node.inputs], observed, own.width)
         readers = [r.op for t in node.outputs for r in graph.consumers(t)]
         ctx = TypingContext(node=node, inputs=ins, outputs=outs, out_bounds=lazy, proven=observed is None,
-                            policy=layer_policy.get(node.name, policy), readers=readers)
+                            policy=own, readers=readers)
         try:
             node.op.assign_types(ctx)
         except (ValueError, OverflowError) as e:  # a width beyond int64 codes, a constant that is not finite
@@ -100,21 +106,22 @@ def _layer_policies(graph: Graph, options: CompileOptions, policy: FormatPolicy)
             raise at_node(name, node.kind, "act_bits cannot be set: the model's quantizer fixes its output type",
                           CompileError)
         out[name] = dataclasses.replace(policy, width=knobs.get("act_bits", policy.width),
-                                        weight_width=knobs.get("weight_bits", policy.weight_width))
+                                        weight_width=knobs.get("weight_bits", policy.weight_width),
+                                        widen_for_readers="act_bits" not in knobs)
     return out
 
 
 class _LazyBounds(list):
     """Output bounds, computed only when an op asks (after it has quantized its constants)."""
 
-    def __init__(self, node, in_bounds, observed):
+    def __init__(self, node, in_bounds, observed: ObservedRanges | None, bits: int):
         super().__init__()
-        self._node, self._in, self._observed = node, in_bounds, observed
+        self._node, self._in, self._observed, self._bits = node, in_bounds, observed, bits
 
     def _fill(self):
         if not super().__len__():
             if self._observed is not None:
-                self.extend(self._observed[t] for t in self._node.outputs)
+                self.extend(self._observed.bounds(t, self._bits) for t in self._node.outputs)
             else:
                 self.extend(self._node.op.bounds(self._in))
 

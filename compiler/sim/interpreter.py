@@ -1,13 +1,16 @@
 """Runs a typed graph on int64 codes, vectorized over the batch, exactly as the C++ does."""
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..ir import Graph
+from ..numerics import buffers
 
 CHUNK = 1 << 13  # samples per step at most: bounds memory, and keeps each layer's arrays in cache
 CHUNK_ELEMENTS = 1 << 20  # and at most this many elements in the largest tensor (images: fewer samples)
@@ -20,6 +23,17 @@ class Simulator:
         for node in graph.nodes():
             fn = node.op.simulator([t.type for t in graph.in_tensors(node)], [t.type for t in graph.out_tensors(node)])
             self.steps.append((node.inputs, node.outputs, fn))
+        self.steps = _narrow_steps(self.steps, graph.outputs)
+        # per step, the tensors it reads for the last time (graph outputs are never dropped)
+        last: dict[str, int] = {}
+        for k, (ins, _, _) in enumerate(self.steps):
+            for t in ins:
+                last[t] = k
+        keep = set(graph.outputs)
+        self.drops = [[] for _ in self.steps]
+        for t, k in last.items():
+            if t not in keep:
+                self.drops[k].append(t)
         self.input_types = [graph.tensors[n].type for n in graph.inputs]
         largest = max((int(np.prod(t.shape)) for t in graph.tensors.values()), default=1)
         self.chunk = max(1, min(CHUNK, CHUNK_ELEMENTS // max(largest, 1)))
@@ -43,7 +57,8 @@ class Simulator:
         threads on these small matrix products."""
         n, step = arrays[0].shape[0], self.chunk
         if n <= step:
-            return fn(arrays)
+            with buffers.scope():
+                return fn(arrays)
         starts = range(0, n, step)
         workers = min(len(starts), os.cpu_count() or 1)
 
@@ -51,16 +66,24 @@ class Simulator:
             return fn([a[i:i + step] for a in arrays])
 
         if workers > 1:
-            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            # each worker recycles its own buffers (numerics/buffers.py); they go with it
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, initializer=buffers.enable) as pool:
                 parts = list(pool.map(chunk, starts))
         else:
-            parts = [chunk(i) for i in starts]
+            with buffers.scope():
+                parts = [chunk(i) for i in starts]
         return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
     def _run_chunk(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         values = dict(zip(self.graph.inputs, codes))
-        for ins, outs, fn in self.steps:
+        del codes
+        for (ins, outs, fn), drops in zip(self.steps, self.drops):
             values.update(zip(outs, fn([values[t] for t in ins])))
+            for t in drops:
+                arr = values.pop(t)
+                if sys.getrefcount(arr) == 2:   # this name alone: no view, no other tensor, no caller
+                    buffers.recycle(arr)
+                del arr
         return [values[t] for t in self.graph.outputs]
 
     def trace(self, xs: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -78,3 +101,23 @@ class Simulator:
         outs = self._run_chunk(self.quantize_inputs(xs))
         return [t.to_float(c) * self.graph.tensors[name].scale
                 for t, c, name in zip(self.output_types, outs, self.graph.outputs)]
+
+
+def _narrow_steps(steps, graph_outputs) -> list:
+    """Let a step hand its outputs on as float32 codes ("narrow": run(ins, narrow=True)) where
+    it offers that (run.narrow_output: its codes are exact float32 values) and every reader
+    of each output takes float32 codes (run.narrow_inputs) and none is a graph output. Other
+    steps keep float64 codes, as ever; the values are the same either way."""
+    readers: dict[str, list] = {}
+    for ins, _, fn in steps:
+        for t in ins:
+            readers.setdefault(t, []).append(fn)
+    outputs = set(graph_outputs)
+    out = []
+    for ins, outs, fn in steps:
+        if getattr(fn, "narrow_output", False) and all(
+                t not in outputs and readers.get(t) and all(getattr(r, "narrow_inputs", False) for r in readers[t])
+                for t in outs):
+            fn = functools.partial(fn, narrow=True)
+        out.append((ins, outs, fn))
+    return out
