@@ -138,7 +138,7 @@ def main() -> None:
                 try:
                     d = compiler.compile_model(model, TARGET, calib=calib, **kw)
                 except CompileError as e:
-                    print(f"| {name} | {label} | refused: {e} |||||")
+                    rows.append(f"| {name} | {label} | refused: {e} |||||")
                     continue
                 e = compiler.estimate(d)
                 n = d.options.get("auto_precision", {}).get("compiles", 1)

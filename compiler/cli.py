@@ -89,7 +89,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=None, help="bits of activations the model leaves in float (default 16)")
     p.add_argument("--weight-width", type=int, default=None, help="bits of weights the model leaves in float (default 16)")
     p.add_argument("--calib-method", default=None, choices=("minmax", "percentile", "mse", "kl", "aciq"),
-                   help="how --calib's observed ranges become clip ranges (default: minmax, measured best on the "
+                   help="how --calib's observed ranges become clip ranges (default: mse, measured best on the "
                         "float dev models; see the README's Calibration section)")
     p.add_argument("--calib-percentile", type=float, default=99.99, help="percentile method: %% of |values| kept")
     p.add_argument("--weight-calib-method", default="minmax", choices=("minmax", "percentile", "mse", "kl", "aciq"),

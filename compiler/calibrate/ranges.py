@@ -62,22 +62,26 @@ def clip(values: np.ndarray, lo: float, hi: float, calibration: Calibration, bit
     optimizing methods (mse, kl, aciq) choose between the two ranges around their clip by the
     quantization MSE on the observed histogram: rounding a clip of 9 up to 16 would give away
     what clipping won, and 8 may be the better range."""
-    if calibration.method == "minmax":
-        return lo, hi
+    if calibration.method == "minmax" or not (math.isfinite(lo) and math.isfinite(hi)):
+        return lo, hi   # (non-finite values: the op that made them says so when it is typed)
     from . import mse
     from .methods import clip_magnitude
     from .observation import Observation, levels
 
-    signed = lo < 0
-    obs = Observation.of(values, signed=signed)
-    c = clip_magnitude(obs, calibration.method, bits, calibration.percentile)
+    signed, unit = lo < 0, max(abs(lo), abs(hi))
+    if unit == 0:
+        return lo, hi
+    # the methods are scale-equivariant: work on values / max|x| (squares of 1e200 overflow).
+    # TensorRT's 2048 bins suit activations (many values); a weight tensor of a few thousand
+    # leaves most bins empty, and KL then picks a tiny clip: keep ~16 values per bin
+    obs = Observation.of(values / unit, signed=signed, bins=int(np.clip(values.size // 16, 128, 2048)))
+    c = clip_magnitude(obs, calibration.method, bits, calibration.percentile) * unit
     if c <= 0:
         return max(lo, 0.0), min(hi, 0.0)
-    if calibration.method not in COVERAGE_METHODS:
-        k = math.floor(math.log2(c))
-        around = np.ldexp(1.0, np.array([k, k + 1]))
-        c = float(around[int(np.argmin(mse.error_at(obs, bits, around)))])
-        # the type whose range is exactly [-c, c): its top code is c - step
-        step = c / levels(bits, signed)
-        return max(lo, -c), min(hi, c - step)
-    return max(lo, -c), min(hi, c)
+    if calibration.method in COVERAGE_METHODS:
+        return max(lo, -c), min(hi, c)
+    k = math.floor(math.log2(c))
+    around = np.ldexp(1.0, np.array([k, k + 1]))
+    c = float(around[int(np.argmin(mse.error_at(obs, bits, around / unit)))])
+    step = c / levels(bits, signed)   # the type whose range is exactly [-c, c): its top code is c - step
+    return max(lo, -c), min(hi, c - step)
