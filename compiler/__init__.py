@@ -37,7 +37,7 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                   latency_us: float | None = None, fit: bool = False, caps: dict | None = None,
                   prune: dict | None = None, calib_method: str = DEFAULT_CALIB_METHOD,
                   calib_percentile: float = 99.99, weight_calib_method: str = "minmax", ocs: float = 0.0,
-                  auto_precision: str | None = None):
+                  per_channel_weights: bool = False, auto_precision: str | None = None):
     """Parse, run the passes and type the design for a target. Returns a Design.
     Parallelism: without any request the design is the fastest that fits the target within
     the default caps (80% of each resource); fps / latency_us / fit (+ caps {resource: share
@@ -52,6 +52,9 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
     minmax, percentile (keeping calib_percentile % of |values|), mse, kl, aciq);
     weight_calib_method: the same for float weights. ocs: outlier channel splitting, the
     share of each float Dense/Conv layer's input channels split in two (passes/split_outliers).
+    per_channel_weights: a weight format per output channel for every float Dense/Conv, through a
+    requantizer after it (free, and always done, where the layer's readers are requantizers
+    already; passes/per_channel_weights).
     auto_precision: "argmax:0.99" or "sqnr:40", per-layer widths chosen by compiler.precision
     (needs calib)."""
     from .calibrate.methods import METHODS
@@ -100,7 +103,7 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
             clock_mhz=clock_mhz, width=width, weight_width=weight_width, reuse_factor=reuse_factor,
             layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps, latency_us=latency_us, fit=fit,
             caps=caps, prune=prune, calib_method=calib_method, calib_percentile=calib_percentile,
-            weight_calib_method=weight_calib_method, ocs=ocs))
+            weight_calib_method=weight_calib_method, ocs=ocs, per_channel_weights=per_channel_weights))
     tgt = load_target(str(target), clock_mhz)
     if isinstance(input_type, str):
         try:
@@ -130,6 +133,7 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                           reuse_factor=None if reuse_factor is None else int(reuse_factor), layers=settings,
                           input_type=input_type, calib=None, target=tgt,
                           fold=request, prune=check_ratios(prune), ocs=float(ocs),
+                          per_channel_weights=bool(per_channel_weights),
                           calibration=Calibration(calib_method, float(calib_percentile)),
                           weight_calibration=Calibration(weight_calib_method, float(calib_percentile)))
     graph = load_onnx(model)
@@ -144,11 +148,12 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                "calibrated": calib is not None, "input_type": None if input_type is None else input_type.cpp(),
                "pruned": {k: list(v) for k, v in opts.pruned.items()},
                "calib_method": calib_method if calib is not None else None, "weight_calib_method": weight_calib_method,
-               "calib_percentile": calib_percentile, "ocs": opts.split}
+               "calib_percentile": calib_percentile, "ocs": opts.split, "per_channel": opts.per_channel}
     args = dict(model=model, target=target, calib=calib, clock_mhz=clock_mhz, width=width, weight_width=weight_width,
                 reuse_factor=reuse_factor, layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps,
                 latency_us=latency_us, fit=fit, caps=caps, prune=prune, calib_method=calib_method,
-                calib_percentile=calib_percentile, weight_calib_method=weight_calib_method, ocs=ocs)
+                calib_percentile=calib_percentile, weight_calib_method=weight_calib_method, ocs=ocs,
+                per_channel_weights=per_channel_weights)
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary, compile_args=args)
 

@@ -97,6 +97,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ocs", type=float, default=0.0, metavar="RATIO",
                    help="outlier channel splitting: split this share of each float layer's input channels "
                         "(those holding the largest |weight|), duplicating what they read")
+    p.add_argument("--per-channel-weights", action="store_true",
+                   help="a weight format per output channel for float layers, through a requantizer after each "
+                        "(layers already read by a requantizer get it anyway, for free)")
     p.add_argument("--auto-precision", default=None, metavar="CRITERION",
                    help="choose each layer's weight and activation widths: the cheapest design meeting "
                         "'argmax:0.99' or 'sqnr:40' on --calib (report.json holds the choice in --config format)")
@@ -132,7 +135,8 @@ def _compile(args):
                                   input_type=args.input_type, fps=args.fps, latency_us=args.latency_us,
                                   fit=args.fit, caps=_caps(args.caps), prune=_prune(args.prune),
                                   calib_percentile=args.calib_percentile, weight_calib_method=args.weight_calib_method,
-                                  ocs=args.ocs, auto_precision=args.auto_precision, **extra)
+                                  ocs=args.ocs, per_channel_weights=args.per_channel_weights,
+                                  auto_precision=args.auto_precision, **extra)
 
 
 def _pairs(text: str | None, option: str, example: str) -> dict | None:

@@ -24,6 +24,8 @@ class CompileOptions:
     weight_calibration: Calibration = field(default_factory=Calibration)  # float weights' clip ranges
     ocs: float = 0.0                     # outlier channel splitting: share of input channels split (passes/split_outliers)
     split: dict = field(default_factory=dict)   # set by split_outliers: {layer: input channels split}
+    per_channel_weights: bool = False    # per-channel weight formats behind an inserted requantizer (passes/per_channel_weights)
+    per_channel: dict = field(default_factory=dict)  # set by per_channel_weights: {layer: largest channel shift}
     fold: object | None = None           # a cost.folding.FoldRequest: choose reuse factors automatically
     target: object | None = None         # the Target the design is for (folding needs its costs)
     folded_by_default: bool = False      # set by choose_parallelism: no request, folded to fit

@@ -15,13 +15,15 @@ from .fold_thresholds import fold_thresholds
 from .fuse_activation import fuse_activation
 from .lower_binary import lower_binary
 from .propagate_scales import propagate_scales
+from .per_channel_weights import per_channel_weights
 from .prune_channels import prune_channels
 from .size_fifos import size_fifos
 from .split_outliers import split_outliers
 
 # fold_affine and fuse_activation run again after the scales are known: a BatchNormalization
 # after a quantized layer only becomes a foldable shift once its scale moved into the tensor.
-PIPELINE = [prune_channels, cleanup, lower_binary, fold_affine, fuse_activation, split_outliers, propagate_scales, fold_affine, fuse_activation, fold_thresholds,
+PIPELINE = [prune_channels, cleanup, lower_binary, fold_affine, fuse_activation, split_outliers, per_channel_weights,
+            propagate_scales, fold_affine, fuse_activation, fold_thresholds,
             fold_into_quant, absorb_quant, absorb_bias, assign_formats, choose_parallelism, assign_streams, size_fifos]
 
 
