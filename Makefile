@@ -47,6 +47,7 @@ bench: setup-test
 	$(BIN)/python benchmarks/bench_spine.py
 	$(BIN)/python benchmarks/bench_estimate.py
 	$(BIN)/python benchmarks/bench_fit.py
+	$(BIN)/python benchmarks/bench_calibration.py
 
 bench-peers: setup-peers
 	$(BIN)/python benchmarks/bench_spine.py

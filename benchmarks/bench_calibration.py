@@ -5,7 +5,8 @@ For each float model: calibration data and separate evaluation data from the sam
 then, per calibration method and width (activations and weights at that width, weights
 min/max), the bit-accurate simulator's argmax agreement with the float model (onnxruntime)
 on the evaluation data, and accuracy where labels exist. Then the same per weight method at
-4-bit weights (8-bit activations, min/max), and the auto-precision design next to uniform 16
+4-bit weights (8-bit activations, min/max), per-channel weight formats against per-tensor ones
+at 4 bits, and the auto-precision design next to uniform 16
 and 8 bits (LUT, DSP on the target, agreement on the evaluation data).
 
 Data: the digits MLP and the mnist-8 CNN (D10) on scikit-learn's digits (examples/, real
@@ -122,6 +123,17 @@ def main() -> None:
             d = compiler.compile_model(model, TARGET, calib=calib, width=8, weight_width=4, weight_calib_method=m)
             cells.append(cell(*measure(d, x, ref, labels)))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    print("\n# Per-channel weight formats at 4-bit weights (activations 8 bits)\n")
+    print("| model | per tensor | per channel (--per-channel-weights) | LUT per tensor | LUT per channel |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        model, calib, x, labels = data[name]
+        ref = reference(model, x)
+        got = [compiler.compile_model(model, TARGET, calib=calib, width=8, weight_width=4, per_channel_weights=pc)
+               for pc in (False, True)]
+        cells = [cell(*measure(d, x, ref, labels)) for d in got]
+        luts = [f"{compiler.estimate(d).totals['lut']:,.0f}" for d in got]
+        print(f"| {name} | " + " | ".join(cells + luts) + " |", flush=True)
     if not args.no_auto:
         from compiler.precision import design_cost
 
