@@ -112,7 +112,7 @@ def main() -> None:
                 except CompileError as e:
                     cells.append(f"refused: {str(e)[:40]}")
             print(f"| {name} | {bits} | " + " | ".join(cells) + " |", flush=True)
-    print(f"\n# Weight calibration at 4-bit weights (activations 8 bits, min/max)\n")
+    print("\n# Weight calibration at 4-bit weights (activations 8 bits, min/max)\n")
     print("| model | " + " | ".join(METHODS) + " |")
     print("|---|" + "---|" * len(METHODS))
     for name in names:

@@ -121,8 +121,9 @@ def profile(design, x) -> Profile:
 
 def float_graph(design):
     """The design's model as the float model: the pipeline up to assign_formats (which
-    quantizes weights in place), with the design's pruning and outlier channel splitting
-    (exact in float), so its tensors carry the design's names, shapes and scales."""
+    quantizes weights in place), with the design's pruning, outlier channel splitting and
+    per-channel weight formats (each exact in float), so its tensors carry the design's names,
+    shapes and scales."""
     from . import load_onnx
     from .options import CompileOptions
     from .passes import PIPELINE, assign_formats
@@ -132,11 +133,12 @@ def float_graph(design):
     model = args.get("model") or design.model_path
     if not model:
         raise CompileError("this design has no model to compare with; profile a compiled model instead")
-    if not args and (design.options.get("pruned") or design.options.get("ocs")):
+    if not args and (design.options.get("pruned") or design.options.get("ocs") or design.options.get("per_channel")):
         raise CompileError("a pruned or channel-split design loaded from disk keeps no way to rebuild its float "
                            "model; profile the design compile_model returns instead")
     graph = load_onnx(model)
-    opts = CompileOptions(prune=check_ratios(args.get("prune")), ocs=float(args.get("ocs") or 0.0))
+    opts = CompileOptions(prune=check_ratios(args.get("prune")), ocs=float(args.get("ocs") or 0.0),
+                          per_channel_weights=bool(args.get("per_channel_weights")))
     for p in PIPELINE[:PIPELINE.index(assign_formats)]:
         graph = p(graph, opts)
     return graph
@@ -258,7 +260,9 @@ def _tensor_profile(t, node, tally: _Tally) -> TensorProfile:
     return TensorProfile(
         tensor=t.name, layer=None if node is None else node.name, op="input" if node is None else node.kind,
         shape=tuple(t.shape), type_cpp=ty.cpp(), type_min=float(ends.min()), type_max=float(ends.max()),
-        step=float(np.min(ty.lsb * np.abs(s))), overflow=ty.overflow, in_float_model=known,
+        step=float(np.min(ty.lsb * np.abs(s))), in_float_model=known,
+        # a quantizer clamps its codes itself (its type is exact): what lies outside saturates
+        overflow="AP_SAT" if node is not None and node.op.rounds_input else ty.overflow,
         float_min=tally.float_min, float_max=tally.float_max, log2_edges=edges, counts=counts,
         zeros=tally.zeros if known else None, above_max=tally.above_max if known else None,
         below_min=tally.below_min if known else None,
