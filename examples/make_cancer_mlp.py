@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
+
+from mlp_onnx import mlp_model
 
 OUT = Path(__file__).resolve().parent
 SEED = 0
@@ -57,39 +59,13 @@ assert coefs[-1].shape[1] == 1
 coefs[-1] = np.concatenate([np.zeros_like(coefs[-1]), coefs[-1]], axis=1)
 biases[-1] = np.concatenate([np.zeros_like(biases[-1]), biases[-1]])
 
-# The graph: Sub(mean), Div(std), then Gemm(+Relu) per layer, Softmax at the end.
-# sklearn stores weights as (in, out), which is Gemm's B with transB=0.
+# The graph: Sub(mean), Div(std), then Gemm(+Relu) per layer, Softmax at the end (mlp_onnx.py).
 inits = [numpy_helper.from_array(mean.reshape(1, -1), "scaler.mean"),
          numpy_helper.from_array(std.reshape(1, -1), "scaler.std")]
 nodes = [helper.make_node("Sub", ["input", "scaler.mean"], ["centered"], name="scaler_sub"),
          helper.make_node("Div", ["centered", "scaler.std"], ["standardized"], name="scaler_div")]
-x = "standardized"
-n_layers = len(coefs)
-for i, (W, b) in enumerate(zip(coefs, biases), start=1):
-    inits += [numpy_helper.from_array(W, f"fc{i}.weight"),
-              numpy_helper.from_array(b, f"fc{i}.bias")]
-    nodes.append(helper.make_node("Gemm", [x, f"fc{i}.weight", f"fc{i}.bias"],
-                                  [f"fc{i}_out"], name=f"fc{i}", transB=0))
-    x = f"fc{i}_out"
-    if i < n_layers:  # sklearn applies the activation to hidden layers only
-        nodes.append(helper.make_node("Relu", [x], [f"relu{i}_out"],
-                                      name=f"relu{i}"))
-        x = f"relu{i}_out"
-nodes.append(helper.make_node("Softmax", [x], ["probabilities"],
-                              name="softmax", axis=-1))
-
-n_in, n_out = coefs[0].shape[0], coefs[-1].shape[1]
-assert (n_in, n_out) == (30, 2) and [W.shape[1] for W in coefs] == [32, 16, 2]
-graph = helper.make_graph(
-    nodes, "cancer_mlp",
-    [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n_in])],
-    [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                   ["N", n_out])],
-    initializer=inits)
-model = helper.make_model(graph, producer_name="qcompile-examples",
-                          opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 8  # opset 13 era; keeps older onnxruntime builds happy
-onnx.checker.check_model(model)
+model = mlp_model("cancer_mlp", coefs, biases, nodes, inits, first="standardized")
+assert [W.shape[1] for W in coefs] == [32, 16, 2] and coefs[0].shape[0] == 30
 
 # The exported graph, fed RAW features, must classify exactly like the sklearn model.
 sess = ort.InferenceSession(model.SerializeToString(),

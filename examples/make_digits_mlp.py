@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
+
+from mlp_onnx import mlp_model
 
 OUT = Path(__file__).resolve().parent
 SEED = 0
@@ -35,35 +36,8 @@ clf.fit(X_tr, y_tr)
 print(f"train accuracy: {clf.score(X_tr, y_tr):.4f}")
 print(f"test accuracy:  {clf.score(X_te, y_te):.4f}")
 
-# Build the graph by hand: Gemm(+Relu) per layer, Softmax at the end.
-# sklearn stores weights as (in, out), which is Gemm's B with transB=0.
-nodes, inits = [], []
-x = "input"
-n_layers = len(clf.coefs_)
-for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_), start=1):
-    inits += [numpy_helper.from_array(W.astype(np.float32), f"fc{i}.weight"),
-              numpy_helper.from_array(b.astype(np.float32), f"fc{i}.bias")]
-    nodes.append(helper.make_node("Gemm", [x, f"fc{i}.weight", f"fc{i}.bias"],
-                                  [f"fc{i}_out"], name=f"fc{i}", transB=0))
-    x = f"fc{i}_out"
-    if i < n_layers:  # sklearn applies the activation to hidden layers only
-        nodes.append(helper.make_node("Relu", [x], [f"relu{i}_out"],
-                                      name=f"relu{i}"))
-        x = f"relu{i}_out"
-nodes.append(helper.make_node("Softmax", [x], ["probabilities"],
-                              name="softmax", axis=-1))
-
-n_in, n_out = clf.coefs_[0].shape[0], clf.coefs_[-1].shape[1]
-graph = helper.make_graph(
-    nodes, "digits_mlp",
-    [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", n_in])],
-    [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                   ["N", n_out])],
-    initializer=inits)
-model = helper.make_model(graph, producer_name="qcompile-examples",
-                          opset_imports=[helper.make_opsetid("", 13)])
-model.ir_version = 8  # opset 13 era; keeps older onnxruntime builds happy
-onnx.checker.check_model(model)
+# The graph: Gemm(+Relu) per layer, Softmax at the end (mlp_onnx.py).
+model = mlp_model("digits_mlp", clf.coefs_, clf.intercepts_)
 
 # The exported graph must classify exactly like the sklearn model.
 sess = ort.InferenceSession(model.SerializeToString(),
