@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..calibrate.ranges import Calibration, clip
 from ..ir import Graph, Node, Tensor
 from ..numerics import FixedType
 from ..ops.quant import Quant
@@ -39,7 +40,7 @@ def per_channel_weights(graph: Graph, options: CompileOptions) -> Graph:
             continue   # (a graph output keeps its producer: the requantizer would rename it)
         own = options.layers.get(node.name)
         bits = own.weight_bits if own is not None and own.weight_bits is not None else options.weight_width
-        k = headroom(op.weight, bits)
+        k = headroom(op.weight, bits, options.weight_calibration)
         if not k.any():
             continue
         op.weight = op.weight * np.ldexp(1.0, k)
@@ -50,17 +51,21 @@ def per_channel_weights(graph: Graph, options: CompileOptions) -> Graph:
     return graph
 
 
-def headroom(weight: np.ndarray, bits: int) -> np.ndarray:
+def headroom(weight: np.ndarray, bits: int, calibration: Calibration | None = None) -> np.ndarray:
     """k_c per output channel (the last axis): the integer bits the `bits`-wide type of channel
-    c's own range needs fewer than the layer's type, so channel c scaled by 2**k_c still fits
-    the layer's type (format choice as FormatPolicy.weight_type's)."""
+    c's own range (clipped by the weight calibration method, per channel) needs fewer than the
+    layer's type, so channel c scaled by 2**k_c still fits the layer's type (format choice as
+    FormatPolicy.weight_type's)."""
     w = np.asarray(weight, dtype=np.float64).reshape(-1, weight.shape[-1])
     if not w.size or not np.any(w):
         return np.zeros(weight.shape[-1], dtype=np.int64)
+
     def int_bits(v):
-        return FixedType.for_range(float(v.min()), float(v.max()), bits, signed=True, rounding="AP_RND_CONV").int_bits
-    layer = int_bits(w)
-    k = [layer - int_bits(col) if np.any(col) else 0 for col in w.T]
+        lo, hi = float(v.min()), float(v.max())
+        if calibration is not None:
+            lo, hi = clip(v, lo, hi, calibration, bits)
+        return FixedType.for_range(lo, hi, bits, signed=True, rounding="AP_RND_CONV").int_bits
+    k = [int_bits(w) - int_bits(col) if np.any(col) else 0 for col in w.T]
     return np.clip(np.array(k, dtype=np.int64), 0, MAX_SHIFT)
 
 
