@@ -14,15 +14,18 @@ from contextlib import contextmanager
 import numpy as np
 
 _local = threading.local()
+MAX_KEPT = 4   # buffers kept per shape and dtype
 
 
 def empty(shape, dtype=np.float64) -> np.ndarray:
     """np.empty(shape, dtype), from this thread's recycled buffers where one fits."""
     free = getattr(_local, "free", None)
-    if free:
-        stack = free.get((tuple(shape), np.dtype(dtype)))
+    if free is not None:
+        key = (tuple(shape), np.dtype(dtype))
+        stack = free.get(key)
         if stack:
             return stack.pop()
+        free.setdefault(key, [])   # a size asked for: worth keeping from now on
     return np.empty(shape, dtype)
 
 
@@ -32,10 +35,11 @@ def recycle(arr) -> None:
     free = getattr(_local, "free", None)
     if free is None or not isinstance(arr, np.ndarray) or arr.base is not None:
         return
+    stack = free.get((arr.shape, arr.dtype))   # only sizes `empty` is asked for
     flags = arr.flags
-    if not (flags.owndata and flags.c_contiguous and flags.writeable) or arr.nbytes < (1 << 16):
+    if stack is None or len(stack) >= MAX_KEPT or not (flags.owndata and flags.c_contiguous and flags.writeable):
         return
-    free.setdefault((arr.shape, arr.dtype), []).append(arr)
+    stack.append(arr)
 
 
 def enable() -> None:

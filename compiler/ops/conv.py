@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType, grid_codes
+from ..numerics import FixedType, buffers, grid_codes
 from . import register
 from ._mac import MacArray, MacOp, accepted_fold, float32_exact, mac_array_context
 from ._window import (Window, batch_chunks, swg_context, swg_cost, swg_needed, window_context,
@@ -78,7 +78,11 @@ class _ConvSim:
     value; the bias is added last, even when zero, which also turns a -0.0 sum into +0.0 as
     Conv._run's sums (started from the bias) are."""
 
-    BLOCK = 1 << 16    # output elements per block (float64: 512 KiB)
+    # Blocks small enough to stay in a core's L2 cache, large enough that two threads rarely
+    # wait for each other's Python overhead (the GIL): measured on D09 with 2 threads
+    BLOCK = 1 << 17        # output elements per block of a pointwise layer
+    DW_BUDGET = 1 << 18    # elements per depthwise chunk (padded input, accumulators, products)
+    IM2COL_BUDGET = 1 << 20   # elements per im2col chunk (patches and outputs; measured on D10)
 
     def __init__(self, op, w: np.ndarray, b: np.ndarray, dtype):
         self.op, self.w, self.b, self.dtype = op, w, b, dtype
@@ -88,39 +92,42 @@ class _ConvSim:
         self._wt = None
 
     def __call__(self, x: np.ndarray, post=None) -> np.ndarray:
+        """The accumulators (n, *out, C_out); post(rows, r0), if given, on each finished block
+        of output rows (a 2-D view: rows r0.. of the (n * pixels, C_out) result), in place."""
         op, dtype, w, b = self.op, self.dtype, self.w, self.b
         n = len(x)
         win = op.window(x.shape[1:])
         out_shape = (n,) + win.out_shape(len(op.kernel_shape), op.n_out)
         if self.pointwise:
             x2 = x.reshape(-1, x.shape[-1])
-            out = np.empty((len(x2), op.n_out), dtype=dtype)
+            res = buffers.empty(out_shape, dtype)
+            out = res.reshape(len(x2), op.n_out)
             step = max(1, self.BLOCK // op.n_out)
             for r in range(0, len(x2), step):
                 ob = out[r:r + step]
                 np.matmul(x2[r:r + step].astype(dtype, copy=False), w, out=ob)
                 ob += b
                 if post is not None:
-                    post(ob)
-            return out.reshape(out_shape)
+                    post(ob, r)
+            return res
         if self.groups == 1:
-            out = np.empty(out_shape, dtype=dtype)
+            out = buffers.empty(out_shape, dtype)
             flat = out.reshape(-1, op.n_out)
             per_sample = win.out_h * win.out_w * (x.shape[-1] * win.taps + op.n_out)
             rows = win.out_h * win.out_w
-            for sl in batch_chunks(n, per_sample, budget=1 << 18):
+            for sl in batch_chunks(n, per_sample, budget=self.IM2COL_BUDGET):
                 xp = _padded(x[sl], win, dtype)
                 ob = flat[sl.start * rows:sl.stop * rows]
                 np.matmul(win.patches(xp).reshape(-1, w.shape[0]), w, out=ob)
                 ob += b
                 if post is not None:
-                    post(ob)
+                    post(ob, sl.start * rows)
             return out
         if self.dw:
             return self._depthwise(x, win, out_shape, post)
         out = op._run(x, w, b, dtype=dtype)
         if post is not None:
-            post(out)
+            post(out.reshape(-1, op.n_out), 0)
         return out
 
     def _depthwise(self, x, win, out_shape, post):
@@ -131,10 +138,10 @@ class _ConvSim:
             # each tap's weights repeated along the output row: one long inner loop per row
             wt = self._wt = np.ascontiguousarray(np.broadcast_to(self.w.reshape(win.taps, 1, c),
                                                                  (win.taps, win.out_w, c)))
-        out = np.empty(out_shape, dtype=dtype)
+        out = buffers.empty(out_shape, dtype)
         acc4 = out.reshape(n, win.out_h, win.out_w, c)
         per_sample = win.out_h * win.out_w * 2 * c + win.hp * win.wp * c
-        step = max(1, (1 << 17) // max(per_sample, 1))
+        step = max(1, self.DW_BUDGET // max(per_sample, 1))
         xp = np.zeros((min(step, n), win.hp, win.wp, c), dtype=dtype)
         tmp = np.empty((min(step, n), win.out_h, win.out_w, c), dtype=dtype)
         x4 = win.as_2d(x)
@@ -151,7 +158,7 @@ class _ConvSim:
                     a += t_
             a += b
             if post is not None:
-                post(a)
+                post(a.reshape(-1, c), s0 * win.out_h * win.out_w)
         return out
 
 
@@ -321,18 +328,19 @@ class Conv(MacOp, Op):
             # float32 BLAS (twice the speed, half the memory traffic) where it is exact
             dtype = np.float32 if float32_exact(wq, x_type, bq, plan.offset) else np.float64
             w, b = w.astype(dtype), b.astype(dtype)   # once, not per batch chunk
-            # In float32 every partial sum is an integer (times the power-of-two scale) below
-            # 2**24, so the ReLU, the rounding (floor/rint of exact values) and a saturating or
-            # proven-unneeded overflow step are exact in float32 too, and codes of at most 24
-            # bits are exact float32 values: the output may stay float32 ("narrow") when the
-            # simulator says every reader takes it.
-            finish32 = (dtype == np.float32 and plan.kind in ("exact", "floor", "rint") and y_type.width <= 24
-                        and float(np.float32(floor)) == floor
+            # The ReLU and an in-place finish (the rounding of exact values: floor/rint, and a
+            # saturating or proven-unneeded overflow step) run on each block of accumulators
+            # while it is in cache. In float32 every partial sum is an integer (times the
+            # power-of-two scale) below 2**24, so these steps are exact in float32 too, and
+            # codes of at most 24 bits are exact float32 values: the output may stay float32
+            # ("narrow") when the simulator says every reader takes it.
+            in_place = (plan.kind in ("exact", "floor", "rint") and float(dtype(floor)) == floor
                         and (not plan.check_overflow or y_type.overflow == "AP_SAT"
                              or (y_type.overflow == "AP_SAT_SYM" and not y_type.signed)))
+            finish32 = in_place and dtype == np.float32 and y_type.width <= 24
             sim = _ConvSim(self, w, b, dtype)
 
-            def post(a):   # in place (finish32: floor/rint and a clip, or nothing)
+            def post(a, r0=0):   # in place
                 if relu:
                     np.maximum(a, floor, out=a)
                 plan.finish(a, prescaled=True)
@@ -341,6 +349,8 @@ class Conv(MacOp, Op):
                 if finish32:
                     y = sim(ins[0], post)
                     return [y if narrow else y.astype(np.float64)]
+                if in_place and dtype == np.float64:
+                    return [sim(ins[0], post)]
                 acc = sim(ins[0]).astype(np.float64, copy=False)
                 if relu:
                     np.maximum(acc, floor, out=acc)

@@ -159,19 +159,33 @@ class Pool(Op):
             lowest = float(x_type.min_code)
 
             def run_max(ins):
-                y = self._reduce(ins[0], lowest)
+                y = self._reduce(ins[0], lowest)      # float64 (float32 codes are converted exactly)
                 return [y if x_type == y_type else y_type.cast(y, x_type)]
+            run_max.narrow_inputs = True
             return run_max
         sum_type, prod_type = self.sum_type, self.prod_type
+        # window sums of integer codes within sum_type: exact in float64 up to 53 bits, in
+        # any order (a global one: one reduction, no int64 copy of the input)
+        sum_f = sum_type is not None and sum_type.width <= 53
 
         def run_avg(ins):
             x = ins[0]
             win = self.window(x.shape[1:])
             r = self.recip_codes(win.taps)[self._counts(win)]            # (Ho, Wo)
-            s = self._reduce(x.astype(np.int64), 0, dtype=np.int64)
+            if sum_f and x.dtype.kind == "f":
+                if self.is_global:   # float32 codes whose sums stay below 2**24: exact in float32 too
+                    acc = np.float32 if x.dtype == np.float32 and sum_type.width <= 24 else np.float64
+                    s = x.reshape(len(x), -1, x.shape[-1]).sum(axis=1, dtype=acc)
+                    s = s.reshape((len(x),) + win.out_shape(len(x.shape) - 2, x.shape[-1]))
+                else:
+                    s = self._reduce(x, 0.0, dtype=np.float64)
+                s = s.astype(np.int64)
+            else:
+                s = self._reduce(x.astype(np.int64), 0, dtype=np.int64)
             p = s * r.reshape((1,) + s.shape[1:-1] + (1,))
             return [y_type.cast(p, prod_type).astype(np.float64)]
 
+        run_avg.narrow_inputs = True
         assert sum_type is not None
         return run_avg
 

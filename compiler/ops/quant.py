@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..numerics import FixedType, exact_type
+from ..numerics import FixedType, buffers, exact_type
 from ..numerics.requant import REQUANT_MODES, bipolar_codes, multiplier, quantizer_codes, round_real, round_shift
 from ..cost.hardware import multiplier as multiplier_cost
 from . import register
@@ -38,7 +38,7 @@ from .base import Bounds, CostContext, HlsContext, TypingContext, is_unit
 MAX_MULT_BITS = 30
 MAX_THRESHOLDS = 255  # more levels than 8 output bits: comparators cost more than a multiplier
 DEVIATION_BITS = 17   # the multiplier keeps its error below 2**-16 of an output step
-QUANT_BLOCK = 1 << 15   # elements per block of the simulator's requantizer (float64: 256 KiB, in cache)
+QUANT_BLOCK = 1 << 16   # elements per block of the simulator's requantizer (float64 scratch: 512 KiB, in cache)
 OFFSET_FRAC_BITS = 18  # an offset rounds to 2**-19 of an output step at most (with the multiplier's 2**-17)
 
 
@@ -326,7 +326,7 @@ class Quant(LaneOp):
             # output codes within 2**24 are exact float32 values (narrow outputs)
             narrow_ok = max(abs(float(self.qmin) - float(z.min())), abs(float(self.qmax) - float(z.max()))) < 2 ** 24
 
-            def passes(x, v, out):
+            def passes(x, v, out, m_f, o_f, o2_f, z_add, z):
                 """The quantizer on x into out, with v (float64, x's shape, or None: a new one;
                 may be out) for the intermediate values."""
                 v = np.multiply(x, m_f, out=v, dtype=np.float64)
@@ -344,27 +344,45 @@ class Quant(LaneOp):
                     return np.subtract(v, z, out=out)   # codes store q - zero point
                 return np.clip(v, qmin, qmax, out=out)
 
-            # per-channel parameters (last axis) allow blocks of rows that stay in cache
-            params = [a for a in (m_f, o_f, z_after, z) if a is not None] + ([o2_f] if z_out is not None else [])
+            whole = (m_f, o_f, o2_f if z_out is not None else None, z_add, z)
+            # per-channel parameters (last axis) allow blocks of rows that stay in cache; with
+            # few channels, k rows at a time against the parameters repeated k times (long
+            # inner loops; the same operations on every element)
+            params = [a for a in whole if a is not None]
             flat_ok = all(np.ndim(a) <= 1 for a in params)
+            tiled = {}
+
+            def tiles(c):
+                if c not in tiled:
+                    k = max(1, 512 // c)
+                    tiled[c] = k, tuple(None if a is None else np.tile(np.broadcast_to(a, (c,)) if np.ndim(a) else a, k)
+                                        if np.ndim(a) else a for a in whole)
+                return tiled[c]
 
             def run_float(ins, narrow=False):
                 """Exact in float64 (float32 codes too); block by block: the passes run on a
                 float64 scratch block in cache, the last writes the output (float32 when narrow)."""
                 x = ins[0]
                 shape = np.broadcast_shapes(x.shape, *(np.shape(a) for a in params))
-                out = np.empty(shape, np.float32 if narrow else np.float64)
+                out = buffers.empty(shape, np.float32 if narrow else np.float64)
                 c = x.shape[-1] if x.ndim >= 2 else 0
                 if (shape != x.shape or not (flat_ok and c and all(np.size(a) in (1, c) for a in params))
                         or x.size <= QUANT_BLOCK):
-                    passes(x, None if narrow else out, out)
+                    passes(x, None if narrow else out, out, *whole)
                     return [out]
+                k, tw = tiles(c)
                 x2, o2 = x.reshape(-1, c), out.reshape(-1, c)
-                rows = max(1, QUANT_BLOCK // c)
-                scratch = np.empty((min(rows, len(x2)), c), np.float64) if narrow else None
+                rows = max(k, QUANT_BLOCK // c // k * k)
+                scratch = np.empty(min(rows, len(x2)) * c, np.float64) if narrow else None
                 for r0 in range(0, len(x2), rows):
-                    ob = o2[r0:r0 + rows]
-                    passes(x2[r0:r0 + rows], scratch[:len(ob)] if narrow else ob, ob)
+                    xb, ob = x2[r0:r0 + rows], o2[r0:r0 + rows]
+                    m = len(xb)
+                    if m % k == 0:
+                        xb, ob, p = xb.reshape(-1, k * c), ob.reshape(-1, k * c), tw
+                    else:
+                        p = whole
+                    vb = scratch[:m * c].reshape(ob.shape) if narrow else ob
+                    passes(xb, vb, ob, *p)
                 return [out]
 
             run_float.narrow_inputs = True

@@ -24,7 +24,8 @@ class Simulator:
             fn = node.op.simulator([t.type for t in graph.in_tensors(node)], [t.type for t in graph.out_tensors(node)])
             self.steps.append((node.inputs, node.outputs, fn))
         self.steps = _narrow_steps(self.steps, graph.outputs)
-        # per step, the tensors it reads for the last time (graph outputs are never dropped)
+        # per step, the tensors it reads for the last time (graph outputs are never dropped):
+        # batch runs let go of them there, and recycle their buffers (numerics/buffers.py)
         last: dict[str, int] = {}
         for k, (ins, _, _) in enumerate(self.steps):
             for t in ins:
@@ -121,3 +122,4 @@ def _narrow_steps(steps, graph_outputs) -> list:
             fn = functools.partial(fn, narrow=True)
         out.append((ins, outs, fn))
     return out
+
