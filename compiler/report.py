@@ -82,7 +82,7 @@ def format_table(doc: dict, header: bool = True) -> str:
     auto = doc.get("options", {}).get("auto_precision")
     if auto:
         cfg = auto["config"]
-        per_layer = "; ".join(f"{n} " + ",".join(f"{k.split('_')[0]} {v}" for k, v in kn.items())
+        per_layer = "; ".join(f"{n} " + ", ".join(f"{k.split('_')[0]} {v}" for k, v in kn.items())
                               for n, kn in cfg["layers"].items())
         lines.append(f"auto precision {auto['criterion']}: measured {auto['measured']:.4g} on the calibration data; "
                      f"uniform {cfg['width']} bits" + (f", then {per_layer}" if per_layer else "") +
