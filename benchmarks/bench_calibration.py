@@ -100,15 +100,21 @@ def main() -> None:
             dims = [d.dim_value for d in onnx.load(model).graph.input[0].type.tensor_type.shape.dim][1:]
             rng = np.random.default_rng(1)
             n = 300 if args.quick else 1000
-            calib, x = (np.clip(rng.standard_normal((n, *dims)), -8, 8) for _ in range(2))
-            data[name] = (model, calib, x, labels)
-        ref = reference(model, x)
+            data[name] = (model, *(np.clip(rng.standard_normal((n, *dims)), -8, 8) for _ in range(2)), labels)
+    refs = {name: reference(data[name][0], data[name][2]) for name in names}
+
+    def design(name, **kw):
+        """The model compiled with its calibration data and kw, and its agreement cell."""
+        model, calib, x, labels = data[name]
+        d = compiler.compile_model(model, TARGET, calib=calib, **kw)
+        return d, cell(*measure(d, x, refs[name], labels))
+
+    for name in names:
         for bits in WIDTHS:
             cells = []
             for m in METHODS:
                 try:
-                    d = compiler.compile_model(model, TARGET, calib=calib, width=bits, weight_width=bits, calib_method=m)
-                    cells.append(cell(*measure(d, x, ref, labels)))
+                    cells.append(design(name, width=bits, weight_width=bits, calib_method=m)[1])
                 except CompileError as e:
                     cells.append(f"refused: {str(e)[:40]}")
             print(f"| {name} | {bits} | " + " | ".join(cells) + " |", flush=True)
@@ -116,24 +122,15 @@ def main() -> None:
     print("| model | " + " | ".join(METHODS) + " |")
     print("|---|" + "---|" * len(METHODS))
     for name in names:
-        model, calib, x, labels = data[name]
-        ref = reference(model, x)
-        cells = []
-        for m in METHODS:
-            d = compiler.compile_model(model, TARGET, calib=calib, width=8, weight_width=4, weight_calib_method=m)
-            cells.append(cell(*measure(d, x, ref, labels)))
+        cells = [design(name, width=8, weight_width=4, weight_calib_method=m)[1] for m in METHODS]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     print("\n# Per-channel weight formats at 4-bit weights (activations 8 bits)\n")
     print("| model | per tensor | per channel (--per-channel-weights) | LUT per tensor | LUT per channel |")
     print("|---|---|---|---|---|")
     for name in names:
-        model, calib, x, labels = data[name]
-        ref = reference(model, x)
-        got = [compiler.compile_model(model, TARGET, calib=calib, width=8, weight_width=4, per_channel_weights=pc)
-               for pc in (False, True)]
-        cells = [cell(*measure(d, x, ref, labels)) for d in got]
-        luts = [f"{compiler.estimate(d).totals['lut']:,.0f}" for d in got]
-        print(f"| {name} | " + " | ".join(cells + luts) + " |", flush=True)
+        got = [design(name, width=8, weight_width=4, per_channel_weights=pc) for pc in (False, True)]
+        luts = [f"{compiler.estimate(d).totals['lut']:,.0f}" for d, _ in got]
+        print(f"| {name} | " + " | ".join([c for _, c in got] + luts) + " |", flush=True)
     if not args.no_auto:
         from compiler.precision import design_cost
 
@@ -141,21 +138,19 @@ def main() -> None:
         print("| model | design | LUT | DSP | LUT+DSP share | agreement % (accuracy) | compiles | time s |")
         print("|---|---|---|---|---|---|---|---|")
         for name in names:
-            model, calib, x, labels = data[name]
-            ref = reference(model, x)
             rows = []
             for label, kw in (("uniform 16", dict(width=16, weight_width=16)), ("uniform 8", dict(width=8, weight_width=8)),
                               ("auto argmax:0.99", dict(auto_precision="argmax:0.99"))):
                 t = time.time()
                 try:
-                    d = compiler.compile_model(model, TARGET, calib=calib, **kw)
+                    d, agreement = design(name, **kw)
                 except CompileError as e:
                     rows.append(f"| {name} | {label} | refused: {e} |||||")
                     continue
                 e = compiler.estimate(d)
                 n = d.options.get("auto_precision", {}).get("compiles", 1)
                 rows.append(f"| {name} | {label} | {e.totals['lut']:,.0f} | {e.totals['dsp']:,.0f} | "
-                            f"{design_cost(d):.3f} | {cell(*measure(d, x, ref, labels))} | {n} | {time.time() - t:.1f} |")
+                            f"{design_cost(d):.3f} | {agreement} | {n} | {time.time() - t:.1f} |")
             print("\n".join(rows), flush=True)
     print(f"\n({time.time() - t0:.0f} s)")
 
