@@ -135,8 +135,8 @@ def main() -> None:
         from compiler.precision import design_cost
 
         print("\n# Auto precision (argmax:0.99 on the calibration data) next to uniform widths\n")
-        print("| model | design | LUT | DSP | LUT+DSP share | agreement % (accuracy) | compiles | time s |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| model | design | II | LUT | DSP | LUT+DSP share | agreement % (accuracy) | compiles | time s |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name in names:
             rows = []
             for label, kw in (("uniform 16", dict(width=16, weight_width=16)), ("uniform 8", dict(width=8, weight_width=8)),
@@ -145,11 +145,11 @@ def main() -> None:
                 try:
                     d, agreement = design(name, **kw)
                 except CompileError as e:
-                    rows.append(f"| {name} | {label} | refused: {e} |||||")
+                    rows.append(f"| {name} | {label} | refused: {e} ||||||")
                     continue
                 e = compiler.estimate(d)
                 n = d.options.get("auto_precision", {}).get("compiles", 1)
-                rows.append(f"| {name} | {label} | {e.totals['lut']:,.0f} | {e.totals['dsp']:,.0f} | "
+                rows.append(f"| {name} | {label} | {e.ii} | {e.totals['lut']:,.0f} | {e.totals['dsp']:,.0f} | "
                             f"{design_cost(d):.3f} | {agreement} | {n} | {time.time() - t:.1f} |")
             print("\n".join(rows), flush=True)
     print(f"\n({time.time() - t0:.0f} s)")
