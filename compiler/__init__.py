@@ -96,14 +96,17 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
         raise CompileError(f"calib_percentile must be a percentage in [50, 100], got {calib_percentile!r}")
     if isinstance(ocs, bool) or not isinstance(ocs, (int, float)) or not 0 <= ocs < 1:
         raise CompileError(f"ocs must be a share of input channels in [0, 1), got {ocs!r}")
+    # the arguments as given: the design keeps them (recompile), auto precision compiles with them
+    args = dict(model=model, target=target, calib=calib, clock_mhz=clock_mhz, width=width, weight_width=weight_width,
+                reuse_factor=reuse_factor, layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps,
+                latency_us=latency_us, fit=fit, caps=caps, prune=prune, calib_method=calib_method,
+                calib_percentile=calib_percentile, weight_calib_method=weight_calib_method, ocs=ocs,
+                per_channel_weights=per_channel_weights)
     if auto_precision is not None:
         from .precision import search
 
-        return search(model, target, auto_precision, calib, dict(
-            clock_mhz=clock_mhz, width=width, weight_width=weight_width, reuse_factor=reuse_factor,
-            layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps, latency_us=latency_us, fit=fit,
-            caps=caps, prune=prune, calib_method=calib_method, calib_percentile=calib_percentile,
-            weight_calib_method=weight_calib_method, ocs=ocs, per_channel_weights=per_channel_weights))
+        return search(model, target, auto_precision, calib,
+                      {k: v for k, v in args.items() if k not in ("model", "target", "calib")})
     tgt = load_target(str(target), clock_mhz)
     if isinstance(input_type, str):
         try:
@@ -149,11 +152,6 @@ def compile_model(model, target: str = "zcu104", *, calib=None, clock_mhz: float
                "pruned": {k: list(v) for k, v in opts.pruned.items()},
                "calib_method": calib_method if calib is not None else None, "weight_calib_method": weight_calib_method,
                "calib_percentile": calib_percentile, "ocs": opts.split, "per_channel": opts.per_channel}
-    args = dict(model=model, target=target, calib=calib, clock_mhz=clock_mhz, width=width, weight_width=weight_width,
-                reuse_factor=reuse_factor, layer_reuse=layer_reuse, layers=layers, input_type=input_type, fps=fps,
-                latency_us=latency_us, fit=fit, caps=caps, prune=prune, calib_method=calib_method,
-                calib_percentile=calib_percentile, weight_calib_method=weight_calib_method, ocs=ocs,
-                per_channel_weights=per_channel_weights)
     return Design(graph=graph, target=tgt, model_path=str(model) if isinstance(model, (str, Path)) else "",
                   options=summary, compile_args=args)
 

@@ -20,6 +20,9 @@ from .errors import CompileError, DataError, ModelWarning
 from .resources import read_json
 
 SUBCOMMANDS = ("compile", "verify", "profile", "csim", "sweep", "targets", "ops", "cache")
+# compiler.calibrate.methods.METHODS (a test checks they agree), here so that building the
+# parser imports nothing
+CALIB_METHODS = ("minmax", "percentile", "mse", "kl", "aciq")
 
 
 def _load_array(path: str | None, what: str):
@@ -88,11 +91,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib", default=None, help="calibration inputs (.npy, batch first; .npz with one array per input) for activation ranges")
     p.add_argument("--width", type=int, default=None, help="bits of activations the model leaves in float (default 16)")
     p.add_argument("--weight-width", type=int, default=None, help="bits of weights the model leaves in float (default 16)")
-    p.add_argument("--calib-method", default=None, choices=("minmax", "percentile", "mse", "kl", "aciq"),
+    p.add_argument("--calib-method", default=None, choices=CALIB_METHODS,
                    help="how --calib's observed ranges become clip ranges (default: mse, measured best on the "
                         "float dev models; see the README's Calibration section)")
     p.add_argument("--calib-percentile", type=float, default=99.99, help="percentile method: %% of |values| kept")
-    p.add_argument("--weight-calib-method", default="minmax", choices=("minmax", "percentile", "mse", "kl", "aciq"),
+    p.add_argument("--weight-calib-method", default="minmax", choices=CALIB_METHODS,
                    help="the same for float weights (clipped weights saturate)")
     p.add_argument("--ocs", type=float, default=0.0, metavar="RATIO",
                    help="outlier channel splitting: split this share of each float layer's input channels "

@@ -125,7 +125,6 @@ def search(model, target, criterion: str, calib, compile_args: dict):
     compile_args.pop("weight_width", None)
     user_layers = compile_args.pop("layers", None) or {}
     widths = [w for w in WIDTHS if w <= start]
-    ref = _reference(model, calib)
     compiles = 0
 
     def build(width: int, choice: dict[Knob, int]):
@@ -141,6 +140,7 @@ def search(model, target, criterion: str, calib, compile_args: dict):
         return crit.measure(ref, compiler.simulate(design, calib))
 
     base = build(start, {})
+    ref = _reference(model, calib, base.graph.whole_tensor)
     base_out = compiler.simulate(base, calib)
     base_cost = design_cost(base)
     if not crit.holds(crit.measure(ref, base_out)):
@@ -202,17 +202,15 @@ def _knobs(design) -> list[Knob]:
     return out
 
 
-def _reference(model, calib) -> np.ndarray:
+def _reference(model, calib, whole_tensor: bool) -> np.ndarray:
     """The float model's first output on the calibration data (verify's reference executor)."""
     from .frontend.reference import run_reference
-    from .frontend.onnx import load_onnx
 
-    whole = load_onnx(model).whole_tensor
     if isinstance(model, (str, os.PathLike)):
-        return run_reference(model, calib, whole_tensor=whole)[0]
+        return run_reference(model, calib, whole_tensor=whole_tensor)[0]
     import onnx
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:   # run_reference reads a file
         path = os.path.join(tmp, "model.onnx")
         onnx.save(model, path)
-        return run_reference(path, calib, whole_tensor=whole)[0]
+        return run_reference(path, calib, whole_tensor=whole_tensor)[0]

@@ -115,6 +115,10 @@ def test_weight_calibration_saturates_clipped_weights(tmp_path):
 
 
 def test_unknown_method_is_one_line(tmp_path):
+    from compiler.calibrate.methods import METHODS
+    from compiler.cli import CALIB_METHODS
+
+    assert CALIB_METHODS == METHODS
     r = subprocess.run([sys.executable, "-m", "compiler.cli", DIGITS, "--calib", "examples/digits_calib_x.npy",
                         "--calib-method", "entropy", "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
@@ -230,11 +234,13 @@ def test_onnx_model_proto_works_for_auto_precision():
 # ---- per-channel weight formats ---------------------------------------------------------------------
 def test_headroom_matches_per_channel_types():
     from compiler.numerics import FixedType
+    from compiler.ops.base import FormatPolicy
     from compiler.passes.per_channel_weights import headroom
 
     w = np.array([[1.7, 0.4, -0.1, 0.0], [-0.3, 0.2, 0.05, 0.0]])
-    assert list(headroom(w, 4)) == [0, 2, 4, 0]   # 0.4 -> 1.6 and 0.1 -> 1.6 still fit ap_fixed<4,2>
-    for c, k in enumerate(headroom(w, 4)):   # scaled by 2**k the channel still fits the layer's type
+    k4 = headroom(w, FormatPolicy(weight_width=4))
+    assert list(k4) == [0, 2, 4, 0]   # 0.4 -> 1.6 and 0.1 -> 1.6 still fit ap_fixed<4,2>
+    for c, k in enumerate(k4):   # scaled by 2**k the channel still fits the layer's type
         t = FixedType.for_range(float(w.min()), float(w.max()), 4, signed=True, rounding="AP_RND_CONV")
         assert np.abs(w[:, c] * 2.0 ** k).max() <= max(t.max_value, -t.min_value)
 

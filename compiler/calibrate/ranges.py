@@ -10,6 +10,9 @@ import numpy as np
 from .. import progress
 from ..ir import Graph
 from ..ops.base import Bounds
+from . import mse
+from .methods import clip_magnitude
+from .observation import Observation, levels
 
 
 def float_run(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -64,10 +67,6 @@ def clip(values: np.ndarray, lo: float, hi: float, calibration: Calibration, bit
     what clipping won, and 8 may be the better range."""
     if calibration.method == "minmax" or not (math.isfinite(lo) and math.isfinite(hi)):
         return lo, hi   # (non-finite values: the op that made them says so when it is typed)
-    from . import mse
-    from .methods import clip_magnitude
-    from .observation import Observation, levels
-
     signed, unit = lo < 0, max(abs(lo), abs(hi))
     if unit == 0:
         return lo, hi

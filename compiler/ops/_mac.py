@@ -408,11 +408,17 @@ class MacOp:
             self, weight=self.weight[:, keep], bias=None if self.bias is None else self.bias[keep],
             weight_scale=scale[..., keep] if scale.ndim and scale.shape[-1] == self.n_out else self.weight_scale)
 
-    def keep_inputs(self, keep: np.ndarray):
-        """This layer reading only input channels `keep` (Dense: rows of the weight)."""
+    def keep_inputs(self, keep: np.ndarray, scale: np.ndarray | None = None):
+        """This layer reading only input channels `keep` (Dense: rows of the weight), each
+        kept row times `scale` (outlier splitting's halves; duplicates in keep allowed)."""
         import dataclasses
 
-        return dataclasses.replace(self, weight=self.weight[keep])
+        w = self.weight[keep]
+        return dataclasses.replace(self, weight=w if scale is None else w * np.asarray(scale)[:, None])
+
+    def input_channel_max(self) -> np.ndarray:
+        """Each input channel's largest |weight| (outlier splitting ranks by it)."""
+        return np.abs(np.asarray(self.weight, dtype=np.float64)).max(axis=1)
 
     @property
     def n_in(self) -> int:

@@ -92,11 +92,16 @@ class Window:
         """(N, *spatial, C) -> (N, H, W, C)."""
         return x.reshape(x.shape[0], self.in_h, self.in_w, x.shape[-1])
 
-    def pad(self, x: np.ndarray, value=0.0) -> np.ndarray:
+    def pad(self, x: np.ndarray, value=0.0, dtype=None) -> np.ndarray:
+        """x (N, *spatial, C) as (N, Hp, Wp, C) in `dtype` (default: x's), padded with
+        `value`; one pass: the cast rides on the copy into the padded array."""
         x = self.as_2d(x)
+        dtype = x.dtype if dtype is None else dtype
         if not self.padded:
-            return x
-        return np.pad(x, ((0, 0), (self.pt, self.pb), (self.pl, self.pr), (0, 0)), constant_values=value)
+            return x.astype(dtype, copy=False)
+        xp = np.full((x.shape[0], self.hp, self.wp, x.shape[-1]), value, dtype=dtype)
+        xp[:, self.pt:self.pt + self.in_h, self.pl:self.pl + self.in_w] = x
+        return xp
 
     def patches(self, xp: np.ndarray) -> np.ndarray:
         """The im2col array (N, Ho, Wo, taps, C) of a padded batch, taps row-major (one

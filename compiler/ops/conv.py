@@ -116,7 +116,7 @@ class _ConvSim:
             per_sample = win.out_h * win.out_w * (x.shape[-1] * win.taps + op.n_out)
             rows = win.out_h * win.out_w
             for sl in batch_chunks(n, per_sample, budget=self.IM2COL_BUDGET):
-                xp = _padded(x[sl], win, dtype)
+                xp = win.pad(x[sl], dtype=dtype)
                 ob = flat[sl.start * rows:sl.stop * rows]
                 np.matmul(win.patches(xp).reshape(-1, w.shape[0]), w, out=ob)
                 ob += b
@@ -160,16 +160,6 @@ class _ConvSim:
             if post is not None:
                 post(a.reshape(-1, c), s0 * win.out_h * win.out_w)
         return out
-
-
-def _padded(x: np.ndarray, win: Window, dtype) -> np.ndarray:
-    """x (N, *spatial, C) as (N, Hp, Wp, C) in dtype, zero padded (one pass: the cast rides on the copy)."""
-    x4 = win.as_2d(x)
-    if not win.padded:
-        return x4.astype(dtype, copy=False)
-    xp = np.zeros((x4.shape[0], win.hp, win.wp, x4.shape[-1]), dtype=dtype)
-    xp[:, win.pt:win.pt + win.in_h, win.pl:win.pl + win.in_w] = x4
-    return xp
 
 
 @register
@@ -223,12 +213,20 @@ class Conv(MacOp, Op):
         return self.cin_per_group * self.groups
 
     # ---- structured pruning (passes/prune_channels.py) ------------------------------
-    def keep_inputs(self, keep):
-        """Rows of the kept input channels in every tap (the weight is tap-major)."""
+    def keep_inputs(self, keep, scale=None):
+        """Rows of the kept input channels in every tap (the weight is tap-major), each
+        times `scale` if given (duplicates in keep allowed)."""
         if self.groups != 1:
             raise ValueError("a grouped convolution's inputs are pruned with its groups")
         w = self.weight.reshape(self.taps, self.cin_per_group, self.n_out)[:, keep, :]
+        if scale is not None:
+            w = w * np.asarray(scale)[None, :, None]
         return dataclasses.replace(self, weight=w.reshape(-1, self.n_out))
+
+    def input_channel_max(self):
+        """Each input channel's largest |weight| over every tap and output."""
+        w = np.abs(np.asarray(self.weight, dtype=np.float64))
+        return w.reshape(self.taps, self.cin_per_group, self.n_out).max(axis=(0, 2))
 
     def select_channels(self, keep, channels):
         """A depthwise convolution (one filter per channel) prunes with its channels."""
@@ -264,7 +262,7 @@ class Conv(MacOp, Op):
         per_sample = win.out_h * win.out_w * (x.shape[-1] * (win.taps if self.groups == 1 else 1) + self.n_out)
         # grouped convolutions stream over their data once per tap: chunks that stay in cache
         for sl in batch_chunks(n, per_sample, budget=1 << 23 if self.groups == 1 else 1 << 17):
-            xp = win.pad(x[sl].astype(dtype, copy=False))
+            xp = win.pad(x[sl], dtype=dtype)
             acc = np.empty((xp.shape[0], win.out_h, win.out_w, self.n_out), dtype=dtype)
             acc[...] = 0 if b is None else b.astype(dtype)
             _conv_accumulate(xp, win, w.astype(dtype, copy=False), self.groups, acc)

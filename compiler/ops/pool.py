@@ -98,7 +98,7 @@ class Pool(Op):
         if self.is_global:  # one window: a plain reduction
             flat = x.astype(dtype, copy=False).reshape(len(x), -1, x.shape[-1])
             return (flat.max(axis=1) if self.mode == "max" else flat.sum(axis=1)).reshape(out_shape)
-        xp = win.pad(x.astype(dtype, copy=False), pad_value)
+        xp = win.pad(x, pad_value, dtype=dtype)
         acc = None
         for _, view in win.tap_views(xp):
             if acc is None:

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calibrate.ranges import Calibration, clip
-from ..ir import Graph, Node, Tensor
-from ..numerics import FixedType
-from ..ops.quant import Quant
+from ..ir import Graph, Node
+from ..ops.base import FormatPolicy
 from ..options import CompileOptions
+from .propagate_scales import insert_requantizer
 
 MAX_SHIFT = 16   # headroom bits at most (a channel of near-zero weights would ask for more)
 
@@ -34,13 +33,15 @@ def per_channel_weights(graph: Graph, options: CompileOptions) -> Graph:
             continue
         out = node.outputs[0]
         readers = graph.consumers(out)
-        free = bool(readers) and out not in graph.outputs and all(
-            r.kind == "Quant" and r.op.rounds_input for r in readers)
+        free = bool(readers) and all(r.kind == "Quant" and r.op.rounds_input for r in readers)
         if not (free or options.per_channel_weights) or out in graph.outputs:
             continue   # (a graph output keeps its producer: the requantizer would rename it)
         own = options.layers.get(node.name)
         bits = own.weight_bits if own is not None and own.weight_bits is not None else options.weight_width
-        k = headroom(op.weight, bits, options.weight_calibration)
+        try:
+            k = headroom(op.weight, FormatPolicy(weight_width=bits, weight_calibration=options.weight_calibration))
+        except ValueError:   # weights no format holds: assign_formats refuses the layer in one line
+            continue
         if not k.any():
             continue
         op.weight = op.weight * np.ldexp(1.0, k)
@@ -51,21 +52,15 @@ def per_channel_weights(graph: Graph, options: CompileOptions) -> Graph:
     return graph
 
 
-def headroom(weight: np.ndarray, bits: int, calibration: Calibration | None = None) -> np.ndarray:
-    """k_c per output channel (the last axis): the integer bits the `bits`-wide type of channel
-    c's own range (clipped by the weight calibration method, per channel) needs fewer than the
-    layer's type, so channel c scaled by 2**k_c still fits the layer's type (format choice as
-    FormatPolicy.weight_type's)."""
+def headroom(weight: np.ndarray, policy: FormatPolicy) -> np.ndarray:
+    """k_c per output channel (the last axis): the integer bits the type `policy` gives
+    channel c's weights alone needs fewer than the type it gives the layer's, so channel c
+    scaled by 2**k_c still fits the layer's type."""
     w = np.asarray(weight, dtype=np.float64).reshape(-1, weight.shape[-1])
-    if not w.size or not np.any(w):
+    if not np.any(w):
         return np.zeros(weight.shape[-1], dtype=np.int64)
-
-    def int_bits(v):
-        lo, hi = float(v.min()), float(v.max())
-        if calibration is not None:
-            lo, hi = clip(v, lo, hi, calibration, bits)
-        return FixedType.for_range(lo, hi, bits, signed=True, rounding="AP_RND_CONV").int_bits
-    k = [int_bits(w) - int_bits(col) if np.any(col) else 0 for col in w.T]
+    layer = policy.weight_type(w).int_bits
+    k = [layer - policy.weight_type(col).int_bits if np.any(col) else 0 for col in w.T]
     return np.clip(np.array(k, dtype=np.int64), 0, MAX_SHIFT)
 
 
@@ -73,13 +68,8 @@ def _requantize_output(graph: Graph, node: Node) -> None:
     """A dynamic-fixed-point requantizer between the layer and its readers: it removes the
     per-channel scales (its per-channel shift) and rounds to the activation width."""
     src = node.outputs[0]
-    t = graph.tensors[src]
-    new = f"{src}__per_channel"
-    graph.add_tensor(Tensor(new, t.shape))
     readers = graph.consumers(src)
-    name = f"{node.name}_requant"
-    while name in {n.name for n in graph.nodes()}:
-        name += "_"
+    q = insert_requantizer(graph, src, f"{node.name}_requant", "__per_channel",
+                           f"inserted: per-channel weights of {node.name}")
     for r in readers:
-        graph.set_inputs(r, [new if i == src else i for i in r.inputs])
-    graph.add_node(Node(name, Quant(scale=None), [src], [new], source=f"inserted: per-channel weights of {node.name}"))
+        graph.set_inputs(r, [q.outputs[0] if i == src else i for i in r.inputs])

@@ -30,14 +30,20 @@ def propagate_scales(graph: Graph, options: CompileOptions) -> Graph:
 
 
 def _requantize_input(graph: Graph, node: Node, k: int) -> None:
-    src = node.inputs[k]
-    t = graph.tensors[src]
-    new = f"{src}__real"
-    graph.add_tensor(Tensor(new, t.shape, scale=1.0))
-    q = Quant(scale=None)
-    q.rescale([t.scale])
-    name = f"{node.name}_requant{k}"
+    q = insert_requantizer(graph, node.inputs[k], f"{node.name}_requant{k}", "__real",
+                           f"inserted: {node.kind} needs real values")
+    q.op.rescale([graph.tensors[node.inputs[k]].scale])
+    graph.set_inputs(node, [q.outputs[0] if i == k else x for i, x in enumerate(node.inputs)])
+
+
+def insert_requantizer(graph: Graph, src: str, name: str, suffix: str, source: str) -> Node:
+    """A dynamic-fixed-point Quant (scale=None: a real-valued output, its type chosen when
+    typed) reading tensor `src`, named `name` (made unique), writing src + suffix; the caller
+    rewires the readers and rescales it. Returns the new node."""
+    new = f"{src}{suffix}"
+    graph.add_tensor(Tensor(new, graph.tensors[src].shape, scale=1.0))
     while name in {n.name for n in graph.nodes()}:
         name += "_"
-    graph.add_node(Node(name, q, [src], [new], source=f"inserted: {node.kind} needs real values"))
-    graph.set_inputs(node, [new if i == k else x for i, x in enumerate(node.inputs)])
+    node = Node(name, Quant(scale=None), [src], [new], source=source)
+    graph.add_node(node)
+    return node

@@ -35,7 +35,7 @@ def split_outliers(graph: Graph, options: CompileOptions) -> Graph:
         if chain is None:
             continue
         k = max(1, int(round(options.ocs * op.n_in)))
-        src, factor = split_rows(_row_magnitudes(op), k)
+        src, factor = split_rows(op.input_channel_max(), k)
         _apply(graph, node, chain, src, factor)
         options.split[node.name] = k
     return graph
@@ -53,14 +53,6 @@ def split_rows(row_max: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         src.append(src[j])
         factor.append(factor[j])
     return np.array(src), np.array(factor)
-
-
-def _row_magnitudes(op) -> np.ndarray:
-    """Each input channel's largest |real weight| (Conv: over every tap)."""
-    w = np.abs(np.asarray(op.weight, dtype=np.float64))
-    if op.kind == "Conv":
-        return w.reshape(op.taps, op.n_in // op.taps, op.n_out).max(axis=(0, 2))
-    return w.max(axis=1)
 
 
 def _upstream_chain(graph: Graph, node) -> list | None:
@@ -83,7 +75,7 @@ def _upstream_chain(graph: Graph, node) -> list | None:
 
 
 def _apply(graph: Graph, node, chain: list, src: np.ndarray, factor: np.ndarray) -> None:
-    channels = node.op.n_in if node.kind == "Dense" else node.op.n_in // node.op.taps
+    channels = len(node.op.input_channel_max())
     first, between = chain[0], chain[1:]
     first.op = first.op.keep_outputs(src)
     for n in between:
@@ -94,10 +86,4 @@ def _apply(graph: Graph, node, chain: list, src: np.ndarray, factor: np.ndarray)
         scale = np.asarray(t.scale)
         if scale.ndim:
             t.scale = scale[..., src]
-    new = node.op.keep_inputs(src)
-    if node.kind == "Conv":
-        w = new.weight.reshape(new.taps, len(src), new.n_out) * factor[None, :, None]
-        new.weight = w.reshape(-1, new.n_out)
-    else:
-        new.weight = new.weight * factor[:, None]
-    node.op = new
+    node.op = node.op.keep_inputs(src, factor)
