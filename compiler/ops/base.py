@@ -16,6 +16,7 @@ from ..numerics import FixedType
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..cost.model import LayerCost
+    from ..calibrate.ranges import Calibration
     from ..cost.target import Target
     from ..ir import Node, Tensor
 
