@@ -158,6 +158,21 @@ def test_ocs_keeps_float_outputs_and_lowers_the_quantization_error(tmp_path):
     assert sum(c.ff for c in e1.costs) > sum(c.ff for c in e0.costs)
 
 
+def test_ocs_counts_a_convolution_s_input_channels():
+    """D04's second conv: RATIO of its input channels, not of its taps x channels rows; exact in float."""
+    path = model_path("D04_conv2d_bn_pool_float")
+    x = np.random.default_rng(0).normal(size=(20, 25, 25, 1))
+    plain, g0, _ = _float_outputs(path, x)
+    split, g, opts = _float_outputs(path, x, ocs=0.25)
+    convs = [n.name for n in g0.nodes() if n.kind == "Conv"]
+    for name in opts.split:
+        cin = len(g0.node(name).op.input_channel_max())
+        assert opts.split[name] == max(1, round(0.25 * cin))
+        assert len(g.node(name).op.input_channel_max()) == cin + opts.split[name]
+    assert set(opts.split) & set(convs)
+    np.testing.assert_allclose(split, plain, rtol=1e-9, atol=1e-9)
+
+
 def test_ocs_leaves_a_layer_reading_the_graph_input(tmp_path):
     path, x = _outlier_mlp(tmp_path)
     _, g, opts = _float_outputs(path, x, ocs=0.2)

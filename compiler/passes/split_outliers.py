@@ -34,8 +34,9 @@ def split_outliers(graph: Graph, options: CompileOptions) -> Graph:
         chain = _upstream_chain(graph, node)
         if chain is None:
             continue
-        k = max(1, int(round(options.ocs * op.n_in)))
-        src, factor = split_rows(op.input_channel_max(), k)
+        row_max = op.input_channel_max()
+        k = max(1, int(round(options.ocs * len(row_max))))   # input channels (a Conv's n_in counts taps too)
+        src, factor = split_rows(row_max, k)
         _apply(graph, node, chain, src, factor)
         options.split[node.name] = k
     return graph
