@@ -36,7 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS_DIR = REPO.parent / "shared/models/dev"
 COMPILE_MODELS = ("D01_jet_mlp_float", "D02_jet_mlp_bn_float", "D05_jet_mlp_qonnx_w6a6")
-CNN_MODELS = ("D03_conv1d_float", "D04_conv2d_bn_pool_float", "D10_mnist8_cnn_float_gold", "D09_kws_dscnn_qdq_int8")
+CNN_MODELS = ("D03_conv1d_float", "D04_conv2d_bn_pool_float", "D10_mnist8_cnn_float_gold", "D09_kws_dscnn_qdq_int8",
+              "D08_sepconv_qonnx_w4a4_chlast")
 SIM_MODEL = "D01_jet_mlp_float"
 
 # Aims, printed for the record (from the issue); never asserted.
@@ -164,12 +165,59 @@ def _free_batch(model):
     return model
 
 
+def _float_twin(model):
+    """A QONNX model as plain ONNX that onnxruntime runs in float32, the same arithmetic:
+    each Quant as its fake-quantization (x / s + z, rounded, clipped, minus z, times s) and
+    each channels-last Conv as Transpose, Conv, Transpose. Other models unchanged."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    rnd = {"ROUND": "Round", "FLOOR": "Floor", "CEIL": "Ceil"}
+    nodes, extra = [], []
+    for k, n in enumerate(model.graph.node):
+        a = {x.name: helper.get_attribute_value(x) for x in n.attribute}
+        p = f"twin{k}_"
+        if n.op_type == "Quant" and n.domain != "":
+            x, s, z, bits = n.input
+            b, signed, narrow = float(inits[bits]), a.get("signed", 1), a.get("narrow", 0)
+            lo = -(2 ** (b - 1)) + narrow if signed else 0.0
+            hi = 2 ** (b - 1) - 1 if signed else 2 ** b - 1 - narrow
+            extra += [numpy_helper.from_array(np.array(v, np.float32), p + nm) for nm, v in (("lo", lo), ("hi", hi))]
+            mode = a.get("rounding_mode", b"ROUND")
+            mode = mode.decode() if isinstance(mode, bytes) else mode
+            nodes += [helper.make_node("Div", [x, s], [p + "d"]), helper.make_node("Add", [p + "d", z], [p + "a"]),
+                      helper.make_node(rnd[mode], [p + "a"], [p + "r"]),
+                      helper.make_node("Clip", [p + "r", p + "lo", p + "hi"], [p + "c"]),
+                      helper.make_node("Sub", [p + "c", z], [p + "u"]), helper.make_node("Mul", [p + "u", s], list(n.output))]
+        elif n.op_type == "Conv" and n.domain == "qonnx.custom_op.channels_last":
+            rank = len(a.get("kernel_shape", [1, 1]))
+            to_first, to_last = [0, rank + 1] + list(range(1, rank + 1)), [0] + list(range(2, rank + 2)) + [1]
+            # its input and its weight (O, *kernel, I) are channels-last
+            conv = helper.make_node("Conv", [p + "t", p + "w"] + list(n.input[2:]), [p + "y"], **a)
+            nodes += [helper.make_node("Transpose", [n.input[0]], [p + "t"], perm=to_first),
+                      helper.make_node("Transpose", [n.input[1]], [p + "w"], perm=to_first), conv,
+                      helper.make_node("Transpose", [p + "y"], list(n.output), perm=to_last)]
+        else:
+            nodes.append(n)
+    if len(nodes) == len(model.graph.node):
+        return model
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.graph.initializer.extend(extra)
+    keep = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+    onnx.checker.check_model(model)
+    return model
+
+
 def _ort_session(path: Path):
     import onnx
     import onnxruntime as ort
     from onnx import version_converter
 
-    model = _free_batch(onnx.load(str(path)))
+    model = _float_twin(_free_batch(onnx.load(str(path))))
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3

@@ -4,16 +4,20 @@
 - Quant's blocked requantizer (tiled per-channel parameters, a zero point taken out of the
   rounding where it commutes with it);
 - FixedType.cast's one-pass AP_TRN / AP_SAT forms and shift_round's AP_RND form;
-- the interpreter's narrow hand-over and buffer recycling (numerics/buffers.py)."""
+- the interpreter's narrow hand-over and buffer recycling (numerics/buffers.py);
+- the compiled loops (numerics/jit.py, with numba): every test above that takes the `paths`
+  fixture runs once on numpy alone (QCOMPILE_JIT=0) and once with every array, however
+  small, sent through the compiled kernels (and checks that they ran)."""
 import numpy as np
 import pytest
 
 import compiler
-from compiler.numerics import FixedType, buffers, grid_codes
+from compiler.numerics import FixedType, buffers, grid_codes, jit
 from compiler.numerics.fixed import round_increment, shift_round
 from compiler.numerics.requant import round_shift
 from compiler.ops import conv as conv_mod
 from compiler.ops.conv import Conv
+from compiler.ops.dense import Dense
 from compiler.ops import quant as quant_mod
 from compiler.ops.quant import Quant
 from compiler.sim import interpreter
@@ -61,6 +65,30 @@ def small_blocks(request, monkeypatch):
     return request.param
 
 
+class _CountingKernels:
+    def __init__(self, kernels):
+        self.kernels, self.calls = kernels, 0
+
+    def __getattr__(self, name):
+        self.calls += 1
+        return getattr(self.kernels, name)
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def paths(request, monkeypatch):
+    """None (numpy only), or the counting kernels every array goes through."""
+    if request.param == "numpy":
+        monkeypatch.setenv("QCOMPILE_JIT", "0")
+        return None
+    monkeypatch.delenv("QCOMPILE_JIT", raising=False)
+    if jit.kernels() is None:
+        pytest.skip("numba is not installed (the [fast] extra)")
+    counting = _CountingKernels(jit.kernels())
+    monkeypatch.setattr(jit, "kernels", lambda: counting)
+    monkeypatch.setattr(jit, "MIN_ELEMENTS", 0)
+    return counting
+
+
 @pytest.mark.parametrize("spec", CONVS)
 @pytest.mark.parametrize("x_bits, w_bits, y_type", [
     (8, 8, FixedType(8, 8, False, "AP_TRN", "AP_SAT")),        # float32, exact cast, saturating
@@ -69,7 +97,7 @@ def small_blocks(request, monkeypatch):
     (16, 12, FixedType(16, 6, True, "AP_RND", "AP_SAT")),      # float64 sums
 ])
 @pytest.mark.parametrize("relu", [False, True])
-def test_conv_paths_equal_int64(spec, x_bits, w_bits, y_type, relu, small_blocks, rng):
+def test_conv_paths_equal_int64(spec, x_bits, w_bits, y_type, relu, small_blocks, paths, rng):
     c_in, c_out, k, groups, strides, dilations, pads = spec
     op = _conv(rng, c_in, c_out, k, groups, strides, dilations, pads, relu, w_bits)
     x_type = FixedType(x_bits, x_bits - 2, False)
@@ -88,6 +116,74 @@ def test_conv_paths_equal_int64(spec, x_bits, w_bits, y_type, relu, small_blocks
         narrow = run([x.astype(np.float32)], narrow=True)[0]
         assert narrow.dtype == np.float32 and np.array_equal(narrow.astype(np.float64), want)
     assert np.array_equal(run([x[:1]])[0], want[:1])
+    if paths is not None and y_type.overflow == "AP_SAT":
+        assert paths.calls > 0          # the compiled finish (and depthwise loop) ran
+
+
+@pytest.mark.parametrize("x_bits, w_bits, y_type", [
+    (8, 8, FixedType(10, 4, True, "AP_RND", "AP_SAT")),          # float32 products
+    (16, 12, FixedType(16, 6, True, "AP_RND_CONV", "AP_SAT")),   # float64 products, rint
+    (16, 12, FixedType(16, 6, True, "AP_TRN", "AP_WRAP")),       # wrapping: numpy's finish
+])
+@pytest.mark.parametrize("relu", [False, True])
+def test_dense_equal_int64(x_bits, w_bits, y_type, relu, paths, rng):
+    w = rng.integers(-(1 << (w_bits - 1)), 1 << (w_bits - 1), size=(24, 7)).astype(float)
+    op = Dense(weight=w, bias=rng.integers(-5000, 5000, size=7).astype(float), activation="relu" if relu else None,
+               weight_type=FixedType(w_bits, w_bits))
+    x_type = FixedType(x_bits, x_bits - 2, False)
+    op.accum_type = FixedType(40, 40 - x_type.frac_bits, True)
+    x = rng.integers(0, 1 << x_bits, size=(301, 24)).astype(np.float64)
+    x[0] = 0
+    wq = op.weight_type.quantize(op.weight)
+    acc = x.astype(np.int64) @ wq + grid_codes(op.bias, op.accum_type.frac_bits)
+    want = y_type.cast(np.maximum(acc, 0) if relu else acc, op.accum_type).astype(np.float64)
+    got = op.simulator([x_type], [y_type])([x])[0]
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+    assert not np.any(np.signbit(got) & (got == 0))
+    if paths is not None and y_type.overflow == "AP_SAT":
+        assert paths.calls > 0
+
+
+@pytest.mark.parametrize("slope", [0.1015625, 0.3, "per-channel"])
+@pytest.mark.parametrize("y_type", [FixedType(8, 4, True, "AP_RND_CONV", "AP_SAT"), FixedType(6, 3, True, "AP_TRN", "AP_SAT"),
+                                    FixedType(8, 2, True, "AP_RND", "AP_WRAP")])
+def test_prelu_equal_int64(slope, y_type, paths, rng):
+    from compiler.ops.prelu import PRelu
+
+    c = 6
+    slope = rng.uniform(-1, 1, size=c) if slope == "per-channel" else np.array([slope])
+    x_type = FixedType(10, 5, True)
+    op = PRelu(slope=slope)
+    op.slope_type = FixedType(12, 2, True)
+    sq = op.slope_type.quantize(slope)
+    prods = [x_type.min_code * int(sq.min()), x_type.min_code * int(sq.max()), x_type.max_code << 10]
+    op.accum_type = compiler.numerics.exact_type(min(prods + [0]), max(prods), x_type.frac_bits + 10)
+    x = rng.integers(x_type.min_code, x_type.max_code + 1, size=(301, 4, c)).astype(np.float64)
+    x[0] = 0
+    v = np.where(x < 0, x.astype(np.int64) * sq, x.astype(np.int64) << 10)
+    want = y_type.cast(v, op.accum_type).astype(np.float64)
+    got = op.simulator([x_type], [y_type])([x])[0]
+    assert got.dtype == np.float64 and np.array_equal(got, want)
+    assert not np.any(np.signbit(got) & (got == 0))
+    if paths is not None and y_type.overflow == "AP_SAT":
+        assert paths.calls > 0
+
+
+@pytest.mark.parametrize("rounding", ["AP_RND_CONV", "AP_TRN", "AP_RND"])
+@pytest.mark.parametrize("int_bits", [6, 0, -2])
+def test_quantize_inputs_equal(rounding, int_bits, paths, rng):
+    """FixedType.quantize(compiled=True) (the simulator's inputs) against the numpy steps."""
+    t = FixedType(16, int_bits, True, rounding, "AP_SAT")
+    x = np.concatenate([rng.normal(scale=2.0 ** int_bits, size=(200, 9)),
+                        np.array([[1e300, -1e300, 0.0, -0.0, 2.0 ** (int_bits - 1), -(2.0 ** (int_bits - 1)),
+                                   2.0 ** (int_bits - 17), -(2.0 ** (int_bits - 17)), 3 * 2.0 ** (int_bits - 17)]])])
+    got = t.quantize(x, np.float64, compiled=True)
+    want = t.quantize(x, np.int64).astype(np.float64)
+    assert np.array_equal(got, want)
+    if paths is not None and rounding != "AP_RND":
+        assert paths.calls > 0
+    with pytest.raises(ValueError, match="NaN"):
+        t.quantize(np.array([[1.0, np.nan]]), np.float64, compiled=True)
 
 
 def _quant(rng, channels, z, mode, shift_lo=18):
@@ -112,7 +208,7 @@ def _quant_reference(q, x):
 @pytest.mark.parametrize("mode", ["AP_RND_CONV", "AP_TRN", "AP_RND", "AP_RND_INF"])
 @pytest.mark.parametrize("shape", [(5, 3, 64), (7,), (40, 3), (2, 2, 1)])
 @pytest.mark.parametrize("block", [None, 1 << 10])
-def test_quant_blocks_equal_int64(z, mode, shape, block, rng, monkeypatch):
+def test_quant_blocks_equal_int64(z, mode, shape, block, paths, rng, monkeypatch):
     if block:   # small blocks: several per call, tiled ones and a remainder
         monkeypatch.setattr(quant_mod, "QUANT_BLOCK", block)
     c = shape[-1]
@@ -131,6 +227,8 @@ def test_quant_blocks_equal_int64(z, mode, shape, block, rng, monkeypatch):
         if run.narrow_output:
             narrow = run([x.astype(np.float32)], narrow=True)[0]
             assert narrow.dtype == np.float32 and np.array_equal(narrow.astype(np.float64), want)
+    if paths is not None and mode in jit.ROUNDING and len(shape) > 1:
+        assert paths.calls > 0
 
 
 def _shift_round_reference(codes, shift, rounding):
@@ -173,19 +271,23 @@ def test_buffers_recycle_only_unreferenced_owners():
         assert buffers.empty((300, 300), np.float64) is not a              # scopes start empty
 
 
-@pytest.mark.parametrize("model", ["D09_kws_dscnn_qdq_int8", "D10_mnist8_cnn_float_gold", "D04_conv2d_bn_pool_float"])
+@pytest.mark.parametrize("model", ["D09_kws_dscnn_qdq_int8", "D10_mnist8_cnn_float_gold", "D04_conv2d_bn_pool_float",
+                                   "D08_sepconv_qonnx_w4a4_chlast", "D01_jet_mlp_float"])
 def test_narrow_and_recycling_change_nothing(model, monkeypatch):
     design = compiler.compile_model(model_path(model), "zcu104")
     shape = tuple(design.graph.input_layouts[0].onnx_shape)
-    x = np.random.default_rng(1).normal(scale=30 if model.startswith("D09") else 1, size=(300,) + shape)
+    n, every = (3, 2) if model.startswith("D08") else (300, 37)   # D08: 512x512 images, one per chunk
+    x = np.random.default_rng(1).normal(scale=30 if model.startswith("D09") else 1, size=(n,) + shape)
     if not model.startswith("D09"):
         x = np.abs(x)
     sim = design.simulator()
     assert any(isinstance(fn, interpreter.functools.partial) for _, _, fn in sim.steps) or not model.startswith("D09")
     fast = compiler.simulate(design, x)                      # several chunks on both cores
-    one = np.concatenate([compiler.simulate(design, x[i:i + 1]) for i in range(0, 300, 37)])
-    assert np.array_equal(one, fast[::37])
-    # every step on float64 codes, nothing dropped or recycled: the previous simulator's way
+    one = np.concatenate([compiler.simulate(design, x[i:i + 1]) for i in range(0, n, every)])
+    assert np.array_equal(one, fast[::every])
+    # every step on float64 codes, nothing dropped or recycled, numpy only (no compiled
+    # loops): the previous simulator's way
+    monkeypatch.setenv("QCOMPILE_JIT", "0")
     monkeypatch.setattr(interpreter, "_narrow_steps", lambda steps, outputs: steps)
     monkeypatch.setattr(buffers, "recycle", lambda arr: None)
     design._simulator = None

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import jit
+from .jit import ROUND_FLOOR, ROUND_NONE, ROUND_RINT, ROUNDING, Affine
+
 ROUNDING_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
                   "AP_RND_INF", "AP_RND_CONV")
 OVERFLOW_MODES = ("AP_WRAP", "AP_SAT", "AP_SAT_ZERO", "AP_SAT_SYM")
@@ -103,11 +106,18 @@ class FixedType:
     # tensors in float64 (every tensor type is at most FLOAT_EXACT bits wide, so this is
     # exact) because BLAS then does the integer matrix products; accumulator-wide values
     # use int64. Both paths implement the same ap_fixed semantics.
-    def quantize(self, x, dtype=np.int64) -> np.ndarray:
-        """Real numbers -> codes, exactly as `ap_fixed(double)` does. NaN/inf are refused."""
+    def quantize(self, x, dtype=np.int64, compiled: bool = False) -> np.ndarray:
+        """Real numbers -> codes, exactly as `ap_fixed(double)` does. NaN/inf are refused.
+        `compiled`: a large batch may take numerics/jit.py's one-pass loop (the simulator's
+        inputs; the compiler's own conversions keep numpy, and numba unloaded)."""
         x = np.asarray(x, dtype=np.float64)
         if not np.isfinite(np.sum(x)) and not np.all(np.isfinite(x)):  # one pass when all is well
             raise ValueError("cannot convert NaN or infinity to fixed point")
+        if (compiled and dtype == np.float64 and self.rounding in ROUNDING and self.overflow == "AP_SAT"
+                and self.frac_bits >= 0 and self.width <= FLOAT_EXACT - 1 and jit.worth(x.size) and x.ndim):
+            # x * 2**f, rounded, saturated: the same steps as below, in one pass
+            return Affine(x.shape[-1], mult=math.ldexp(1.0, self.frac_bits), rounding=ROUNDING[self.rounding],
+                          lo=self.min_code, hi=self.max_code)(np.ascontiguousarray(x), np.empty(x.shape))
         # exact power-of-two scaling; a multiply is much faster than ldexp and cannot
         # underflow for frac_bits >= 0 (a value too large for a double becomes inf, which
         # every overflow mode below handles as the huge multiple of 2**width it stands for)
@@ -280,6 +290,22 @@ class CastPlan:
         elif self.kind == "rint":
             np.rint(v, out=v)
         return self.dst._overflow_float(v) if self.check_overflow else v
+
+    def one_step(self, relu_floor: float | None = None):
+        """finish(max(v, relu_floor), prescaled=True) as one rounding and one clip, for the
+        simulator's compiled loops (numerics/jit.py): (rounding, lo, hi), or None where the
+        finish is not of that form (generic rounding; wrapping or zeroing overflow). The
+        ReLU moves behind the rounding (R(max(v, f)) == max(R(v), R(f)): R is monotone)."""
+        d = self.dst
+        if self.kind == "generic" or (self.check_overflow and not (
+                d.overflow == "AP_SAT" or (d.overflow == "AP_SAT_SYM" and not d.signed))):
+            return None
+        rounding = {"exact": ROUND_NONE, "floor": ROUND_FLOOR, "rint": ROUND_RINT}[self.kind]
+        lo, hi = (float(d.min_code), float(d.max_code)) if self.check_overflow else (-math.inf, math.inf)
+        if relu_floor is not None:
+            f = float(relu_floor)
+            lo = max(lo, math.floor(f) if self.kind == "floor" else float(np.rint(f)) if self.kind == "rint" else f)
+        return rounding, lo, hi
 
 
 def exact_type(lo_code: int, hi_code: int, frac_bits: int, **modes) -> FixedType:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType, buffers, grid_codes
+from ..numerics import FixedType, buffers, grid_codes, jit
 from . import register
 from ._mac import MacArray, MacOp, accepted_fold, float32_exact, mac_array_context
 from ._window import (Window, batch_chunks, swg_context, swg_cost, swg_needed, window_context,
@@ -84,31 +84,47 @@ class _ConvSim:
     DW_BUDGET = 1 << 18    # elements per depthwise chunk (padded input, accumulators, products)
     IM2COL_BUDGET = 1 << 20   # elements per im2col chunk (patches and outputs; measured on D10)
 
-    def __init__(self, op, w: np.ndarray, b: np.ndarray, dtype):
-        self.op, self.w, self.b, self.dtype = op, w, b, dtype
+    def __init__(self, op, w: np.ndarray, b: np.ndarray, dtype, one_step=None):
+        """one_step: the finish as (rounding, lo, hi) of CastPlan.one_step, where it is one
+        step: large batches then take the compiled loops (numerics/jit.py), bias and finish
+        in one pass (in place of `post`)."""
+        self.op, self.w, self.b, self.dtype = op, np.ascontiguousarray(w), np.ascontiguousarray(b), dtype
         self.groups = op.groups
         self.pointwise = op.taps == 1 and set(op.strides) == {1} and not any(op.pads) and op.groups == 1
         self.dw = op.groups > 1 and op.cin_per_group == 1 and op.n_out == op.groups
         self._wt = None
+        self.one_step = one_step
+        if one_step is not None:
+            self.affine = jit.Affine(op.n_out, offset=self.b, rounding=one_step[0], lo=one_step[1], hi=one_step[2])
+
+    def _block(self, xb, ob, r0, post, compiled):
+        """One block of output rows ob (r0..) = finish(xb @ w + b): the product, then bias
+        and post in place (compiled: in one pass)."""
+        np.matmul(xb.astype(self.dtype, copy=False), self.w, out=ob)
+        if compiled:
+            self.affine(ob, ob)
+            return
+        ob += self.b
+        if post is not None:
+            post(ob, r0)
 
     def __call__(self, x: np.ndarray, post=None) -> np.ndarray:
         """The accumulators (n, *out, C_out); post(rows, r0), if given, on each finished block
         of output rows (a 2-D view: rows r0.. of the (n * pixels, C_out) result), in place."""
-        op, dtype, w, b = self.op, self.dtype, self.w, self.b
+        op, dtype, w = self.op, self.dtype, self.w
         n = len(x)
         win = op.window(x.shape[1:])
         out_shape = (n,) + win.out_shape(len(op.kernel_shape), op.n_out)
+        compiled = self.one_step is not None and jit.worth(int(np.prod(out_shape)))
+        if self.dw and compiled:
+            return self._depthwise_compiled(x, win, out_shape)
         if self.pointwise:
             x2 = x.reshape(-1, x.shape[-1])
             res = buffers.empty(out_shape, dtype)
             out = res.reshape(len(x2), op.n_out)
             step = max(1, self.BLOCK // op.n_out)
             for r in range(0, len(x2), step):
-                ob = out[r:r + step]
-                np.matmul(x2[r:r + step].astype(dtype, copy=False), w, out=ob)
-                ob += b
-                if post is not None:
-                    post(ob, r)
+                self._block(x2[r:r + step], out[r:r + step], r, post, compiled)
             return res
         if self.groups == 1:
             out = buffers.empty(out_shape, dtype)
@@ -117,17 +133,26 @@ class _ConvSim:
             rows = win.out_h * win.out_w
             for sl in batch_chunks(n, per_sample, budget=self.IM2COL_BUDGET):
                 xp = win.pad(x[sl], dtype=dtype)
-                ob = flat[sl.start * rows:sl.stop * rows]
-                np.matmul(win.patches(xp).reshape(-1, w.shape[0]), w, out=ob)
-                ob += b
-                if post is not None:
-                    post(ob, sl.start * rows)
+                self._block(win.patches(xp).reshape(-1, w.shape[0]), flat[sl.start * rows:sl.stop * rows],
+                            sl.start * rows, post, compiled)
             return out
         if self.dw:
             return self._depthwise(x, win, out_shape, post)
-        out = op._run(x, w, b, dtype=dtype)
-        if post is not None:
+        out = op._run(x, w, self.b, dtype=dtype)
+        if compiled:
+            rounding, lo, hi = self.one_step
+            jit.Affine(op.n_out, rounding=rounding, lo=lo, hi=hi)(out, out)
+        elif post is not None:
             post(out.reshape(-1, op.n_out), 0)
+        return out
+
+    def _depthwise_compiled(self, x, win, out_shape):
+        """The depthwise layer in one compiled loop: sums, bias and finish per output row."""
+        out = buffers.empty(out_shape, self.dtype)
+        rounding, lo, hi = self.one_step
+        jit.kernels().depthwise(win.as_2d(x).astype(self.dtype, copy=False), self.w, self.b, win.kh, win.kw,
+                               win.sh, win.sw, win.dh, win.dw, win.pt, win.pl,
+                               out.reshape(len(x), win.out_h, win.out_w, -1), rounding, lo, hi)
         return out
 
     def _depthwise(self, x, win, out_shape, post):
@@ -336,7 +361,7 @@ class Conv(MacOp, Op):
                         and (not plan.check_overflow or y_type.overflow == "AP_SAT"
                              or (y_type.overflow == "AP_SAT_SYM" and not y_type.signed)))
             finish32 = in_place and dtype == np.float32 and y_type.width <= 24
-            sim = _ConvSim(self, w, b, dtype)
+            sim = _ConvSim(self, w, b, dtype, plan.one_step(floor if relu else None) if in_place else None)
 
             def post(a, r0=0):   # in place
                 if relu:

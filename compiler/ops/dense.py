@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnsupportedError, at_node
-from ..numerics import MAX_WIDTH, FixedType, exact_type, grid_codes
+from ..numerics import MAX_WIDTH, FixedType, exact_type, grid_codes, jit
 from ..numerics.fixed import FLOAT_EXACT
 from . import register
 from ..cost.model import LayerCost, cost_fields, with_output_bits
@@ -200,12 +200,16 @@ class Dense(MacOp, Op):
             relu_floor = plan.offset * plan.scale if self.activation == "relu" else None
             # float32 BLAS where it is exact (the bias is added in float64 after it)
             w32 = w.astype(np.float32) if float32_exact(wq, x_type, bq, plan.offset) else None
+            # bias, ReLU and finish in one compiled pass where they are one affine step
+            step = plan.one_step(relu_floor) if jit.available() else None
+            if step is not None:
+                affine = jit.Affine(self.n_out, offset=b, rounding=step[0], lo=step[1], hi=step[2])
 
             def run(ins):
-                if w32 is not None:
-                    acc = (ins[0].astype(np.float32) @ w32).astype(np.float64)
-                else:
-                    acc = ins[0] @ w
+                acc = ins[0].astype(np.float32) @ w32 if w32 is not None else ins[0] @ w
+                if step is not None and jit.worth(acc.size):
+                    return [affine(acc, acc if acc.dtype == np.float64 else np.empty(acc.shape))]
+                acc = acc.astype(np.float64, copy=False)
                 acc += b
                 if relu_floor is not None:
                     np.maximum(acc, relu_floor, out=acc)

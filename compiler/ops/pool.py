@@ -172,10 +172,17 @@ class Pool(Op):
             x = ins[0]
             win = self.window(x.shape[1:])
             r = self.recip_codes(win.taps)[self._counts(win)]            # (Ho, Wo)
+            # one window over the whole (unpadded) image is a global pool too
+            whole = self.is_global or (win.out_h == win.out_w == 1 and not win.padded and win.dh == win.dw == 1
+                                       and (win.kh, win.kw) == (win.in_h, win.in_w))
             if sum_f and x.dtype.kind == "f":
-                if self.is_global:   # float32 codes whose sums stay below 2**24: exact in float32 too
+                if whole:   # float32 codes whose sums stay below 2**24: exact in float32 too
                     acc = np.float32 if x.dtype == np.float32 and sum_type.width <= 24 else np.float64
-                    s = x.reshape(len(x), -1, x.shape[-1]).sum(axis=1, dtype=acc)
+                    x3 = x.reshape(len(x), -1, x.shape[-1])
+                    if x3.dtype == acc:   # a product with ones: BLAS's sums, exact in any order
+                        s = np.matmul(np.ones((1, x3.shape[1]), dtype=acc), x3)[:, 0]
+                    else:
+                        s = x3.sum(axis=1, dtype=acc)
                     s = s.reshape((len(x),) + win.out_shape(len(x.shape) - 2, x.shape[-1]))
                 else:
                     s = self._reduce(x, 0.0, dtype=np.float64)

@@ -15,12 +15,13 @@ homogeneous, so it takes a scaled input as it is (output scale = input scale); t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..numerics import FixedType, exact_type
+from ..numerics import FixedType, exact_type, jit
 from . import register
 from ._activation import (constant_type, describe_constant, max_abs_error, monotone_pieces_bounds,
                           probe_codes, pwl_cost, saturating_type, widened)
@@ -110,7 +111,26 @@ class PRelu(LaneOp):
             v = np.where(c < 0, c * sq, c << fs)
             return [y_type.cast(v, acc).astype(np.float64)]
 
-        return run
+        # the compiled loop (numerics/jit.py): x * (slope if x < 0 else 2**fs) and the cast
+        # in one pass, exact in float64 (the products fit the accumulator's <= 52 bits)
+        plan = y_type.cast_plan(acc, acc.min_code, acc.max_code)
+        step = plan.one_step() if jit.available() and not self.positional and acc.width < FLOAT_EXACT else None
+        if step is None:
+            return run
+        slopes = np.ravel(sq).astype(np.float64) * plan.scale
+        affines: dict = {}
+
+        def run_compiled(ins):
+            x = ins[0]
+            c = x.shape[-1] if x.ndim >= 2 else 0
+            if not (c and slopes.size in (1, c) and jit.worth(x.size)):
+                return run(ins)
+            if c not in affines:
+                affines[c] = jit.Affine(c, mult=math.ldexp(plan.scale, fs), mult_neg=slopes,
+                                        offset=plan.offset * plan.scale, rounding=step[0], lo=step[1], hi=step[2])
+            return [affines[c](np.ascontiguousarray(x), np.empty(x.shape))]
+
+        return run_compiled
 
     def infer_shapes(self, shapes):
         if self.positional:

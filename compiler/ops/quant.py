@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..numerics import FixedType, buffers, exact_type
+from ..numerics import FixedType, buffers, exact_type, jit
 from ..numerics.requant import REQUANT_MODES, bipolar_codes, multiplier, quantizer_codes, round_real, round_shift
 from ..cost.hardware import multiplier as multiplier_cost
 from . import register
@@ -359,6 +359,16 @@ class Quant(LaneOp):
                                         if np.ndim(a) else a for a in whole)
                 return tiled[c]
 
+            # the compiled loop (numerics/jit.py): the same steps in one pass, per channel
+            compiled = {} if mode in jit.ROUNDING and jit.available() else None
+
+            def affine(c):
+                if c not in compiled:
+                    compiled[c] = jit.Affine(c, mult=m_f, offset=0.0 if o_f is None else o_f,
+                                             add=0.0 if z_add is None else z_add, sub=z if z_any else 0.0,
+                                             rounding=jit.ROUNDING[mode], lo=qmin, hi=qmax)
+                return compiled[c]
+
             def run_float(ins, narrow=False):
                 """Exact in float64 (float32 codes too); block by block: the passes run on a
                 float64 scratch block in cache, the last writes the output (float32 when narrow)."""
@@ -366,8 +376,10 @@ class Quant(LaneOp):
                 shape = np.broadcast_shapes(x.shape, *(np.shape(a) for a in params))
                 out = buffers.empty(shape, np.float32 if narrow else np.float64)
                 c = x.shape[-1] if x.ndim >= 2 else 0
-                if (shape != x.shape or not (flat_ok and c and all(np.size(a) in (1, c) for a in params))
-                        or x.size <= QUANT_BLOCK):
+                per_channel = shape == x.shape and flat_ok and c and all(np.size(a) in (1, c) for a in params)
+                if compiled is not None and per_channel and jit.worth(x.size):
+                    return [affine(c)(np.ascontiguousarray(x), out)]
+                if not per_channel or x.size <= QUANT_BLOCK:
                     passes(x, None if narrow else out, out, *whole)
                     return [out]
                 k, tw = tiles(c)

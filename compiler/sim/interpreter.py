@@ -46,7 +46,7 @@ class Simulator:
         out = []
         for name, t, x in zip(self.graph.inputs, self.input_types, xs):
             q = self.graph.input_quantizers.get(name)
-            out.append(q.host_codes(x) if q is not None else t.quantize(x, np.float64))
+            out.append(q.host_codes(x) if q is not None else t.quantize(x, np.float64, compiled=True))
         return out
 
     def run_codes(self, codes: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,0 +1,83 @@
+"""The numba kernels behind compiler/numerics/jit.py (imported only through jit.kernels()).
+Plain loops over C-contiguous arrays, the channel innermost (vectorized by LLVM); they
+release the GIL, so the simulator's batch chunks run them on every core."""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+
+
+@_jit
+def _round(v, rounding):
+    if rounding == 1:
+        return np.floor(v)
+    if rounding == 2:
+        return np.rint(v)
+    return v
+
+
+@_jit
+def _affine1(v, m, offset, add, sub, rounding, lo, hi):
+    return min(max(_round(v * m + offset, rounding) + add, lo), hi) - sub
+
+
+@_jit
+def affine(x, out, mult, mult_neg, offset, add, sub, rounding, lo, hi):
+    """out[r, j] = min(max(R(x[r, j] * m + offset[j]) + add[j], lo), hi) - sub[j], with
+    m = mult_neg[j] for negative x (a PReLU's slope; None: no such case, a version without
+    the test), else mult[j]; in float64 (x is converted exactly, as numpy's float64 ufuncs
+    convert it). Adding add (+0.0 at least) leaves no -0.0: integer codes have none."""
+    rows, c = x.shape
+    for r in range(rows):
+        for j in range(c):
+            v = np.float64(x[r, j])
+            m = mult[j] if mult_neg is None or v >= 0 else mult_neg[j]
+            out[r, j] = _affine1(v, m, offset[j], add[j], sub[j], rounding, lo, hi)
+
+
+@_jit
+def affine_inplace(x, mult, mult_neg, offset, add, sub, rounding, lo, hi):
+    """affine(x, x, ...) with one array: LLVM then knows nothing aliases and vectorizes."""
+    rows, c = x.shape
+    for r in range(rows):
+        for j in range(c):
+            v = np.float64(x[r, j])
+            m = mult[j] if mult_neg is None or v >= 0 else mult_neg[j]
+            x[r, j] = _affine1(v, m, offset[j], add[j], sub[j], rounding, lo, hi)
+
+
+@_jit
+def depthwise(x, w, b, kh, kw, sh, sw, dh, dw, pt, pl, out, rounding, lo, hi):
+    """out (n, Ho, Wo, C) = min(max(R(b + the depthwise sums), lo), hi), summed in out's
+    dtype (x, w and b have it too), one output row at a time (it stays in L1). Zero padding:
+    taps outside the image are skipped (their products are zeros)."""
+    n, h, wd, c = x.shape
+    ho, wo = out.shape[1], out.shape[2]
+    finish = rounding != 0 or lo > -np.inf or hi < np.inf
+    for s in range(n):
+        for oh in range(ho):
+            orow = out[s, oh]
+            for ow in range(wo):
+                for k in range(c):
+                    orow[ow, k] = b[k]
+            for i in range(kh):
+                ih = oh * sh - pt + i * dh
+                if ih < 0 or ih >= h:
+                    continue
+                xrow = x[s, ih]
+                for j in range(kw):
+                    wt = w[i * kw + j]
+                    for ow in range(wo):
+                        iw = ow * sw - pl + j * dw
+                        if iw < 0 or iw >= wd:
+                            continue
+                        xv, ov = xrow[iw], orow[ow]
+                        for k in range(c):
+                            ov[k] += xv[k] * wt[k]
+            if finish:
+                for ow in range(wo):
+                    for k in range(c):
+                        # + 0.0: no -0.0 from rounding a small negative sum (integer codes have none)
+                        orow[ow, k] = min(max(_round(orow[ow, k], rounding) + 0.0, lo), hi)

@@ -1,0 +1,97 @@
+"""Compiled loops for the simulator's hottest steps, where numpy needs several passes over
+memory for what is one loop: the per-channel affine-round-clip that finishes a MAC layer or
+makes a requantizer, and the depthwise convolution. They run with numba (the `[fast]` extra);
+without it, or with QCOMPILE_JIT=0 in the environment, the numpy paths run.
+
+Each kernel does the same float operations, in the same order, on the same exact integer
+codes as the numpy path it stands in for, so the results are identical (every product and sum
+is an integer within float range, as the callers prove before they ask): the numpy paths stay
+the reference, and tests/test_sim_speed_paths.py checks both against int64 arithmetic.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import numpy as np
+
+# rounding of the affine step: none (the values are integers already), floor, or IEEE
+# round-half-to-even (AP_RND_CONV)
+ROUND_NONE, ROUND_FLOOR, ROUND_RINT = 0, 1, 2
+ROUNDING = {"AP_TRN": ROUND_FLOOR, "AP_RND_CONV": ROUND_RINT}
+
+# Below this many elements numpy's passes cost about as little, and the compiled loops
+# would cost numba's start-up (~0.5 s: its import and the cached kernels' loading) in runs
+# that simulate a few samples: compiling a design, the cost model's threshold tables.
+MIN_ELEMENTS = 1 << 16
+
+_installed = None   # numba found (looked up once)
+_kernels = False    # not imported yet
+
+
+def available() -> bool:
+    """numba is installed and QCOMPILE_JIT is not 0 (numba itself is not imported)."""
+    global _installed
+    if os.environ.get("QCOMPILE_JIT", "1") == "0":
+        return False
+    if _installed is None:
+        _installed = importlib.util.find_spec("numba") is not None
+    return _installed
+
+
+def kernels():
+    """The compiled kernels (compiler/numerics/_jit_kernels.py), or None; imported on first use."""
+    global _kernels
+    if not available():
+        return None
+    if _kernels is False:
+        try:
+            from . import _jit_kernels
+        except ImportError:   # a numba that does not work with this numpy
+            _kernels = None
+        else:
+            _kernels = _jit_kernels
+    return _kernels
+
+
+def worth(size: int) -> bool:
+    """Whether an array of `size` elements goes through the compiled loops."""
+    return size >= MIN_ELEMENTS and kernels() is not None
+
+
+class Affine:
+    """out = clip(R(x * mult + offset) + add, lo, hi) - sub on the last axis's channels, one
+    pass (R: none, floor or rint; the per-channel vectors or scalars broadcast as numpy
+    would); mult_neg, if given, multiplies the negative x instead (a PReLU). Few channels
+    are tiled to long rows, as the numpy requantizer does."""
+
+    ROW = 512   # elements per tiled row
+
+    def __init__(self, channels: int, mult=1.0, offset=0.0, add=0.0, sub=0.0,
+                 rounding: int = ROUND_NONE, lo: float = -np.inf, hi: float = np.inf, mult_neg=None):
+        self.channels = c = max(int(channels), 1)
+        self.k = max(1, self.ROW // c)
+        self.rounding, self.lo, self.hi = int(rounding), float(lo), float(hi)
+        vecs = [None if v is None else np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (c,)))
+                for v in (mult, mult_neg, offset, add, sub)]
+        self.params = vecs
+        self.tiled = [None if v is None else np.tile(v, self.k) for v in vecs]
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """x and out: C-contiguous, the same shape, last axis the channels (out may be x)."""
+        k, c = self.k, self.channels
+        kern = kernels()
+        x2, o2 = x.reshape(-1, c), out.reshape(-1, c)
+        rows = len(x2)
+        whole = rows // k * k
+        steps = []
+        if whole:
+            steps.append((x2[:whole].reshape(-1, k * c), o2[:whole].reshape(-1, k * c), self.tiled))
+        if whole < rows:
+            steps.append((x2[whole:], o2[whole:], self.params))
+        for xs, os_, params in steps:
+            if xs is os_ or (xs.ctypes.data == os_.ctypes.data and xs.dtype == os_.dtype):
+                kern.affine_inplace(os_, *params, self.rounding, self.lo, self.hi)
+            else:
+                kern.affine(xs, os_, *params, self.rounding, self.lo, self.hi)
+        return out
