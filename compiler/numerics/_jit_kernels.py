@@ -19,49 +19,46 @@ def _round(v, rounding):
 
 
 @_jit
-def _affine1(v, m, offset, add, sub, rounding, lo, hi):
-    return min(max(_round(v * m + offset, rounding) + add, lo), hi) - sub
+def _affine1(v, pre, m, offset, add, sub, rounding, lo, hi):
+    return min(max(_round((v + pre) * m + offset, rounding) + add, lo), hi) - sub
 
 
 @_jit
-def affine(x, out, mult, mult_neg, offset, add, sub, rounding, lo, hi):
-    """out[r, j] = min(max(R(x[r, j] * m + offset[j]) + add[j], lo), hi) - sub[j], with
-    m = mult_neg[j] for negative x (a PReLU's slope; None: no such case, a version without
-    the test), else mult[j]; in float64 (x is converted exactly, as numpy's float64 ufuncs
-    convert it). Adding add (+0.0 at least) leaves no -0.0: integer codes have none."""
+def affine(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
+    """out[r, j] = min(max(R((x[r, j] + pre[j]) * m + offset[j]) + add[j], lo), hi) - sub[j],
+    with m = mult_neg[j] for negative x (a PReLU's slope; None: no such case, a version
+    without the test), else mult[j]; in float64 (x is converted exactly, as numpy's float64
+    ufuncs convert it). Adding add (+0.0 at least) leaves no -0.0: integer codes have none."""
     rows, c = x.shape
     for r in range(rows):
         for j in range(c):
             v = np.float64(x[r, j])
             m = mult[j] if mult_neg is None or v >= 0 else mult_neg[j]
-            out[r, j] = _affine1(v, m, offset[j], add[j], sub[j], rounding, lo, hi)
+            out[r, j] = _affine1(v, pre[j], m, offset[j], add[j], sub[j], rounding, lo, hi)
 
 
 @_jit
-def affine_inplace(x, mult, mult_neg, offset, add, sub, rounding, lo, hi):
+def affine_inplace(x, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
     """affine(x, x, ...) with one array: LLVM then knows nothing aliases and vectorizes."""
     rows, c = x.shape
     for r in range(rows):
         for j in range(c):
             v = np.float64(x[r, j])
             m = mult[j] if mult_neg is None or v >= 0 else mult_neg[j]
-            x[r, j] = _affine1(v, m, offset[j], add[j], sub[j], rounding, lo, hi)
+            x[r, j] = _affine1(v, pre[j], m, offset[j], add[j], sub[j], rounding, lo, hi)
 
 
 @_jit
-def depthwise(x, w, b, kh, kw, sh, sw, dh, dw, pt, pl, out, rounding, lo, hi):
-    """out (n, Ho, Wo, C) = min(max(R(b + the depthwise sums), lo), hi), summed in out's
-    dtype (x, w and b have it too), one output row at a time (it stays in L1). Zero padding:
-    taps outside the image are skipped (their products are zeros)."""
+def depthwise(x, w, kh, kw, sh, sw, dh, dw, pt, pl, out, pre, mult, offset, add, sub, rounding, lo, hi):
+    """out (n, Ho, Wo, C) = the affine finish (as affine's, per channel k) of the depthwise
+    sums, summed in out's dtype (x and w have it too), one output row at a time (it stays
+    in L1). Zero padding: taps outside the image are skipped (their products are zeros)."""
     n, h, wd, c = x.shape
     ho, wo = out.shape[1], out.shape[2]
-    finish = rounding != 0 or lo > -np.inf or hi < np.inf
     for s in range(n):
         for oh in range(ho):
             orow = out[s, oh]
-            for ow in range(wo):
-                for k in range(c):
-                    orow[ow, k] = b[k]
+            orow[:] = 0
             for i in range(kh):
                 ih = oh * sh - pt + i * dh
                 if ih < 0 or ih >= h:
@@ -76,8 +73,40 @@ def depthwise(x, w, b, kh, kw, sh, sw, dh, dw, pt, pl, out, rounding, lo, hi):
                         xv, ov = xrow[iw], orow[ow]
                         for k in range(c):
                             ov[k] += xv[k] * wt[k]
-            if finish:
-                for ow in range(wo):
-                    for k in range(c):
-                        # + 0.0: no -0.0 from rounding a small negative sum (integer codes have none)
-                        orow[ow, k] = min(max(_round(orow[ow, k], rounding) + 0.0, lo), hi)
+            for ow in range(wo):
+                for k in range(c):
+                    orow[ow, k] = _affine1(np.float64(orow[ow, k]), pre[k], mult[k], offset[k], add[k], sub[k],
+                                           rounding, lo, hi)
+
+
+@_jit
+def im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, out):
+    """out (n, Ho, Wo, kh*kw*C): each output pixel's window, tap-major then channel (a
+    convolution's weight rows), zeros outside the image; x (C-contiguous) in out's dtype.
+    A kernel row inside the image without dilation is one contiguous run of kw*C values."""
+    n, h, wd, c = x.shape
+    ho, wo = out.shape[1], out.shape[2]
+    xr = x.reshape(n, h, wd * c)
+    run = kw * c
+    for s in range(n):
+        for oh in range(ho):
+            for ow in range(wo):
+                row = out[s, oh, ow]
+                iw0 = ow * sw - pl
+                for i in range(kh):
+                    ih = oh * sh - pt + i * dh
+                    t0 = i * run
+                    if ih < 0 or ih >= h:
+                        for q in range(run):
+                            row[t0 + q] = 0
+                    elif dw == 1 and iw0 >= 0 and iw0 + kw <= wd:
+                        src = xr[s, ih]
+                        b0 = iw0 * c
+                        for q in range(run):
+                            row[t0 + q] = src[b0 + q]
+                    else:
+                        for j in range(kw):
+                            iw = iw0 + j * dw
+                            t = t0 + j * c
+                            for k in range(c):
+                                row[t + k] = x[s, ih, iw, k] if 0 <= iw < wd else 0

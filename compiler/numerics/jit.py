@@ -60,22 +60,29 @@ def worth(size: int) -> bool:
 
 
 class Affine:
-    """out = clip(R(x * mult + offset) + add, lo, hi) - sub on the last axis's channels, one
-    pass (R: none, floor or rint; the per-channel vectors or scalars broadcast as numpy
-    would); mult_neg, if given, multiplies the negative x instead (a PReLU). Few channels
-    are tiled to long rows, as the numpy requantizer does."""
+    """out = clip(R((x + pre) * mult + offset) + add, lo, hi) - sub on the last axis's
+    channels, one pass (R: none, floor or rint; the per-channel vectors or scalars
+    broadcast as numpy would); mult_neg, if given, multiplies the negative x instead (a
+    PReLU). `pre` lets a MAC layer's bias ride in front of a requantizer's multiply (x + pre
+    is exact; (x + pre) * mult is not x * mult + pre * mult in general). Few channels are
+    tiled to long rows, as the numpy requantizer does."""
 
     ROW = 512   # elements per tiled row
 
     def __init__(self, channels: int, mult=1.0, offset=0.0, add=0.0, sub=0.0,
-                 rounding: int = ROUND_NONE, lo: float = -np.inf, hi: float = np.inf, mult_neg=None):
+                 rounding: int = ROUND_NONE, lo: float = -np.inf, hi: float = np.inf, mult_neg=None, pre=0.0):
         self.channels = c = max(int(channels), 1)
         self.k = max(1, self.ROW // c)
         self.rounding, self.lo, self.hi = int(rounding), float(lo), float(hi)
         vecs = [None if v is None else np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (c,)))
-                for v in (mult, mult_neg, offset, add, sub)]
+                for v in (pre, mult, mult_neg, offset, add, sub)]
         self.params = vecs
         self.tiled = [None if v is None else np.tile(v, self.k) for v in vecs]
+
+    def per_channel(self):
+        """(pre, mult, offset, add, sub, rounding, lo, hi) for the depthwise kernel's finish."""
+        pre, mult, _, offset, add, sub = self.params
+        return pre, mult, offset, add, sub, self.rounding, self.lo, self.hi
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """x and out: C-contiguous, the same shape, last axis the channels (out may be x)."""

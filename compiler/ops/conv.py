@@ -24,6 +24,7 @@ weight array; its structural zeros cost nothing when fully parallel.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,64 +96,73 @@ class _ConvSim:
         self._wt = None
         self.one_step = one_step
         if one_step is not None:
-            self.affine = jit.Affine(op.n_out, offset=self.b, rounding=one_step[0], lo=one_step[1], hi=one_step[2])
+            self.affine = jit.Affine(op.n_out, pre=self.b, rounding=one_step[0], lo=one_step[1], hi=one_step[2])
 
-    def _block(self, xb, ob, r0, post, compiled):
+    def _block(self, xb, ob, r0, post, affine):
         """One block of output rows ob (r0..) = finish(xb @ w + b): the product, then bias
-        and post in place (compiled: in one pass)."""
+        and post in place (a compiled affine: in one pass)."""
         np.matmul(xb.astype(self.dtype, copy=False), self.w, out=ob)
-        if compiled:
-            self.affine(ob, ob)
+        if affine is not None:
+            affine(ob, ob)
             return
         ob += self.b
         if post is not None:
             post(ob, r0)
 
-    def __call__(self, x: np.ndarray, post=None) -> np.ndarray:
+    def __call__(self, x: np.ndarray, post=None, affine=None) -> np.ndarray:
         """The accumulators (n, *out, C_out); post(rows, r0), if given, on each finished block
-        of output rows (a 2-D view: rows r0.. of the (n * pixels, C_out) result), in place."""
+        of output rows (a 2-D view: rows r0.. of the (n * pixels, C_out) result), in place.
+        affine: a compiled finish taking the bias as `pre` in place of one_step's (a
+        requantizer fused behind the layer; the caller has checked jit.worth)."""
         op, dtype, w = self.op, self.dtype, self.w
         n = len(x)
         win = op.window(x.shape[1:])
         out_shape = (n,) + win.out_shape(len(op.kernel_shape), op.n_out)
-        compiled = self.one_step is not None and jit.worth(int(np.prod(out_shape)))
-        if self.dw and compiled:
-            return self._depthwise_compiled(x, win, out_shape)
+        if affine is None and self.one_step is not None and jit.worth(int(np.prod(out_shape))):
+            affine = self.affine
+        if self.dw and affine is not None:
+            return self._depthwise_compiled(x, win, out_shape, affine)
         if self.pointwise:
             x2 = x.reshape(-1, x.shape[-1])
             res = buffers.empty(out_shape, dtype)
             out = res.reshape(len(x2), op.n_out)
             step = max(1, self.BLOCK // op.n_out)
             for r in range(0, len(x2), step):
-                self._block(x2[r:r + step], out[r:r + step], r, post, compiled)
+                self._block(x2[r:r + step], out[r:r + step], r, post, affine)
             return res
         if self.groups == 1:
             out = buffers.empty(out_shape, dtype)
             flat = out.reshape(-1, op.n_out)
             per_sample = win.out_h * win.out_w * (x.shape[-1] * win.taps + op.n_out)
             rows = win.out_h * win.out_w
+            x4 = win.as_2d(x)
             for sl in batch_chunks(n, per_sample, budget=self.IM2COL_BUDGET):
-                xp = win.pad(x[sl], dtype=dtype)
-                self._block(win.patches(xp).reshape(-1, w.shape[0]), flat[sl.start * rows:sl.stop * rows],
-                            sl.start * rows, post, compiled)
+                if affine is not None:   # the compiled gather (numpy's copy of a window view is slow)
+                    patches = buffers.empty((sl.stop - sl.start, win.out_h, win.out_w, w.shape[0]), dtype)
+                    jit.kernels().im2col(np.ascontiguousarray(x4[sl], dtype=dtype), win.kh, win.kw, win.sh, win.sw,
+                                         win.dh, win.dw, win.pt, win.pl, patches)
+                else:
+                    patches = win.patches(win.pad(x[sl], dtype=dtype))
+                self._block(patches.reshape(-1, w.shape[0]), flat[sl.start * rows:sl.stop * rows],
+                            sl.start * rows, post, affine)
+                if affine is not None:
+                    buffers.recycle(patches)
             return out
         if self.dw:
             return self._depthwise(x, win, out_shape, post)
-        out = op._run(x, w, self.b, dtype=dtype)
-        if compiled:
-            rounding, lo, hi = self.one_step
-            jit.Affine(op.n_out, rounding=rounding, lo=lo, hi=hi)(out, out)
+        out = op._run(x, w, self.b if affine is None else np.zeros_like(self.b), dtype=dtype)
+        if affine is not None:
+            affine(out, out)
         elif post is not None:
             post(out.reshape(-1, op.n_out), 0)
         return out
 
-    def _depthwise_compiled(self, x, win, out_shape):
+    def _depthwise_compiled(self, x, win, out_shape, affine):
         """The depthwise layer in one compiled loop: sums, bias and finish per output row."""
         out = buffers.empty(out_shape, self.dtype)
-        rounding, lo, hi = self.one_step
-        jit.kernels().depthwise(win.as_2d(x).astype(self.dtype, copy=False), self.w, self.b, win.kh, win.kw,
-                               win.sh, win.sw, win.dh, win.dw, win.pt, win.pl,
-                               out.reshape(len(x), win.out_h, win.out_w, -1), rounding, lo, hi)
+        jit.kernels().depthwise(win.as_2d(x).astype(self.dtype, copy=False), self.w, win.kh, win.kw,
+                                win.sh, win.sw, win.dh, win.dw, win.pt, win.pl,
+                                out.reshape(len(x), win.out_h, win.out_w, -1), *affine.per_channel())
         return out
 
     def _depthwise(self, x, win, out_shape, post):
@@ -381,6 +391,19 @@ class Conv(MacOp, Op):
 
             run.narrow_inputs = True
             run.narrow_output = finish32
+            if sim.one_step == (jit.ROUND_NONE, -math.inf, math.inf) and (finish32 or dtype == np.float64):
+                def fuse_requantizer(requant_kwargs, out_dtype):
+                    """This layer and the requantizer that alone reads it as one step
+                    (interpreter._fuse_requantizers): the sums, then the requantizer's
+                    compiled step with the bias in front; this layer's own finish is exact
+                    (nothing to round or clip), so the values are the two steps' values."""
+                    kwargs = requant_kwargs(self.n_out)
+                    if kwargs is None or np.dtype(out_dtype) != np.dtype(dtype):
+                        return None
+                    affine = jit.Affine(self.n_out, pre=b, **kwargs)
+                    return lambda ins: [sim(ins[0], affine=affine)]
+
+                run.fuse_requantizer = fuse_requantizer
         else:  # wide accumulators: int64 arithmetic
             def run(ins):
                 acc = self._run(ins[0].astype(np.int64), wq, bq, dtype=np.int64)

@@ -362,11 +362,16 @@ class Quant(LaneOp):
             # the compiled loop (numerics/jit.py): the same steps in one pass, per channel
             compiled = {} if mode in jit.ROUNDING and jit.available() else None
 
+            def requant_kwargs(c):
+                """The requantizer on c channels as jit.Affine's keywords, or None (numpy's)."""
+                if compiled is None or not (flat_ok and all(np.size(a) in (1, c) for a in params)):
+                    return None
+                return dict(mult=m_f, offset=0.0 if o_f is None else o_f, add=0.0 if z_add is None else z_add,
+                            sub=z if z_any else 0.0, rounding=jit.ROUNDING[mode], lo=qmin, hi=qmax)
+
             def affine(c):
                 if c not in compiled:
-                    compiled[c] = jit.Affine(c, mult=m_f, offset=0.0 if o_f is None else o_f,
-                                             add=0.0 if z_add is None else z_add, sub=z if z_any else 0.0,
-                                             rounding=jit.ROUNDING[mode], lo=qmin, hi=qmax)
+                    compiled[c] = jit.Affine(c, **requant_kwargs(c))
                 return compiled[c]
 
             def run_float(ins, narrow=False):
@@ -399,6 +404,7 @@ class Quant(LaneOp):
 
             run_float.narrow_inputs = True
             run_float.narrow_output = narrow_ok
+            run_float.requant_kwargs = requant_kwargs
             return run_float
 
         def run(ins):

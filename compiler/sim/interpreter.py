@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..ir import Graph
-from ..numerics import buffers
+from ..numerics import buffers, jit
 
 CHUNK = 1 << 13  # samples per step at most: bounds memory, and keeps each layer's arrays in cache
 CHUNK_ELEMENTS = 1 << 20  # and at most this many elements in the largest tensor (images: fewer samples)
@@ -24,14 +24,16 @@ class Simulator:
             fn = node.op.simulator([t.type for t in graph.in_tensors(node)], [t.type for t in graph.out_tensors(node)])
             self.steps.append((node.inputs, node.outputs, fn))
         self.steps = _narrow_steps(self.steps, graph.outputs)
-        # per step, the tensors it reads for the last time (graph outputs are never dropped):
-        # batch runs let go of them there, and recycle their buffers (numerics/buffers.py)
+        # batch runs: requantizers fused into the layers they read; per step, the tensors it
+        # reads for the last time (graph outputs are never dropped): batch runs let go of
+        # them there, and recycle their buffers (numerics/buffers.py)
+        self.batch_steps = _fuse_requantizers(self.steps, graph)
         last: dict[str, int] = {}
-        for k, (ins, _, _) in enumerate(self.steps):
+        for k, (ins, _, _) in enumerate(self.batch_steps):
             for t in ins:
                 last[t] = k
         keep = set(graph.outputs)
-        self.drops = [[] for _ in self.steps]
+        self.drops = [[] for _ in self.batch_steps]
         for t, k in last.items():
             if t not in keep:
                 self.drops[k].append(t)
@@ -78,7 +80,7 @@ class Simulator:
     def _run_chunk(self, codes: list[np.ndarray]) -> list[np.ndarray]:
         values = dict(zip(self.graph.inputs, codes))
         del codes
-        for (ins, outs, fn), drops in zip(self.steps, self.drops):
+        for (ins, outs, fn), drops in zip(self.batch_steps, self.drops):
             values.update(zip(outs, fn([values[t] for t in ins])))
             for t in drops:
                 arr = values.pop(t)
@@ -123,3 +125,45 @@ def _narrow_steps(steps, graph_outputs) -> list:
         out.append((ins, outs, fn))
     return out
 
+
+
+def _step_attr(fn, name):
+    """An attribute of a step's function, through a narrow partial."""
+    return getattr(fn.func if isinstance(fn, functools.partial) else fn, name, None)
+
+
+def _fuse_requantizers(steps, graph) -> list:
+    """A MAC layer whose exact output only the next step, a requantizer, reads: both as one
+    step (the layer's fuse_requantizer, given the requantizer's requant_kwargs), one pass
+    over the tensor fewer. Small batches run the two steps (the compiled loops are for large
+    ones). Batch runs only: trace keeps every tensor."""
+    readers: dict[str, int] = {}
+    for ins, _, _ in steps:
+        for t in ins:
+            readers[t] = readers.get(t, 0) + 1
+    outputs, out, k = set(graph.outputs), [], 0
+    while k < len(steps):
+        ins, outs, fn = steps[k]
+        if k + 1 < len(steps):
+            q_ins, q_outs, q_fn = steps[k + 1]
+            fuse, kwargs = _step_attr(fn, "fuse_requantizer"), _step_attr(q_fn, "requant_kwargs")
+            if (fuse and kwargs and len(outs) == 1 and list(q_ins) == [outs[0]] and readers[outs[0]] == 1
+                    and outs[0] not in outputs):
+                narrow = isinstance(q_fn, functools.partial) and q_fn.keywords.get("narrow")
+                fused = fuse(kwargs, np.float32 if narrow else np.float64)
+                if fused is not None:
+                    per_sample = int(np.prod(graph.tensors[outs[0]].shape))
+                    out.append((ins, q_outs, _large_or_apart(fused, fn, q_fn, per_sample)))
+                    k += 2
+                    continue
+        out.append(steps[k])
+        k += 1
+    return out
+
+
+def _large_or_apart(fused, first, second, per_sample: int):
+    def run(ins):
+        if jit.worth(len(ins[0]) * per_sample):
+            return fused(ins)
+        return second(first(ins))
+    return run
