@@ -52,6 +52,11 @@ class Design:
             self._estimator = Estimator(self.graph, self.target)
         return self._estimator
 
+    def __getstate__(self):
+        """Pickled (Dask moves designs between workers) without the simulator and estimator:
+        each process rebuilds its own (they hold closures, and onnxruntime sessions)."""
+        return {**self.__dict__, "_simulator": None, "_estimator": None}
+
     def invalidate(self) -> None:
         """Call after changing the graph in place (e.g. a different reuse factor)."""
         self._simulator = None

@@ -300,3 +300,50 @@ def test_narrow_and_recycling_change_nothing(model, monkeypatch):
     tr = design.simulator().trace(design.graph.inputs_to_ir(x[:20]))
     out = design.graph.outputs[0]
     assert np.array_equal(design.graph.output_to_onnx(tr[out]), fast[:20])
+
+
+@pytest.mark.parametrize("dtype, bits", [(np.float64, 24), (np.float32, 9)])   # 24 terms: sums below 2**53, 2**24
+def test_products_through_onnxruntime_equal_numpy(dtype, bits, monkeypatch, rng):
+    """numerics/matmul.Product: onnxruntime's MatMul on a large batch gives numpy's exact
+    products (integer codes whose sums are exact: float64 up to 2**53, float32 up to 2**24);
+    it pickles without its session and opens a new one."""
+    import pickle
+
+    from compiler.numerics import matmul
+
+    monkeypatch.delenv("QCOMPILE_JIT", raising=False)
+    k, m = 24, 7
+    w = rng.integers(-(1 << bits), 1 << bits, size=(k, m)).astype(dtype)
+    x = rng.integers(-(1 << bits), 1 << bits, size=(matmul.MIN_ROWS + 5, k)).astype(dtype)
+    want = (x.astype(np.int64) @ w.astype(np.int64)).astype(np.float64)
+    p = matmul.Product(w)
+    got = p(x)
+    assert p._session, "onnxruntime's session was not used"
+    assert got.dtype == dtype and np.array_equal(got.astype(np.float64), want)
+    again = pickle.loads(pickle.dumps(p))
+    assert again._session is None and np.array_equal(again(x), got)
+    assert np.array_equal(p(x[:10]), got[:10])                     # small: numpy's product
+
+
+@pytest.mark.parametrize("x_type", [FixedType(18, 6, True, "AP_RND", "AP_WRAP"), FixedType(27, 15, True),
+                                    FixedType(8, 8, True), FixedType(10, -2, True)])
+@pytest.mark.parametrize("y_type", [FixedType(16, 1, False, "AP_RND", "AP_SAT"), FixedType(8, 1, False, "AP_TRN", "AP_SAT"),
+                                    FixedType(12, 2, True, "AP_RND_CONV", "AP_SAT"),
+                                    FixedType(18, 0, False, "AP_RND_ZERO", "AP_SAT")])
+@pytest.mark.parametrize("n", [1, 5, 33])
+def test_softmax_compiled_equals_numpy(x_type, y_type, n, monkeypatch, rng):
+    from compiler.ops.softmax import Softmax
+
+    if jit.kernels() is None:
+        pytest.skip("numba is not installed (the [fast] extra)")
+    x = rng.integers(x_type.min_code, x_type.max_code + 1, size=(300, n)).astype(np.float64)
+    x[:5] = x[:5, :1]                                               # ties: several maxima
+    monkeypatch.setenv("QCOMPILE_JIT", "0")
+    want = Softmax().simulator([x_type], [y_type])([x])[0]
+    monkeypatch.delenv("QCOMPILE_JIT")
+    counting = _CountingKernels(jit.kernels())
+    monkeypatch.setattr(jit, "kernels", lambda: counting)
+    monkeypatch.setattr(jit, "MIN_ELEMENTS", 0)
+    got = Softmax().simulator([x_type], [y_type])([x])[0]
+    assert counting.calls > 0
+    assert got.dtype == np.float64 and np.array_equal(got, want)

@@ -110,3 +110,51 @@ def im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, out):
                             t = t0 + j * c
                             for k in range(c):
                                 row[t + k] = x[s, ih, iw, k] if 0 <= iw < wd else 0
+
+
+@_jit
+def _shift_round(v, shift, mode):
+    """A non-negative int64 v times 2**-shift, rounded (mode: jit.SHIFT_ROUNDING's codes)."""
+    if shift <= 0:
+        return v << -shift
+    q = v >> shift
+    rest = v - (q << shift)
+    half = np.int64(1) << (shift - 1)
+    if mode == 1:
+        q += rest >= half
+    elif mode == 2:
+        q += rest > half or (rest == half and (q & 1) == 1)
+    elif mode == 3:
+        q += rest > half
+    return q
+
+
+@_jit
+def softmax(x, out, d_shift, d_max, exp_hi, exp_lo, lo_bits, e_shift, e_mode, recip, recip_bits, fs, k_max,
+            y_shift, y_mode, y_max):
+    """ops/softmax.py's lookup-table softmax per row of integer codes x (held as floats):
+    d = max - x on the exp index's grid (truncated, saturated at d_max), e = hi * lo table
+    product rounded by e_shift, S = sum e, the reciprocal of S's 10 bits below its leading
+    one, and y = e * r * 2**(k_max - k) rounded by y_shift and saturated at y_max."""
+    rows, n = x.shape
+    e = np.empty(n, np.int64)
+    lo_mask = (np.int64(1) << lo_bits) - 1
+    r_mask = (np.int64(1) << recip_bits) - 1
+    for r in range(rows):
+        m = x[r, 0]
+        for j in range(1, n):
+            m = max(m, x[r, j])
+        s = np.int64(0)
+        for j in range(n):
+            d = np.int64(m - x[r, j])
+            dq = min(d >> d_shift, d_max) if d_shift >= 0 else min(d, d_max) << -d_shift
+            dq = min(dq, d_max)
+            e[j] = _shift_round(exp_hi[dq >> lo_bits] * exp_lo[dq & lo_mask], e_shift, e_mode)
+            s += e[j]
+        p = np.int64(0)
+        while (s >> (p + 1)) > 0:
+            p += 1
+        rec = recip[(s >> (p - recip_bits)) & r_mask]
+        up = k_max - (p - fs)
+        for j in range(n):
+            out[r, j] = min(_shift_round((e[j] * rec) << up, y_shift, y_mode), y_max)

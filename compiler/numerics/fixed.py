@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import jit
+from . import buffers, jit
 from .jit import ROUND_FLOOR, ROUND_NONE, ROUND_RINT, ROUNDING, Affine
 
 ROUNDING_MODES = ("AP_TRN", "AP_TRN_ZERO", "AP_RND", "AP_RND_ZERO", "AP_RND_MIN_INF",
@@ -117,7 +117,7 @@ class FixedType:
                 and self.frac_bits >= 0 and self.width <= FLOAT_EXACT - 1 and jit.worth(x.size) and x.ndim):
             # x * 2**f, rounded, saturated: the same steps as below, in one pass
             return Affine(x.shape[-1], mult=math.ldexp(1.0, self.frac_bits), rounding=ROUNDING[self.rounding],
-                          lo=self.min_code, hi=self.max_code)(np.ascontiguousarray(x), np.empty(x.shape))
+                          lo=self.min_code, hi=self.max_code)(np.ascontiguousarray(x), buffers.empty(x.shape))
         # exact power-of-two scaling; a multiply is much faster than ldexp and cannot
         # underflow for frac_bits >= 0 (a value too large for a double becomes inf, which
         # every overflow mode below handles as the huge multiple of 2**width it stands for)

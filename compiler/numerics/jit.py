@@ -19,11 +19,15 @@ import numpy as np
 # round-half-to-even (AP_RND_CONV)
 ROUND_NONE, ROUND_FLOOR, ROUND_RINT = 0, 1, 2
 ROUNDING = {"AP_TRN": ROUND_FLOOR, "AP_RND_CONV": ROUND_RINT}
+# ap_fixed rounding of a right shift of non-negative integers (the kernels' _shift_round):
+# toward zero is down there, ties up or away are the same, as are ties down and to zero
+SHIFT_ROUNDING = {"AP_TRN": 0, "AP_TRN_ZERO": 0, "AP_RND": 1, "AP_RND_INF": 1, "AP_RND_CONV": 2,
+                  "AP_RND_ZERO": 3, "AP_RND_MIN_INF": 3}
 
 # Below this many elements numpy's passes cost about as little, and the compiled loops
 # would cost numba's start-up (~0.5 s: its import and the cached kernels' loading) in runs
 # that simulate a few samples: compiling a design, the cost model's threshold tables.
-MIN_ELEMENTS = 1 << 16
+MIN_ELEMENTS = 1 << 15
 
 _installed = None   # numba found (looked up once)
 _kernels = False    # not imported yet

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import UnsupportedError, at_node
 from ..numerics import MAX_WIDTH, FixedType, exact_type, grid_codes, jit
 from ..numerics.fixed import FLOAT_EXACT
+from ..numerics.matmul import Product
 from . import register
 from ..cost.model import LayerCost, cost_fields, with_output_bits
 from ._mac import KERNELS, MEMORY_CODES, MacArray, MacOp, accepted_fold, float32_exact, mac_array_context
@@ -198,15 +199,16 @@ class Dense(MacOp, Op):
             w = wq.astype(np.float64) * plan.scale
             b = (bq.astype(np.float64) + plan.offset) * plan.scale
             relu_floor = plan.offset * plan.scale if self.activation == "relu" else None
-            # float32 BLAS where it is exact (the bias is added in float64 after it)
-            w32 = w.astype(np.float32) if float32_exact(wq, x_type, bq, plan.offset) else None
+            # float32 products where they are exact (the bias is added in float64 after them)
+            product = Product(w.astype(np.float32) if float32_exact(wq, x_type, bq, plan.offset) else w)
             # bias, ReLU and finish in one compiled pass where they are one affine step
             step = plan.one_step(relu_floor) if jit.available() else None
             if step is not None:
                 affine = jit.Affine(self.n_out, offset=b, rounding=step[0], lo=step[1], hi=step[2])
 
             def run(ins):
-                acc = ins[0].astype(np.float32) @ w32 if w32 is not None else ins[0] @ w
+                x = ins[0]
+                acc = product(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1] + (self.n_out,))
                 if step is not None and jit.worth(acc.size):
                     return [affine(acc, acc if acc.dtype == np.float64 else np.empty(acc.shape))]
                 acc = acc.astype(np.float64, copy=False)

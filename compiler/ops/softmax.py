@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics import FixedType
+from ..numerics import FixedType, jit
 from . import register
 from .base import Bounds, CostContext, HlsContext, Op, TypingContext
 
@@ -135,7 +135,30 @@ class Softmax(Op):
             wide_type = FixedType(prod_type_frac + k_max + 2, 2, False)
             return [y_type.cast(wide, wide_type).astype(np.float64)]
 
-        return run
+        # the compiled loop (numerics/jit.py): the same integer steps, one row at a time. Every
+        # value is non-negative; the casts' modes hold as the kernel has them (checked here).
+        e_full_type = FixedType(36, 2, False)
+        e_max = int(exp_hi.max()) * int(exp_lo.max()) >> (e_full_type.frac_bits - E_TYPE.frac_bits)
+        compiled = (jit.available() and D_TYPE.rounding == "AP_TRN" and D_TYPE.overflow == "AP_SAT"
+                    and E_TYPE.rounding in jit.SHIFT_ROUNDING and e_max < E_TYPE.max_code
+                    and y_type.rounding in jit.SHIFT_ROUNDING and y_type.overflow in ("AP_SAT", "AP_SAT_SYM"))
+
+        def run_compiled(ins, narrow=False):
+            x = ins[0]
+            n = x.shape[-1] if x.ndim else 0
+            if not (compiled and n and jit.worth(x.size)) or n >= 1 << 20:
+                return run(ins)
+            k_max = _ceil_log2(n)
+            x2 = np.ascontiguousarray(x).reshape(-1, n)
+            out = np.empty(x2.shape)
+            jit.kernels().softmax(x2, out, x_type.frac_bits - D_TYPE.frac_bits, D_TYPE.max_code, exp_hi, exp_lo,
+                                  LO_BITS, e_full_type.frac_bits - E_TYPE.frac_bits, jit.SHIFT_ROUNDING[E_TYPE.rounding],
+                                  recip, RECIP_BITS, fs, k_max, prod_type_frac + k_max - y_type.frac_bits,
+                                  jit.SHIFT_ROUNDING[y_type.rounding], y_type.max_code)
+            return [out.reshape(x.shape)]
+
+        run_compiled.narrow_inputs = True
+        return run_compiled
 
     # ---- hardware -------------------------------------------------------------------------------
     def cost(self, ctx: CostContext):

@@ -22,7 +22,7 @@ from .host_io import FORMAT, MAX_ELEMENT_BITS, word_geometry
 
 HERE = Path(__file__).resolve().parent
 NUMERICS = HERE.parent / "numerics"
-PACKAGE_SOURCES = ("__init__.py", "fixed.py", "requant.py", "jit.py")   # compiler/numerics, copied as qc_numerics/
+PACKAGE_SOURCES = ("__init__.py", "fixed.py", "requant.py", "jit.py", "buffers.py")   # compiler/numerics, copied as qc_numerics/
 
 
 @dataclass

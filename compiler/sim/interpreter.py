@@ -41,6 +41,10 @@ class Simulator:
         largest = max((int(np.prod(t.shape)) for t in graph.tensors.values()), default=1)
         self.chunk = max(1, min(CHUNK, CHUNK_ELEMENTS // max(largest, 1)))
         self.output_types = [graph.tensors[n].type for n in graph.outputs]
+        # real value per output code: 2**-frac times the tensor's scale, one exact number, so
+        # code * unit is the same rounding of the same product as to_float(code) * scale
+        self.output_units = [np.ldexp(np.asarray(graph.tensors[n].scale, dtype=np.float64), -t.frac_bits)
+                             for n, t in zip(graph.outputs, self.output_types)]
 
     def quantize_inputs(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         """Real inputs -> input codes: the model's own input quantizer where it has one (the
@@ -102,8 +106,7 @@ class Simulator:
 
     def _run_real(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._run_chunk(self.quantize_inputs(xs))
-        return [t.to_float(c) * self.graph.tensors[name].scale
-                for t, c, name in zip(self.output_types, outs, self.graph.outputs)]
+        return [np.multiply(c, unit, dtype=np.float64) for c, unit in zip(outs, self.output_units)]
 
 
 def _narrow_steps(steps, graph_outputs) -> list:
