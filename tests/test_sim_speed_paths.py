@@ -86,6 +86,7 @@ def paths(request, monkeypatch):
     counting = _CountingKernels(jit.kernels())
     monkeypatch.setattr(jit, "kernels", lambda: counting)
     monkeypatch.setattr(jit, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(jit._local, "on", True, raising=False)   # as in a simulator batch run
     return counting
 
 
@@ -172,18 +173,18 @@ def test_prelu_equal_int64(slope, y_type, paths, rng):
 @pytest.mark.parametrize("rounding", ["AP_RND_CONV", "AP_TRN", "AP_RND"])
 @pytest.mark.parametrize("int_bits", [6, 0, -2])
 def test_quantize_inputs_equal(rounding, int_bits, paths, rng):
-    """FixedType.quantize(compiled=True) (the simulator's inputs) against the numpy steps."""
+    """FixedType.quantize's compiled loop (the simulator's inputs) against the numpy steps."""
     t = FixedType(16, int_bits, True, rounding, "AP_SAT")
     x = np.concatenate([rng.normal(scale=2.0 ** int_bits, size=(200, 9)),
                         np.array([[1e300, -1e300, 0.0, -0.0, 2.0 ** (int_bits - 1), -(2.0 ** (int_bits - 1)),
                                    2.0 ** (int_bits - 17), -(2.0 ** (int_bits - 17)), 3 * 2.0 ** (int_bits - 17)]])])
-    got = t.quantize(x, np.float64, compiled=True)
-    want = t.quantize(x, np.int64).astype(np.float64)
+    got = t.quantize(x, np.float64)
+    want = t.quantize(x, np.int64).astype(np.float64)   # int64 codes: numpy's steps
     assert np.array_equal(got, want)
     if paths is not None and rounding != "AP_RND":
         assert paths.calls > 0
     with pytest.raises(ValueError, match="NaN"):
-        t.quantize(np.array([[1.0, np.nan]]), np.float64, compiled=True)
+        t.quantize(np.array([[1.0, np.nan]]), np.float64)
 
 
 def _quant(rng, channels, z, mode, shift_lo=18):
@@ -344,6 +345,7 @@ def test_softmax_compiled_equals_numpy(x_type, y_type, n, monkeypatch, rng):
     counting = _CountingKernels(jit.kernels())
     monkeypatch.setattr(jit, "kernels", lambda: counting)
     monkeypatch.setattr(jit, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(jit._local, "on", True, raising=False)
     got = Softmax().simulator([x_type], [y_type])([x])[0]
     assert counting.calls > 0
     assert got.dtype == np.float64 and np.array_equal(got, want)

@@ -106,14 +106,13 @@ class FixedType:
     # tensors in float64 (every tensor type is at most FLOAT_EXACT bits wide, so this is
     # exact) because BLAS then does the integer matrix products; accumulator-wide values
     # use int64. Both paths implement the same ap_fixed semantics.
-    def quantize(self, x, dtype=np.int64, compiled: bool = False) -> np.ndarray:
+    def quantize(self, x, dtype=np.int64) -> np.ndarray:
         """Real numbers -> codes, exactly as `ap_fixed(double)` does. NaN/inf are refused.
-        `compiled`: a large batch may take numerics/jit.py's one-pass loop (the simulator's
-        inputs; the compiler's own conversions keep numpy, and numba unloaded)."""
+        In a simulator batch run, large float64 conversions take numerics/jit.py's loop."""
         x = np.asarray(x, dtype=np.float64)
         if not np.isfinite(np.sum(x)) and not np.all(np.isfinite(x)):  # one pass when all is well
             raise ValueError("cannot convert NaN or infinity to fixed point")
-        if (compiled and dtype == np.float64 and self.rounding in ROUNDING and self.overflow == "AP_SAT"
+        if (dtype == np.float64 and self.rounding in ROUNDING and self.overflow == "AP_SAT"
                 and self.frac_bits >= 0 and self.width <= FLOAT_EXACT - 1 and jit.worth(x.size) and x.ndim):
             # x * 2**f, rounded, saturated: the same steps as below, in one pass
             return Affine(x.shape[-1], mult=math.ldexp(1.0, self.frac_bits), rounding=ROUNDING[self.rounding],

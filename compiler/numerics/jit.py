@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,9 +26,7 @@ ROUNDING = {"AP_TRN": ROUND_FLOOR, "AP_RND_CONV": ROUND_RINT}
 SHIFT_ROUNDING = {"AP_TRN": 0, "AP_TRN_ZERO": 0, "AP_RND": 1, "AP_RND_INF": 1, "AP_RND_CONV": 2,
                   "AP_RND_ZERO": 3, "AP_RND_MIN_INF": 3}
 
-# Below this many elements numpy's passes cost about as little, and the compiled loops
-# would cost numba's start-up (~0.5 s: its import and the cached kernels' loading) in runs
-# that simulate a few samples: compiling a design, the cost model's threshold tables.
+# Below this many elements numpy's passes cost about as little as numba's call overhead.
 MIN_ELEMENTS = 1 << 15
 
 _installed = None   # numba found (looked up once)
@@ -58,9 +58,30 @@ def kernels():
     return _kernels
 
 
+_local = threading.local()   # .on: this thread runs a simulator batch (sim/interpreter.py)
+
+
+@contextmanager
+def batch_run():
+    """The compiled loops for this thread's large arrays while in the block. The simulator's
+    batch runs take them; the compiler's own uses of op simulators (a Softmax's measured
+    error, the cost model's threshold tables) keep numpy, and numba unloaded."""
+    prev = getattr(_local, "on", False)
+    _local.on = True
+    try:
+        yield
+    finally:
+        _local.on = prev
+
+
+def enable() -> None:
+    """batch_run for the rest of this thread's life (the simulator's worker threads)."""
+    _local.on = True
+
+
 def worth(size: int) -> bool:
     """Whether an array of `size` elements goes through the compiled loops."""
-    return size >= MIN_ELEMENTS and kernels() is not None
+    return size >= MIN_ELEMENTS and getattr(_local, "on", False) and kernels() is not None
 
 
 class Affine:

@@ -52,7 +52,7 @@ class Simulator:
         out = []
         for name, t, x in zip(self.graph.inputs, self.input_types, xs):
             q = self.graph.input_quantizers.get(name)
-            out.append(q.host_codes(x) if q is not None else t.quantize(x, np.float64, compiled=True))
+            out.append(q.host_codes(x) if q is not None else t.quantize(x, np.float64))
         return out
 
     def run_codes(self, codes: list[np.ndarray]) -> list[np.ndarray]:
@@ -64,7 +64,7 @@ class Simulator:
         threads on these small matrix products."""
         n, step = arrays[0].shape[0], self.chunk
         if n <= step:
-            with buffers.scope():
+            with buffers.scope(), jit.batch_run():
                 return fn(arrays)
         starts = range(0, n, step)
         workers = min(len(starts), os.cpu_count() or 1)
@@ -74,10 +74,10 @@ class Simulator:
 
         if workers > 1:
             # each worker recycles its own buffers (numerics/buffers.py); they go with it
-            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, initializer=buffers.enable) as pool:
+            with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, initializer=_worker) as pool:
                 parts = list(pool.map(chunk, starts))
         else:
-            with buffers.scope():
+            with buffers.scope(), jit.batch_run():
                 parts = [chunk(i) for i in starts]
         return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
@@ -107,6 +107,12 @@ class Simulator:
     def _run_real(self, xs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._run_chunk(self.quantize_inputs(xs))
         return [np.multiply(c, unit, dtype=np.float64) for c, unit in zip(outs, self.output_units)]
+
+
+def _worker() -> None:
+    """A batch worker thread: recycled buffers and the compiled loops, for its life."""
+    buffers.enable()
+    jit.enable()
 
 
 def _narrow_steps(steps, graph_outputs) -> list:
