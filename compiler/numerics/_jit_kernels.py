@@ -23,12 +23,8 @@ def _affine1(v, pre, m, offset, add, sub, rounding, lo, hi):
     return min(max(_round((v + pre) * m + offset, rounding) + add, lo), hi) - sub
 
 
-@_jit
-def affine(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
-    """out[r, j] = min(max(R((x[r, j] + pre[j]) * m + offset[j]) + add[j], lo), hi) - sub[j],
-    with m = mult_neg[j] for negative x (a PReLU's slope; None: no such case, a version
-    without the test), else mult[j]; in float64 (x is converted exactly, as numpy's float64
-    ufuncs convert it). Adding add (+0.0 at least) leaves no -0.0: integer codes have none."""
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _affine_rows(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
     rows, c = x.shape
     for r in range(rows):
         for j in range(c):
@@ -38,14 +34,19 @@ def affine(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
 
 
 @_jit
+def affine(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
+    """out[r, j] = min(max(R((x[r, j] + pre[j]) * m + offset[j]) + add[j], lo), hi) - sub[j],
+    with m = mult_neg[j] for negative x (a PReLU's slope; None: no such case, a version
+    without the test), else mult[j]; in float64 (x is converted exactly, as numpy's float64
+    ufuncs convert it). Adding add (+0.0 at least) leaves no -0.0: integer codes have none."""
+    _affine_rows(x, out, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi)
+
+
+@_jit
 def affine_inplace(x, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi):
-    """affine(x, x, ...) with one array: LLVM then knows nothing aliases and vectorizes."""
-    rows, c = x.shape
-    for r in range(rows):
-        for j in range(c):
-            v = np.float64(x[r, j])
-            m = mult[j] if mult_neg is None or v >= 0 else mult_neg[j]
-            x[r, j] = _affine1(v, pre[j], m, offset[j], add[j], sub[j], rounding, lo, hi)
+    """affine(x, x, ...) with one array: LLVM then knows what aliases and vectorizes (two
+    arrays that overlap fail its run-time check and take the scalar loop, 3x slower)."""
+    _affine_rows(x, x, pre, mult, mult_neg, offset, add, sub, rounding, lo, hi)
 
 
 @_jit

@@ -1,12 +1,15 @@
 """Compiled loops for the simulator's hottest steps, where numpy needs several passes over
-memory for what is one loop: the per-channel affine-round-clip that finishes a MAC layer or
-makes a requantizer, and the depthwise convolution. They run with numba (the `[fast]` extra);
-without it, or with QCOMPILE_JIT=0 in the environment, the numpy paths run.
+memory for what is one loop (compiler/numerics/_jit_kernels.py): the per-channel affine
+step that finishes a MAC layer or makes a requantizer or a PReLU (Affine below), the
+depthwise convolution, the im2col gather, and the lookup-table Softmax. They run with numba
+(the `[fast]` extra), inside the simulator's batch runs (batch_run), on arrays of at least
+MIN_ELEMENTS; without numba, or with QCOMPILE_JIT=0 in the environment, the numpy paths run.
 
-Each kernel does the same float operations, in the same order, on the same exact integer
-codes as the numpy path it stands in for, so the results are identical (every product and sum
-is an integer within float range, as the callers prove before they ask): the numpy paths stay
-the reference, and tests/test_sim_speed_paths.py checks both against int64 arithmetic.
+Each kernel computes the values of the numpy path it stands in for from the same exact
+integer codes: the same float operations on integers that every float type holds exactly
+(the callers prove the bounds before they ask), or the same int64 steps (Softmax). The
+numpy paths stay the reference, and tests/test_sim_speed_paths.py checks both against int64
+arithmetic.
 """
 from __future__ import annotations
 

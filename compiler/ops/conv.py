@@ -77,7 +77,10 @@ class _ConvSim:
     Every partial sum is an integer within the accumulator's bounds (float32 only where
     float32_exact proves all of them below 2**24), so any summation order gives the same
     value; the bias is added last, even when zero, which also turns a -0.0 sum into +0.0 as
-    Conv._run's sums (started from the bias) are."""
+    Conv._run's sums (started from the bias) are.
+    In batch runs with the compiled loops (numerics/jit.py) and a finish of one affine step,
+    bias and finish are one compiled pass per block (possibly a fused requantizer's too), the
+    depthwise layer is one compiled loop and the im2col gather a compiled copy."""
 
     # Blocks small enough to stay in a core's L2 cache, large enough that two threads rarely
     # wait for each other's Python overhead (the GIL): measured on D09 with 2 threads
