@@ -59,15 +59,20 @@ class Simulator:
         return self._chunked(self._run_chunk, codes)
 
     def _chunked(self, fn, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        """fn over batch chunks of self.chunk samples, concatenated. The chunks run on every core
-        (numpy releases the GIL), each with a single-threaded BLAS: faster than BLAS's own
-        threads on these small matrix products."""
-        n, step = arrays[0].shape[0], self.chunk
-        if n <= step:
+        """fn over batch chunks of at most self.chunk samples, concatenated. The chunks run on
+        every core (numpy releases the GIL), each with a single-threaded BLAS: faster than
+        BLAS's own threads on these small matrix products. Their count is a multiple of the
+        workers and their sizes equal, so no core waits for a last chunk (D01's 200,000
+        samples: 14 chunks of 14,286, not 12 of 16,384 and one of 3,392)."""
+        n = arrays[0].shape[0]
+        if n <= self.chunk:
             with buffers.scope(), jit.batch_run():
                 return fn(arrays)
+        count = -(-n // self.chunk)
+        workers = min(count, os.cpu_count() or 1)
+        count = -(-count // workers) * workers
+        step = -(-n // count)
         starts = range(0, n, step)
-        workers = min(len(starts), os.cpu_count() or 1)
 
         def chunk(i):
             return fn([a[i:i + step] for a in arrays])
