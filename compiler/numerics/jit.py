@@ -54,7 +54,7 @@ def kernels():
     if _kernels is False:
         try:
             from . import _jit_kernels
-        except ImportError:   # a numba that does not work with this numpy
+        except Exception:   # noqa: BLE001 - a numba that does not work here (numpy version, no cache dir): numpy
             _kernels = None
         else:
             _kernels = _jit_kernels
