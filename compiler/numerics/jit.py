@@ -54,7 +54,7 @@ def kernels():
     if _kernels is False:
         try:
             from . import _jit_kernels
-        except Exception:   # noqa: BLE001 - a numba that does not work here (numpy version, no cache dir): numpy
+        except Exception:   # noqa: BLE001 - a numba that cannot work here (numpy, cache dir)
             _kernels = None
         else:
             _kernels = _jit_kernels
