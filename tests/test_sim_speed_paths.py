@@ -146,8 +146,8 @@ def test_dense_equal_int64(x_bits, w_bits, y_type, relu, paths, rng):
 
 
 @pytest.mark.parametrize("slope", [0.1015625, 0.3, "per-channel"])
-@pytest.mark.parametrize("y_type", [FixedType(8, 4, True, "AP_RND_CONV", "AP_SAT"), FixedType(6, 3, True, "AP_TRN", "AP_SAT"),
-                                    FixedType(8, 2, True, "AP_RND", "AP_WRAP")])
+@pytest.mark.parametrize("y_type", [FixedType(8, 4, True, "AP_RND_CONV", "AP_SAT"),
+                                    FixedType(6, 3, True, "AP_TRN", "AP_SAT"), FixedType(8, 2, True, "AP_RND", "AP_WRAP")])
 def test_prelu_equal_int64(slope, y_type, paths, rng):
     from compiler.ops.prelu import PRelu
 
@@ -328,7 +328,8 @@ def test_products_through_onnxruntime_equal_numpy(dtype, bits, monkeypatch, rng)
 
 @pytest.mark.parametrize("x_type", [FixedType(18, 6, True, "AP_RND", "AP_WRAP"), FixedType(27, 15, True),
                                     FixedType(8, 8, True), FixedType(10, -2, True)])
-@pytest.mark.parametrize("y_type", [FixedType(16, 1, False, "AP_RND", "AP_SAT"), FixedType(8, 1, False, "AP_TRN", "AP_SAT"),
+@pytest.mark.parametrize("y_type", [FixedType(16, 1, False, "AP_RND", "AP_SAT"),
+                                    FixedType(8, 1, False, "AP_TRN", "AP_SAT"),
                                     FixedType(12, 2, True, "AP_RND_CONV", "AP_SAT"),
                                     FixedType(18, 0, False, "AP_RND_ZERO", "AP_SAT")])
 @pytest.mark.parametrize("n", [1, 5, 33])

@@ -151,9 +151,10 @@ class Softmax(Op):
             k_max = _ceil_log2(n)
             x2 = np.ascontiguousarray(x).reshape(-1, n)
             out = np.empty(x2.shape)
+            e_shift = e_full_type.frac_bits - E_TYPE.frac_bits
             jit.kernels().softmax(x2, out, x_type.frac_bits - D_TYPE.frac_bits, D_TYPE.max_code, exp_hi, exp_lo,
-                                  LO_BITS, e_full_type.frac_bits - E_TYPE.frac_bits, jit.SHIFT_ROUNDING[E_TYPE.rounding],
-                                  recip, RECIP_BITS, fs, k_max, prod_type_frac + k_max - y_type.frac_bits,
+                                  LO_BITS, e_shift, jit.SHIFT_ROUNDING[E_TYPE.rounding], recip, RECIP_BITS, fs,
+                                  k_max, prod_type_frac + k_max - y_type.frac_bits,
                                   jit.SHIFT_ROUNDING[y_type.rounding], y_type.max_code)
             return [out.reshape(x.shape)]
 
