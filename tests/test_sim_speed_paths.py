@@ -350,3 +350,29 @@ def test_softmax_compiled_equals_numpy(x_type, y_type, n, monkeypatch, rng):
     got = Softmax().simulator([x_type], [y_type])([x])[0]
     assert counting.calls > 0
     assert got.dtype == np.float64 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("spec", CONVS)
+@pytest.mark.parametrize("z", [0, -128, "per-channel"])
+def test_conv_requantizer_fusion_equals_two_steps(spec, z, small_blocks, paths, rng):
+    """Conv.fuse_requantizer with Quant.requant_kwargs (interpreter._fuse_requantizers): one
+    step, the values of the Conv's exact output requantized; every conv path, per-channel and
+    scalar zero points."""
+    if paths is None:
+        pytest.skip("a fusion of compiled steps")
+    c_in, c_out, k, groups, strides, dilations, pads = spec
+    op = _conv(rng, c_in, c_out, k, groups, strides, dilations, pads)
+    x_type = FixedType(8, 8, False)
+    op.accum_type = FixedType(24, 24, True)
+    exact = FixedType(24, 24, True)                      # the Conv's output: its exact sums
+    x = rng.integers(0, 1 << 8, size=(37, 9, 7, c_in)).astype(np.float64)
+    conv = op.simulator([x_type], [exact])
+    q = _quant(rng, c_out, rng.integers(-128, 0, size=c_out).astype(np.float64) if z == "per-channel" else z,
+               "AP_RND_CONV")
+    quant = q.simulator([exact], [None])
+    fused = conv.fuse_requantizer(quant.requant_kwargs, np.float32 if conv.narrow_output else np.float64)
+    assert fused is not None
+    narrow = conv.narrow_output
+    want = quant([conv([x.astype(np.float32)], narrow=True)[0]] if narrow else conv([x]))[0]
+    got = fused([x.astype(np.float32) if narrow else x])[0]
+    assert np.array_equal(got.astype(np.float64), want)
