@@ -125,7 +125,7 @@ class Affine:
         if whole < rows:
             steps.append((x2[whole:], o2[whole:], self.params))
         for xs, os_, params in steps:
-            if xs is os_ or (xs.ctypes.data == os_.ctypes.data and xs.dtype == os_.dtype):
+            if xs.ctypes.data == os_.ctypes.data:   # in place (callers pass the same array or distinct ones)
                 kern.affine_inplace(os_, *params, self.rounding, self.lo, self.hi)
             else:
                 kern.affine(xs, os_, *params, self.rounding, self.lo, self.hi)

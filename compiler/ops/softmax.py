@@ -143,9 +143,10 @@ class Softmax(Op):
                     and E_TYPE.rounding in jit.SHIFT_ROUNDING and e_max < E_TYPE.max_code
                     and y_type.rounding in jit.SHIFT_ROUNDING and y_type.overflow in ("AP_SAT", "AP_SAT_SYM"))
 
-        def run_compiled(ins, narrow=False):
+        def run_compiled(ins):
             x = ins[0]
             n = x.shape[-1] if x.ndim else 0
+            # n < 2**20 keeps e * r * 2**k_max (35 + k_max bits) inside the kernel's int64
             if not (compiled and n and jit.worth(x.size)) or n >= 1 << 20:
                 return run(ins)
             k_max = _ceil_log2(n)

@@ -1,6 +1,7 @@
 """Runs a typed graph on int64 codes, vectorized over the batch, exactly as the C++ does."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -66,7 +67,7 @@ class Simulator:
         samples: 14 chunks of 14,286, not 12 of 16,384 and one of 3,392)."""
         n = arrays[0].shape[0]
         if n <= self.chunk:
-            with buffers.scope(), jit.batch_run():
+            with _batch():
                 return fn(arrays)
         count = -(-n // self.chunk)
         workers = min(count, os.cpu_count() or 1)
@@ -82,7 +83,7 @@ class Simulator:
             with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers, initializer=_worker) as pool:
                 parts = list(pool.map(chunk, starts))
         else:
-            with buffers.scope(), jit.batch_run():
+            with _batch():
                 parts = [chunk(i) for i in starts]
         return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
@@ -114,8 +115,15 @@ class Simulator:
         return [np.multiply(c, unit, dtype=np.float64) for c, unit in zip(outs, self.output_units)]
 
 
+@contextlib.contextmanager
+def _batch():
+    """A batch run on this thread: recycled buffers and the compiled loops while in it."""
+    with buffers.scope(), jit.batch_run():
+        yield
+
+
 def _worker() -> None:
-    """A batch worker thread: recycled buffers and the compiled loops, for its life."""
+    """A batch worker thread: _batch for its life."""
     buffers.enable()
     jit.enable()
 
@@ -138,7 +146,6 @@ def _narrow_steps(steps, graph_outputs) -> list:
             fn = functools.partial(fn, narrow=True)
         out.append((ins, outs, fn))
     return out
-
 
 
 def _step_attr(fn, name):
